@@ -1,0 +1,1 @@
+"""Settings split by environment: ``development``, ``production`` and ``test``."""

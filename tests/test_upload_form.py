@@ -1,0 +1,122 @@
+"""Upload validation: every rejected upload gets a clear error code and leaves nothing behind."""
+import io
+import struct
+import zlib
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from tfapp.forms import TransferForm
+
+from .conftest import image_bytes, make_image, upload
+
+
+def _form(content, style=None):
+    return TransferForm(data={}, files={"content_image": content, "style_image": style or upload("style.png")})
+
+
+def _errors(form):
+    return form.errors.as_data()["content_image"][0].code
+
+
+@pytest.mark.parametrize("image_format, mode", [("JPEG", "RGB"), ("PNG", "RGBA"), ("WEBP", "RGB"), ("GIF", "P"),
+                                                ("BMP", "RGB"), ("TIFF", "CMYK")])
+def test_supported_formats_are_accepted(image_format, mode):
+    """JPEG, PNG, WebP, GIF, BMP and TIFF uploads are valid and decoded to RGB."""
+    data = image_bytes(make_image((40, 30)).convert(mode), image_format)
+    form = _form(SimpleUploadedFile(f"x.{image_format.lower()}", data))
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["content_image"].image.mode == "RGB"
+
+
+def test_file_named_like_an_image_but_not_one_is_rejected():
+    """A text file called photo.jpg is refused as not an image."""
+    form = _form(SimpleUploadedFile("photo.jpg", b"hello, this is text", content_type="image/jpeg"))
+    assert _errors(form) == "not_an_image"
+
+
+def test_image_in_an_unsupported_format_is_rejected():
+    """A format Pillow reads but the site does not accept (PPM) is refused by name."""
+    form = _form(SimpleUploadedFile("photo.ppm", image_bytes(make_image(), "PPM")))
+    assert _errors(form) == "unsupported_format"
+    assert "PPM" in form.errors["content_image"][0]
+
+
+def test_too_large_file_is_rejected_before_decoding(settings):
+    """A file over NST_MAX_UPLOAD_BYTES is refused with its size and the limit."""
+    settings.NST_MAX_UPLOAD_BYTES = 1000
+    form = _form(upload(image=make_image((200, 200))))
+    assert _errors(form) == "file_too_large"
+    assert "limit is 1000" in form.errors["content_image"][0]
+
+
+def test_image_with_too_many_pixels_is_rejected(settings):
+    """An image over NST_MAX_UPLOAD_PIXELS is refused with its dimensions."""
+    settings.NST_MAX_UPLOAD_PIXELS = 100 * 100
+    form = _form(upload(image=make_image((200, 101))))
+    assert _errors(form) == "too_many_pixels"
+    assert "200 x 101" in form.errors["content_image"][0]
+
+
+def _png_header_only(width, height):
+    """A PNG whose header claims width x height but carries a single tiny data chunk."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_is_rejected_without_decoding():
+    """A tiny file claiming 50000x50000 pixels is refused from its header alone."""
+    form = _form(SimpleUploadedFile("bomb.png", _png_header_only(50_000, 50_000)))
+    assert _errors(form) == "too_many_pixels"
+
+
+def test_truncated_image_is_rejected_as_corrupt():
+    """A PNG cut off halfway is reported as damaged."""
+    data = image_bytes(make_image((300, 300)))
+    form = _form(SimpleUploadedFile("cut.png", data[: len(data) // 2]))
+    assert _errors(form) == "corrupt_image"
+
+
+def test_empty_file_is_rejected():
+    """A zero-byte upload gets Django's 'empty' error."""
+    assert _errors(_form(SimpleUploadedFile("empty.png", b""))) == "empty"
+
+
+def test_missing_file_is_required():
+    """Submitting without a photo says it is required."""
+    form = TransferForm(data={}, files={"style_image": upload("style.png")})
+    assert form.errors.as_data()["content_image"][0].code == "required"
+
+
+def test_stored_extension_follows_the_decoded_format():
+    """A PNG uploaded as 'photo.jpg' is stored as .png."""
+    form = _form(SimpleUploadedFile("photo.jpg", image_bytes(make_image())))
+    assert form.is_valid()
+    assert form.cleaned_data["content_image"].extension == ".png"
+
+
+def test_file_inputs_only_offer_images_in_the_picker():
+    """The file inputs tell the browser which types to offer."""
+    assert 'accept="image/jpeg' in str(TransferForm()["content_image"])
+
+
+def test_unavailable_model_is_a_form_error(settings, fresh_engine, tmp_path):
+    """When the model cannot be loaded, submitting explains why instead of failing later."""
+    settings.NST_LITE_MODEL_DIR = tmp_path / "nothing-here"
+    form = _form(upload())
+    assert not form.is_valid()
+    assert form.non_field_errors().as_data()[0].code == "model_unavailable"
+    assert "NST_LITE_MODEL_DIR" in form.non_field_errors()[0]
+
+
+def test_multiframe_tiff_uses_first_page():
+    """A multi-page TIFF is accepted and its first page used."""
+    pages = [Image.new("RGB", (10, 10), (255, 0, 0)), Image.new("RGB", (10, 10), (0, 255, 0))]
+    data = io.BytesIO()
+    pages[0].save(data, format="TIFF", save_all=True, append_images=pages[1:])
+    form = _form(SimpleUploadedFile("pages.tif", data.getvalue()))
+    assert form.is_valid()
+    assert form.cleaned_data["content_image"].image.getpixel((0, 0)) == (255, 0, 0)

@@ -1,0 +1,169 @@
+"""The pages a user sees: upload, result, download and gallery."""
+import io
+import uuid
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+
+from tfapp import engines
+from tfapp.models import Transfer
+
+from .conftest import CONTENT_DIR, STYLE_DIR, make_image, media_files, shared_upload, upload
+
+pytestmark = pytest.mark.django_db
+
+
+def _submit(client, content=None, style=None):
+    files = {"content_image": content or upload("photo.png", make_image((96, 64))),
+             "style_image": style or upload("style.png", make_image((64, 64)))}
+    return client.post(reverse("tfapp:upload"), files)
+
+
+def test_upload_page_shows_both_file_fields(client):
+    """The home page offers a photo and a style upload."""
+    response = client.get(reverse("tfapp:upload"))
+    assert response.status_code == 200
+    assert b'name="content_image"' in response.content
+    assert b'name="style_image"' in response.content
+    assert b"unavailable" not in response.content
+
+
+def test_valid_upload_redirects_to_the_result_page(client):
+    """Submitting two images stylizes them and redirects to the transfer's own page."""
+    response = _submit(client)
+    transfer = Transfer.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == transfer.get_absolute_url()
+    assert transfer.status == Transfer.Status.DONE
+    assert (transfer.result_width, transfer.result_height) == (96, 64)
+
+
+def test_result_page_shows_photo_style_and_result(client):
+    """The result page shows the three images and a download link."""
+    _submit(client)
+    transfer = Transfer.objects.get()
+    page = client.get(transfer.get_absolute_url()).content.decode()
+    for field in (transfer.content_image, transfer.style_image, transfer.result_image):
+        assert field.url in page
+    assert reverse("tfapp:download", args=[transfer.public_id]) in page
+
+
+def test_real_photo_is_stylized_at_its_aspect_ratio(client, settings):
+    """A 451x300 photo comes back as 451x300 (under the 512 px limit) and differs from the input."""
+    _submit(client, shared_upload(CONTENT_DIR / "chelsea.png"), shared_upload(STYLE_DIR / "the_scream.jpg"))
+    transfer = Transfer.objects.get()
+    with transfer.result_image.open("rb") as stored:
+        result = Image.open(stored).convert("RGB")
+        result.load()
+    assert result.size == (451, 300)
+    with transfer.content_image.open("rb") as stored:
+        original = Image.open(stored).convert("RGB")
+        original.load()
+    assert result.tobytes() != original.tobytes()
+
+
+def test_large_photo_is_limited_to_max_content_size(client, settings):
+    """A 1200x600 photo is stylized at 512x256 by default."""
+    _submit(client, upload("big.png", make_image((1200, 600))))
+    transfer = Transfer.objects.get()
+    assert (transfer.result_width, transfer.result_height) == (512, 256)
+
+
+def test_timings_and_parameters_are_recorded(client):
+    """Each stage's time and the parameters used are stored on the transfer."""
+    _submit(client)
+    transfer = Transfer.objects.get()
+    assert transfer.engine == "lite"
+    assert (transfer.max_size, transfer.style_size, transfer.style_pooling) == (512, 256, True)
+    assert transfer.model_seconds > 0 and transfer.preprocess_seconds > 0 and transfer.encode_seconds > 0
+
+
+def test_download_is_a_png_attachment_of_the_result(client):
+    """Download sends the result as a PNG file with a readable name."""
+    _submit(client)
+    transfer = Transfer.objects.get()
+    response = client.get(reverse("tfapp:download", args=[transfer.public_id]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert response["Content-Disposition"].startswith('attachment; filename="stylized-')
+    image = Image.open(io.BytesIO(b"".join(response.streaming_content)))
+    assert image.format == "PNG" and image.size == (96, 64)
+
+
+def test_unknown_transfer_is_404(client):
+    """A made-up id shows the not-found page."""
+    assert client.get(reverse("tfapp:detail", args=[uuid.uuid4()])).status_code == 404
+    assert client.get(reverse("tfapp:download", args=[uuid.uuid4()])).status_code == 404
+
+
+def test_invalid_upload_shows_errors_and_stores_nothing(client, isolated_storage):
+    """A rejected upload re-shows the form with the reason, and leaves no row and no file."""
+    response = _submit(client, content=SimpleUploadedFile("notes.png", b"not an image"))
+    assert response.status_code == 200
+    assert b"not an image" in response.content
+    assert Transfer.objects.count() == 0
+    assert media_files(isolated_storage) == []
+
+
+def test_empty_post_shows_required_errors(client):
+    """Submitting with no files says both are required; no 500."""
+    response = client.post(reverse("tfapp:upload"), {})
+    assert response.status_code == 200
+    assert response.content.count(b"This field is required") == 2
+
+
+def test_each_transfer_stores_its_files_under_unique_names(client, isolated_storage):
+    """Two users' uploads with the same file names never overwrite each other."""
+    _submit(client)
+    _submit(client)
+    first, second = Transfer.objects.all()
+    assert first.result_image.name != second.result_image.name
+    assert len(media_files(isolated_storage)) == 12
+
+
+def test_model_is_loaded_once_for_many_requests(client):
+    """Many transfers reuse the process's model instead of loading it again."""
+    engines.get_engine()
+    loads = engines.load_count
+    for _ in range(5):
+        _submit(client)
+    assert engines.load_count == loads
+    assert Transfer.objects.finished().count() == 5
+
+
+def test_unavailable_model_is_explained_on_the_upload_page(client, settings, fresh_engine, tmp_path):
+    """Without model files, the page still loads and says why the model is unavailable."""
+    settings.NST_LITE_MODEL_DIR = tmp_path / "empty"
+    response = client.get(reverse("tfapp:upload"))
+    assert response.status_code == 200
+    assert b"model is unavailable" in response.content
+    assert b"NST_LITE_MODEL_DIR" in response.content
+
+
+def test_submitting_while_model_unavailable_stores_nothing(client, settings, fresh_engine, tmp_path,
+                                                           isolated_storage):
+    """A submission while the model is unavailable is refused with the reason; nothing is stored."""
+    settings.NST_LITE_MODEL_DIR = tmp_path / "empty"
+    response = _submit(client)
+    assert response.status_code == 200
+    assert Transfer.objects.count() == 0
+    assert media_files(isolated_storage) == []
+
+
+def test_gallery_lists_finished_transfers_newest_first(client):
+    """The gallery links to each finished transfer with its thumbnail."""
+    _submit(client)
+    _submit(client)
+    newest, oldest = Transfer.objects.recent()
+    page = client.get(reverse("tfapp:gallery")).content.decode()
+    assert page.index(newest.get_absolute_url()) < page.index(oldest.get_absolute_url())
+    assert newest.result_thumbnail.url in page
+
+
+def test_empty_gallery_invites_a_first_transfer(client):
+    """With no transfers, the gallery says so and links to the upload page."""
+    response = client.get(reverse("tfapp:gallery"))
+    assert response.status_code == 200
+    assert b"No transfers yet" in response.content

@@ -1,0 +1,33 @@
+import os
+import sys
+
+from django.apps import AppConfig
+from django.db.models.signals import post_delete
+
+
+class TfappConfig(AppConfig):
+    name = "tfapp"
+    verbose_name = "Style transfer"
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .models import Transfer
+        from .signals import delete_transfer_files
+
+        post_delete.connect(delete_transfer_files, sender=Transfer, dispatch_uid="tfapp-delete-files")
+        if _is_serving_process():
+            from . import conf, engines
+
+            if conf.warm_on_start():
+                engines.warm_up()
+
+
+def _is_serving_process():
+    """True in the process that will answer requests: runserver's child (or --noreload).
+
+    Management commands such as migrate, check and test collection never load the model.
+    WSGI/ASGI servers warm it in nst_site/wsgi.py instead.
+    """
+    if len(sys.argv) < 2 or sys.argv[1] != "runserver":
+        return False
+    return os.environ.get("RUN_MAIN") == "true" or "--noreload" in sys.argv

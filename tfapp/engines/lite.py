@@ -1,0 +1,150 @@
+"""Magenta's two-stage arbitrary style transfer network as TensorFlow Lite files.
+
+Stage 1, the style prediction network, turns a style image into a 100-number
+*style vector*; stage 2, the style transfer network, repaints a content image
+given that vector (Ghiasi et al. 2017, "Exploring the structure of a real-time,
+arbitrary neural artistic stylization network").
+
+The fp16 transfer file is fully convolutional except for the output sizes of
+its three nearest-neighbour upsampling steps, which the converter froze as
+constants for a 384x384 input. We rewrite those three constants for each content
+size before building the interpreter, so the network runs at the content's own
+size with its fp16 weights, instead of the slower dynamic-range int8 file
+(measured in README.md and ``bench/lite_sizes.py``).
+"""
+import os
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_litert.interpreter import Interpreter
+
+from .. import conf
+from ..exceptions import ModelUnavailable
+from .base import Engine
+
+PREDICT_FILE = "style_predict_quantized_256.tflite"
+TRANSFER_FILE = "style_transfer_f16_384.tflite"
+REQUIRED_FILES = (PREDICT_FILE, TRANSFER_FILE)
+
+# The reflection padding of the first 9x9 convolution and the two stride-2 steps
+# need a few pixels to work on; smaller images are mirrored up to this and cropped.
+MIN_SIDE = 16
+
+# Transfer networks built for distinct content sizes, least recently used dropped first.
+INTERPRETER_CACHE_SIZE = 8
+
+
+def _half(length):
+    """Size after one stride-2 convolution with 'SAME'-like reflection padding."""
+    return -(-length // 2)
+
+
+class LiteEngine(Engine):
+    name = "lite"
+    label = "Magenta arbitrary image stylization (TFLite, fp16)"
+
+    def __init__(self, model_dir=None):
+        model_dir = model_dir or conf.lite_model_dir()
+        missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
+        if missing:
+            raise ModelUnavailable(
+                f"The TFLite model files {', '.join(missing)} are missing from {model_dir}. "
+                "Run `python manage.py download_models --engine lite`, or set NST_LITE_MODEL_DIR "
+                "to a folder that has them."
+            )
+        self._threads = os.cpu_count() or 1
+        self._lock = threading.Lock()
+        try:
+            self._predictor = _Network(self._threads, model_path=str(model_dir / PREDICT_FILE))
+            self._transfer_model = TransferModel((model_dir / TRANSFER_FILE).read_bytes())
+        except (ValueError, RuntimeError, OSError) as error:
+            raise ModelUnavailable(f"The TFLite model in {model_dir} could not be loaded: {error}") from error
+        self._networks = OrderedDict()
+
+    def stylize(self, content, style):
+        return self.transfer(content, self.style_vector(style))
+
+    def style_vector(self, style):
+        """``[1, h, w, 3]`` style image in ``[0, 1]`` -> ``float32`` style vector ``[1, 1, 1, 100]``."""
+        with self._lock:
+            return self._predictor(style)
+
+    def transfer(self, content, style_vector):
+        """``[1, H, W, 3]`` content + ``[1, 1, 1, 100]`` style vector -> ``[1, H, W, 3]`` in ``[0, 1]``."""
+        height, width = content.shape[1:3]
+        padded = np.pad(
+            content,
+            ((0, 0), (0, max(0, MIN_SIDE - height)), (0, max(0, MIN_SIDE - width)), (0, 0)),
+            mode="symmetric",
+        )
+        with self._lock:
+            output = self._network_for(padded.shape[1:3])(padded, style_vector)
+        return np.clip(output[:, :height, :width], 0.0, 1.0)
+
+    def _network_for(self, size):
+        network = self._networks.pop(size, None)
+        if network is None:
+            network = _Network(self._threads, model_content=self._transfer_model.for_size(*size))
+        self._networks[size] = network
+        if len(self._networks) > INTERPRETER_CACHE_SIZE:
+            self._networks.popitem(last=False)
+        return network
+
+
+class TransferModel:
+    """The transfer network's flatbuffer, with its upsampling sizes rewritable per content size."""
+
+    def __init__(self, flatbuffer):
+        self._flatbuffer = bytearray(flatbuffer)
+        self._sizes = _resize_size_buffers(self._flatbuffer)
+        if len(self._sizes) != 3:
+            raise ValueError(f"expected 3 upsampling steps, found {len(self._sizes)}")
+
+    def for_size(self, height, width):
+        """Model bytes whose output is ``height`` x ``width``, for a content image of that size."""
+        # The decoder mirrors the encoder: upsample to the size after the first stride-2
+        # step, then to the full size; the last "upsampling" is a stride-1 identity step.
+        targets = [(_half(height), _half(width)), (height, width), (height, width)]
+        for buffer, target in zip(self._sizes, targets):
+            buffer[:] = np.asarray(target, dtype="<i4").view(np.uint8)
+        return bytes(self._flatbuffer)
+
+
+def _resize_size_buffers(flatbuffer):
+    """Writable views of the constant ``size`` inputs of each RESIZE_NEAREST_NEIGHBOR op."""
+    model = schema.Model.GetRootAs(flatbuffer, 0)
+    graph = model.Subgraphs(0)
+    resize = schema.BuiltinOperator.RESIZE_NEAREST_NEIGHBOR
+    views = []
+    for index in range(graph.OperatorsLength()):
+        operator = graph.Operators(index)
+        code = model.OperatorCodes(operator.OpcodeIndex())
+        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == resize:
+            tensor = graph.Tensors(operator.Inputs(1))
+            views.append(model.Buffers(tensor.Buffer()).DataAsNumpy())
+    return views
+
+
+class _Network:
+    """One interpreter and its inputs. Not thread-safe: the engine serialises calls."""
+
+    def __init__(self, threads, **source):
+        self.interpreter = Interpreter(num_threads=threads, **source)
+        inputs = {detail["name"]: detail["index"] for detail in self.interpreter.get_input_details()}
+        self.image_input = inputs.pop("content_image" if "content_image" in inputs else "style_image")
+        self.vector_input = next(iter(inputs.values()), None)
+        self.output = self.interpreter.get_output_details()[0]["index"]
+        self.shape = None
+
+    def __call__(self, image, style_vector=None):
+        if image.shape != self.shape:
+            self.interpreter.resize_tensor_input(self.image_input, list(image.shape))
+            self.interpreter.allocate_tensors()
+            self.shape = image.shape
+        self.interpreter.set_tensor(self.image_input, np.ascontiguousarray(image, np.float32))
+        if self.vector_input is not None:
+            self.interpreter.set_tensor(self.vector_input, style_vector)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output)

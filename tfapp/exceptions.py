@@ -1,0 +1,17 @@
+"""The domain's errors. Each message is a sentence a user can read."""
+
+
+class StyleTransferError(Exception):
+    """Base class: something stopped a transfer."""
+
+
+class ModelUnavailable(StyleTransferError):
+    """The configured model could not be loaded (no network, missing files, bad handle)."""
+
+
+class InvalidImage(StyleTransferError):
+    """An image could not be decoded or is unusable."""
+
+
+class OutOfResources(StyleTransferError):
+    """The machine ran out of memory or another resource while stylizing."""

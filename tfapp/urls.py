@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "tfapp"
+urlpatterns = [
+    path("", views.upload, name="upload"),
+    path("gallery/", views.GalleryView.as_view(), name="gallery"),
+    path("t/<uuid:public_id>/", views.detail, name="detail"),
+    path("t/<uuid:public_id>/download/", views.download, name="download"),
+]
