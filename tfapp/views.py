@@ -2,7 +2,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.generic import ListView
 
-from . import engines
+from . import conf, engines
 from .forms import TransferForm
 from .models import Transfer
 from .processing import run_transfer
@@ -21,6 +21,7 @@ def upload(request):
     return render(request, "tfapp/upload.html", {
         "form": form,
         "model_error": engines.unavailable_reason(),
+        "max_upload_bytes": conf.max_upload_bytes(),
         "recent": Transfer.objects.finished()[:6],
     })
 

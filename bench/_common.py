@@ -1,0 +1,79 @@
+"""Helpers shared by the benchmarks: paths, a server process, and multipart uploads."""
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("NST_SHARED_DIR", ROOT.parent / "shared"))
+LITE_DIR = SHARED / "models" / "magenta-lite"
+CONTENT = SHARED / "images" / "content"
+STYLE = SHARED / "images" / "style"
+
+
+def summary(seconds):
+    """'median (min-max)' of a list of durations, in seconds."""
+    return f"{statistics.median(seconds):.3f} s (min {min(seconds):.3f}, max {max(seconds):.3f}, n={len(seconds)})"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(workdir, extra_env=None):
+    """Migrate a fresh database in ``workdir`` and start runserver; returns (process, port, seconds to ready)."""
+    env = dict(os.environ, NST_ENGINE="lite", NST_LITE_MODEL_DIR=str(LITE_DIR), NST_DB_PATH=str(workdir / "db.sqlite3"),
+               NST_MEDIA_ROOT=str(workdir / "media"), **(extra_env or {}))
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run(manage + ["migrate", "--noinput", "-v", "0"], env=env, check=True)
+    port = free_port()
+    started = time.perf_counter()
+    process = subprocess.Popen(manage + ["runserver", "--noreload", f"127.0.0.1:{port}"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        try:
+            if request(port, "GET", "/")[0] == 200:
+                return process, port, time.perf_counter() - started
+        except OSError:
+            time.sleep(0.05)
+        if process.poll() is not None:
+            raise RuntimeError("the server exited during start-up")
+
+
+def request(port, method, path, body=None, headers=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, dict(response.getheaders()), data
+
+
+def multipart(fields, files):
+    """Encode form fields and (name, filename, bytes) files as multipart/form-data."""
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in fields.items()]
+    for name, filename, data in files:
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                     f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def upload_transfer(port, content_path, style_path):
+    """POST one transfer like a browser (with the CSRF cookie); returns the response status and Location."""
+    token = "b" * 32
+    body, content_type = multipart({"csrfmiddlewaretoken": token}, [
+        ("content_image", content_path.name, content_path.read_bytes()),
+        ("style_image", style_path.name, style_path.read_bytes()),
+    ])
+    status, headers, _ = request(port, "POST", "/", body, {"Content-Type": content_type,
+                                                           "Cookie": f"csrftoken={token}"})
+    return status, headers.get("Location")
