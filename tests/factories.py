@@ -16,4 +16,7 @@ def make_transfer(run=True, size=(48, 32)):
     transfer = create_transfer(_cleaned_upload("photo.png", make_image(size)),
                                _cleaned_upload("style.png", make_image((32, 32))),
                                engine="lite", options=Options())
-    return run_transfer(transfer.pk) if run else transfer
+    if run:
+        run_transfer(transfer.pk)
+        transfer.refresh_from_db()
+    return transfer

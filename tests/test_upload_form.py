@@ -10,6 +10,9 @@ from PIL import Image
 from tfapp.forms import TransferForm
 
 from .conftest import image_bytes, make_image, upload
+from .factories import make_transfer
+
+pytestmark = pytest.mark.django_db
 
 
 def _form(content, style=None):
@@ -120,3 +123,32 @@ def test_multiframe_tiff_uses_first_page():
     form = _form(SimpleUploadedFile("pages.tif", data.getvalue()))
     assert form.is_valid()
     assert form.cleaned_data["content_image"].image.getpixel((0, 0)) == (255, 0, 0)
+
+
+def test_client_with_too_many_pending_transfers_is_asked_to_wait(settings):
+    """A client may have only NST_MAX_PENDING_PER_CLIENT transfers queued or running."""
+    settings.NST_MAX_PENDING_PER_CLIENT = 2
+    for _ in range(2):
+        queued = make_transfer(run=False)
+        queued.client = "me"
+        queued.save()
+    form = TransferForm(data={}, files={"content_image": upload(), "style_image": upload()}, client="me")
+    assert form.non_field_errors().as_data()[0].code == "client_queue_full"
+    other = TransferForm(data={}, files={"content_image": upload(), "style_image": upload()}, client="you")
+    assert other.is_valid()
+
+
+def test_full_queue_refuses_everyone(settings):
+    """When NST_MAX_PENDING_TOTAL transfers are pending, new ones are refused with a reason."""
+    settings.NST_MAX_PENDING_TOTAL = 1
+    make_transfer(run=False)
+    form = TransferForm(data={}, files={"content_image": upload(), "style_image": upload()}, client="new")
+    assert form.non_field_errors().as_data()[0].code == "queue_full"
+    assert "try again in a minute" in form.non_field_errors()[0]
+
+
+def test_finished_transfers_do_not_count_against_the_limit(settings):
+    """Only queued and running transfers count towards the limits."""
+    settings.NST_MAX_PENDING_TOTAL = 1
+    make_transfer(run=True)
+    assert TransferForm(data={}, files={"content_image": upload(), "style_image": upload()}).is_valid()

@@ -15,10 +15,15 @@ from .conftest import CONTENT_DIR, STYLE_DIR, make_image, media_files, shared_up
 pytestmark = pytest.mark.django_db
 
 
-def _submit(client, content=None, style=None):
-    files = {"content_image": content or upload("photo.png", make_image((96, 64))),
-             "style_image": style or upload("style.png", make_image((64, 64)))}
-    return client.post(reverse("tfapp:upload"), files)
+@pytest.fixture
+def submit(client, django_capture_on_commit_callbacks):
+    """Post an upload like the browser, running the job it enqueues."""
+    def post(content=None, style=None):
+        files = {"content_image": content or upload("photo.png", make_image((96, 64))),
+                 "style_image": style or upload("style.png", make_image((64, 64)))}
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(reverse("tfapp:upload"), files)
+    return post
 
 
 def test_upload_page_shows_both_file_fields(client):
@@ -30,9 +35,9 @@ def test_upload_page_shows_both_file_fields(client):
     assert b"unavailable" not in response.content
 
 
-def test_valid_upload_redirects_to_the_result_page(client):
+def test_valid_upload_redirects_to_the_result_page(client, submit):
     """Submitting two images stylizes them and redirects to the transfer's own page."""
-    response = _submit(client)
+    response = submit()
     transfer = Transfer.objects.get()
     assert response.status_code == 302
     assert response["Location"] == transfer.get_absolute_url()
@@ -40,9 +45,9 @@ def test_valid_upload_redirects_to_the_result_page(client):
     assert (transfer.result_width, transfer.result_height) == (96, 64)
 
 
-def test_result_page_shows_photo_style_and_result(client):
+def test_result_page_shows_photo_style_and_result(client, submit):
     """The result page shows the three images and a download link."""
-    _submit(client)
+    submit()
     transfer = Transfer.objects.get()
     page = client.get(transfer.get_absolute_url()).content.decode()
     for field in (transfer.content_image, transfer.style_image, transfer.result_image):
@@ -50,9 +55,9 @@ def test_result_page_shows_photo_style_and_result(client):
     assert reverse("tfapp:download", args=[transfer.public_id]) in page
 
 
-def test_real_photo_is_stylized_at_its_aspect_ratio(client, settings):
+def test_real_photo_is_stylized_at_its_aspect_ratio(client, settings, submit):
     """A 451x300 photo comes back as 451x300 (under the 512 px limit) and differs from the input."""
-    _submit(client, shared_upload(CONTENT_DIR / "chelsea.png"), shared_upload(STYLE_DIR / "the_scream.jpg"))
+    submit(shared_upload(CONTENT_DIR / "chelsea.png"), shared_upload(STYLE_DIR / "the_scream.jpg"))
     transfer = Transfer.objects.get()
     with transfer.result_image.open("rb") as stored:
         result = Image.open(stored).convert("RGB")
@@ -64,25 +69,25 @@ def test_real_photo_is_stylized_at_its_aspect_ratio(client, settings):
     assert result.tobytes() != original.tobytes()
 
 
-def test_large_photo_is_limited_to_max_content_size(client, settings):
+def test_large_photo_is_limited_to_max_content_size(client, settings, submit):
     """A 1200x600 photo is stylized at 512x256 by default."""
-    _submit(client, upload("big.png", make_image((1200, 600))))
+    submit(upload("big.png", make_image((1200, 600))))
     transfer = Transfer.objects.get()
     assert (transfer.result_width, transfer.result_height) == (512, 256)
 
 
-def test_timings_and_parameters_are_recorded(client):
+def test_timings_and_parameters_are_recorded(client, submit):
     """Each stage's time and the parameters used are stored on the transfer."""
-    _submit(client)
+    submit()
     transfer = Transfer.objects.get()
     assert transfer.engine == "lite"
     assert (transfer.max_size, transfer.style_size, transfer.style_pooling) == (512, 256, True)
     assert transfer.model_seconds > 0 and transfer.preprocess_seconds > 0 and transfer.encode_seconds > 0
 
 
-def test_download_is_a_png_attachment_of_the_result(client):
+def test_download_is_a_png_attachment_of_the_result(client, submit):
     """Download sends the result as a PNG file with a readable name."""
-    _submit(client)
+    submit()
     transfer = Transfer.objects.get()
     response = client.get(reverse("tfapp:download", args=[transfer.public_id]))
     assert response.status_code == 200
@@ -98,9 +103,9 @@ def test_unknown_transfer_is_404(client):
     assert client.get(reverse("tfapp:download", args=[uuid.uuid4()])).status_code == 404
 
 
-def test_invalid_upload_shows_errors_and_stores_nothing(client, isolated_storage):
+def test_invalid_upload_shows_errors_and_stores_nothing(client, isolated_storage, submit):
     """A rejected upload re-shows the form with the reason, and leaves no row and no file."""
-    response = _submit(client, content=SimpleUploadedFile("notes.png", b"not an image"))
+    response = submit(content=SimpleUploadedFile("notes.png", b"not an image"))
     assert response.status_code == 200
     assert b"not an image" in response.content
     assert Transfer.objects.count() == 0
@@ -114,21 +119,21 @@ def test_empty_post_shows_required_errors(client):
     assert response.content.count(b"This field is required") == 2
 
 
-def test_each_transfer_stores_its_files_under_unique_names(client, isolated_storage):
+def test_each_transfer_stores_its_files_under_unique_names(client, isolated_storage, submit):
     """Two users' uploads with the same file names never overwrite each other."""
-    _submit(client)
-    _submit(client)
+    submit()
+    submit()
     first, second = Transfer.objects.all()
     assert first.result_image.name != second.result_image.name
     assert len(media_files(isolated_storage)) == 12
 
 
-def test_model_is_loaded_once_for_many_requests(client):
+def test_model_is_loaded_once_for_many_requests(client, submit):
     """Many transfers reuse the process's model instead of loading it again."""
     engines.get_engine()
     loads = engines.load_count
     for _ in range(5):
-        _submit(client)
+        submit()
     assert engines.load_count == loads
     assert Transfer.objects.finished().count() == 5
 
@@ -143,19 +148,19 @@ def test_unavailable_model_is_explained_on_the_upload_page(client, settings, fre
 
 
 def test_submitting_while_model_unavailable_stores_nothing(client, settings, fresh_engine, tmp_path,
-                                                           isolated_storage):
+                                                           isolated_storage, submit):
     """A submission while the model is unavailable is refused with the reason; nothing is stored."""
     settings.NST_LITE_MODEL_DIR = tmp_path / "empty"
-    response = _submit(client)
+    response = submit()
     assert response.status_code == 200
     assert Transfer.objects.count() == 0
     assert media_files(isolated_storage) == []
 
 
-def test_gallery_lists_finished_transfers_newest_first(client):
+def test_gallery_lists_finished_transfers_newest_first(client, submit):
     """The gallery links to each finished transfer with its thumbnail."""
-    _submit(client)
-    _submit(client)
+    submit()
+    submit()
     newest, oldest = Transfer.objects.recent()
     page = client.get(reverse("tfapp:gallery")).content.decode()
     assert page.index(newest.get_absolute_url()) < page.index(oldest.get_absolute_url())

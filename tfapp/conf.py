@@ -3,6 +3,7 @@
 Override any of them in the Django settings module; the deployment ones are read
 from environment variables of the same name in ``nst_site/settings/base.py``.
 """
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -75,3 +76,43 @@ def max_upload_pixels():
 def warm_on_start():
     """Load the model when a server process starts, so the first user does not wait for it."""
     return bool(_get("NST_WARM_ON_START", True))
+
+
+def max_attempts():
+    """How many times a transfer is started before a crashing worker makes it fail for good."""
+    return int(_get("NST_MAX_ATTEMPTS", 3))
+
+
+def job_time_limit():
+    """Seconds a transfer may run before it is stopped and marked failed."""
+    return float(_get("NST_JOB_TIME_LIMIT", 120))
+
+
+def heartbeat_seconds():
+    """How often a worker confirms it is still working on a transfer."""
+    return float(_get("NST_HEARTBEAT_SECONDS", 2))
+
+
+def stale_after():
+    """Seconds without a heartbeat after which a running transfer's worker is presumed dead."""
+    return float(_get("NST_STALE_AFTER", 10))
+
+
+def max_pending_per_client():
+    """Transfers one client may have queued or running at once."""
+    return int(_get("NST_MAX_PENDING_PER_CLIENT", 5))
+
+
+def max_pending_total():
+    """Transfers that may be queued or running at once, across all clients."""
+    return int(_get("NST_MAX_PENDING_TOTAL", 200))
+
+
+def worker_poll_interval():
+    """Seconds an idle database-queue worker waits before looking for new transfers."""
+    return float(_get("NST_WORKER_POLL_INTERVAL", 0.1))
+
+
+def engine_threads():
+    """CPU threads one engine uses; ``serve`` divides the cores among its workers."""
+    return int(_get("NST_ENGINE_THREADS", os.cpu_count() or 1))

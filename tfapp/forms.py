@@ -8,6 +8,7 @@ from PIL import Image
 from . import conf, engines
 from .exceptions import InvalidImage
 from .imaging import open_image
+from .models import Transfer
 from .pipeline import Options
 from .processing import create_transfer
 
@@ -89,15 +90,37 @@ class TransferForm(forms.Form):
     content_image = ImageUploadField(label="Photo", help_text="The picture to repaint.")
     style_image = ImageUploadField(label="Style", help_text="The painting whose style to copy.")
 
+    error_messages = {
+        "model_unavailable": "The style-transfer model is unavailable: %(reason)s",
+        "client_queue_full": "You already have %(count)s transfers waiting. Please wait for one to finish.",
+        "queue_full": "The server is busy with %(count)s transfers. Please try again in a minute.",
+    }
+
+    def __init__(self, *args, client="", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.client = client
+
     def clean(self):
         reason = engines.unavailable_reason()
         if reason:
-            raise ValidationError(f"The style-transfer model is unavailable: {reason}", code="model_unavailable")
+            raise ValidationError(self.error_messages["model_unavailable"], code="model_unavailable",
+                                  params={"reason": reason})
+        self._check_queue()
         return super().clean()
+
+    def _check_queue(self):
+        pending = Transfer.objects.pending()
+        mine = pending.filter(client=self.client).count()
+        if mine >= conf.max_pending_per_client():
+            raise ValidationError(self.error_messages["client_queue_full"], code="client_queue_full",
+                                  params={"count": mine})
+        total = pending.count()
+        if total >= conf.max_pending_total():
+            raise ValidationError(self.error_messages["queue_full"], code="queue_full", params={"count": total})
 
     def save(self):
         """Store the uploads as a new queued transfer and return it."""
         return create_transfer(
             self.cleaned_data["content_image"], self.cleaned_data["style_image"],
-            engine=engines.get_engine().name, options=Options(),
+            engine=engines.get_engine().name, options=Options(), client=self.client,
         )

@@ -17,6 +17,18 @@ class TransferQuerySet(models.QuerySet):
     def recent(self):
         return self.order_by("-created_at")
 
+    def pending(self):
+        """Transfers waiting for a worker or being worked on."""
+        return self.filter(status__in=(Transfer.Status.QUEUED, Transfer.Status.RUNNING))
+
+    def stalled(self, heartbeat_before):
+        """Running transfers whose worker has not reported since ``heartbeat_before``."""
+        return self.filter(status=Transfer.Status.RUNNING, heartbeat_at__lt=heartbeat_before)
+
+    def overdue(self, started_before):
+        """Running transfers that started before ``started_before``."""
+        return self.filter(status=Transfer.Status.RUNNING, started_at__lt=started_before)
+
 
 class Transfer(models.Model):
     """One stylization: the two inputs, the parameters used, and the outcome."""
@@ -50,7 +62,14 @@ class Transfer(models.Model):
     preprocess_seconds = models.FloatField(null=True, blank=True, help_text="Decoding and resizing both inputs.")
     model_seconds = models.FloatField(null=True, blank=True, help_text="The style-transfer network itself.")
     encode_seconds = models.FloatField(null=True, blank=True, help_text="Encoding and storing the result.")
+    client = models.CharField(max_length=64, blank=True, db_index=True,
+                              help_text="Hashed address of the client that submitted it, for per-client limits.")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker started it.")
+    worker = models.CharField(max_length=128, blank=True, help_text="The worker (host-pid) that last started it.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    queued_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = TransferQuerySet.as_manager()
@@ -63,6 +82,26 @@ class Transfer(models.Model):
 
     def get_absolute_url(self):
         return reverse("tfapp:detail", args=[self.public_id])
+
+    @property
+    def queue_position(self):
+        """1 for the next transfer a worker will take; None unless queued."""
+        if self.status != self.Status.QUEUED:
+            return None
+        ahead = Transfer.objects.filter(status=self.Status.QUEUED, queued_at__lt=self.queued_at)
+        return ahead.count() + 1
+
+    @property
+    def wait_seconds(self):
+        """Time spent queued before a worker started it."""
+        return (self.started_at - self.queued_at).total_seconds() if self.started_at else None
+
+    @property
+    def run_seconds(self):
+        """Time from a worker starting it to the outcome."""
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
 
     @property
     def total_seconds(self):

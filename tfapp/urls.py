@@ -7,5 +7,7 @@ urlpatterns = [
     path("", views.upload, name="upload"),
     path("gallery/", views.GalleryView.as_view(), name="gallery"),
     path("t/<uuid:public_id>/", views.detail, name="detail"),
+    path("t/<uuid:public_id>/status.json", views.status, name="status"),
+    path("t/<uuid:public_id>/retry/", views.retry, name="retry"),
     path("t/<uuid:public_id>/download/", views.download, name="download"),
 ]

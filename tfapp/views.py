@@ -1,20 +1,28 @@
-from django.http import FileResponse, Http404
+import hashlib
+
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 from django.views.generic import ListView
 
 from . import conf, engines
 from .forms import TransferForm
 from .models import Transfer
-from .processing import run_transfer
+from .tasks import enqueue_transfer, rerun
+
+
+def client_id(request):
+    """A stable, non-reversible id of the client's address, for per-client queue limits."""
+    return hashlib.sha256(request.META.get("REMOTE_ADDR", "").encode()).hexdigest()[:32]
 
 
 def upload(request):
-    """The home page: pick a photo and a style, get the stylized picture."""
+    """The home page: pick a photo and a style; the transfer is queued for a worker."""
     if request.method == "POST":
-        form = TransferForm(request.POST, request.FILES)
+        form = TransferForm(request.POST, request.FILES, client=client_id(request))
         if form.is_valid():
             transfer = form.save()
-            run_transfer(transfer.pk)
+            enqueue_transfer(transfer.pk)
             return redirect(transfer)
     else:
         form = TransferForm()
@@ -29,6 +37,27 @@ def upload(request):
 def detail(request, public_id):
     transfer = get_object_or_404(Transfer, public_id=public_id)
     return render(request, "tfapp/transfer_detail.html", {"transfer": transfer})
+
+
+def status(request, public_id):
+    """The transfer's progress as JSON, polled by the result page."""
+    transfer = get_object_or_404(Transfer, public_id=public_id)
+    return JsonResponse({
+        "status": transfer.status,
+        "status_display": transfer.get_status_display(),
+        "queue_position": transfer.queue_position,
+        "attempts": transfer.attempts,
+        "error": transfer.error_message,
+        "result_url": transfer.result_image.url if transfer.result_image else None,
+    })
+
+
+@require_POST
+def retry(request, public_id):
+    """Queue a failed transfer again with the same inputs."""
+    transfer = get_object_or_404(Transfer, public_id=public_id, status=Transfer.Status.FAILED)
+    rerun(transfer)
+    return redirect(transfer)
 
 
 def download(request, public_id):

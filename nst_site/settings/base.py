@@ -4,6 +4,7 @@ Deployment values come from the environment; see README.md for the list.
 """
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -19,6 +20,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_tasks",
+    "django_tasks_db",
     "tfapp",
 ]
 
@@ -50,12 +53,43 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": Path(os.environ.get("NST_DB_PATH", BASE_DIR / "var" / "db.sqlite3")),
+if "DATABASE_URL" in os.environ:
+    # postgres://USER:PASSWORD@HOST:PORT/NAME, for workers on several machines.
+    _url = urlsplit(os.environ["DATABASE_URL"])
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _url.path.lstrip("/"),
+            "USER": unquote(_url.username or ""),
+            "PASSWORD": unquote(_url.password or ""),
+            "HOST": _url.hostname or "",
+            "PORT": _url.port or "",
+        }
     }
-}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": Path(os.environ.get("NST_DB_PATH", BASE_DIR / "var" / "db.sqlite3")),
+            # The web server and the workers write concurrently: WAL lets readers run
+            # beside a writer, IMMEDIATE takes the write lock up front instead of
+            # failing mid-transaction, and the timeout waits for it.
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+
+# Background jobs: a queue in the database by default; Redis + RQ when NST_REDIS_URL is set.
+NST_REDIS_URL = os.environ.get("NST_REDIS_URL", "")
+if NST_REDIS_URL:
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("tfapp"), "django_rq")
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": NST_REDIS_URL, "DEFAULT_TIMEOUT": -1}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
@@ -81,6 +115,10 @@ if "NST_HUB_HANDLE" in os.environ:
     NST_HUB_HANDLE = os.environ["NST_HUB_HANDLE"]
 if "NST_LITE_MODEL_DIR" in os.environ:
     NST_LITE_MODEL_DIR = Path(os.environ["NST_LITE_MODEL_DIR"])
+for _name in ("NST_ENGINE_THREADS", "NST_MAX_PENDING_PER_CLIENT", "NST_MAX_PENDING_TOTAL", "NST_MAX_ATTEMPTS", "NST_JOB_TIME_LIMIT",
+              "NST_MAX_CONTENT_SIZE", "NST_STALE_AFTER", "NST_HEARTBEAT_SECONDS"):
+    if _name in os.environ:
+        globals()[_name] = float(os.environ[_name])
 if "NST_MODEL_BASE_URL" in os.environ:
     NST_MODEL_BASE_URL = os.environ["NST_MODEL_BASE_URL"]
 

@@ -1,17 +1,23 @@
 """Test settings: fast password hashing, in-memory database, no network."""
 import os
+import tempfile
 from pathlib import Path
 
 from .base import *  # noqa: F401,F403
-from .base import BASE_DIR
+from .base import BASE_DIR, DATABASES
 
 SECRET_KEY = "tests-only"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+# A file, not memory, so that worker processes started by the tests share it.
+DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"nst-test-{os.getpid()}.sqlite3")}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 NST_ENGINE = "lite"
 
 # Real weights and images for the tests come from the shared folder beside the project.
 SHARED_DIR = Path(os.environ.get("NST_SHARED_DIR", BASE_DIR.parent / "shared"))
 NST_LITE_MODEL_DIR = SHARED_DIR / "models" / "magenta-lite"
+
+# Unit tests run each job inline when it is enqueued; the worker tests start real
+# worker processes against the database queue and a real Redis instead.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -1,0 +1,52 @@
+// Live progress on the result page: polls the transfer's status.json and shows
+// its place in the queue; once it is done or failed, reloads to show the outcome.
+(function () {
+  "use strict";
+  var panel = document.getElementById("result-pending");
+  if (!panel) return;
+  var url = panel.getAttribute("data-status-url");
+  var badge = document.getElementById("transfer-status");
+  var title = document.getElementById("progress-title");
+  var note = document.getElementById("progress-note");
+  var delay = 500;
+
+  function show(state) {
+    if (badge) {
+      badge.textContent = state.status_display;
+      badge.setAttribute("data-status", state.status);
+      badge.className = "status-badge status-" + state.status;
+    }
+    if (state.status === "queued") {
+      title.textContent = "Waiting for a free worker…";
+      note.textContent = (state.queue_position ? "Position " + state.queue_position + " in the queue. " : "") +
+        "This page updates by itself.";
+    } else if (state.status === "running") {
+      title.textContent = "Stylizing…";
+      note.textContent = state.attempts > 1 ? "Retrying after a worker stopped (attempt " + state.attempts + ")." :
+        "A worker is repainting your photo.";
+    }
+  }
+
+  function poll() {
+    fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .then(function (state) {
+        if (state.status === "done" || state.status === "failed") {
+          window.location.reload();
+          return;
+        }
+        show(state);
+        delay = Math.min(delay * 1.25, 2000);
+        window.setTimeout(poll, delay);
+      })
+      .catch(function () {
+        note.textContent = "Lost contact with the server; retrying…";
+        window.setTimeout(poll, 3000);
+      });
+  }
+
+  window.setTimeout(poll, 250);
+})();

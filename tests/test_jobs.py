@@ -1,0 +1,206 @@
+"""Transfers as background jobs: queueing, status, retries and recovery, within one process."""
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from tfapp import processing, tasks
+from tfapp.models import Transfer
+from tfapp.processing import run_transfer
+
+from .conftest import make_image, media_files, upload
+from .factories import make_transfer
+
+pytestmark = pytest.mark.django_db
+
+DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+
+def _post(client, captured):
+    with captured(execute=True):
+        return client.post(reverse("tfapp:upload"), {"content_image": upload(image=make_image((64, 48))),
+                                                     "style_image": upload("style.png")})
+
+
+def test_upload_returns_at_once_with_the_transfer_queued(client, settings, django_capture_on_commit_callbacks):
+    """With a real queue, the request only stores the upload and enqueues a job that takes its id."""
+    settings.TASKS = DATABASE_QUEUE
+    response = _post(client, django_capture_on_commit_callbacks)
+    transfer = Transfer.objects.get()
+    assert response.status_code == 302
+    assert transfer.status == Transfer.Status.QUEUED and not transfer.result_image
+    job = DBTaskResult.objects.get()
+    assert job.args_kwargs["args"] == [transfer.pk]
+
+
+def test_no_job_is_enqueued_before_the_transaction_commits(client, settings, django_capture_on_commit_callbacks):
+    """The job is enqueued on commit, so a worker never looks for a row that is not there yet."""
+    settings.TASKS = DATABASE_QUEUE
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        client.post(reverse("tfapp:upload"), {"content_image": upload(), "style_image": upload()})
+    assert DBTaskResult.objects.count() == 0
+    assert len(callbacks) == 1
+
+
+def test_status_endpoint_reports_queue_position(client):
+    """Queued transfers report their place in line; the second in line is at position 2."""
+    first, second = make_transfer(run=False), make_transfer(run=False)
+    payload = client.get(reverse("tfapp:status", args=[second.public_id])).json()
+    assert payload["status"] == "queued"
+    assert payload["queue_position"] == 2
+    assert client.get(reverse("tfapp:status", args=[first.public_id])).json()["queue_position"] == 1
+
+
+def test_status_endpoint_reports_the_result(client):
+    """A finished transfer's status links to its result image."""
+    transfer = make_transfer()
+    payload = client.get(reverse("tfapp:status", args=[transfer.public_id])).json()
+    assert payload["status"] == "done"
+    assert payload["result_url"] == transfer.result_image.url
+    assert payload["queue_position"] is None
+
+
+def test_job_moves_from_queued_through_running_to_done_with_timestamps():
+    """A worker claims the job, records who ran it, and stamps start and finish."""
+    transfer = make_transfer(run=False)
+    run_transfer(transfer.pk)
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.DONE
+    assert transfer.attempts == 1 and transfer.worker
+    assert transfer.queued_at <= transfer.started_at <= transfer.finished_at
+
+
+def test_a_transfer_is_only_run_by_the_first_worker_to_claim_it():
+    """Running an already finished transfer again does nothing."""
+    transfer = make_transfer()
+    run_transfer(transfer.pk)
+    transfer.refresh_from_db()
+    assert transfer.attempts == 1
+
+
+def test_unreadable_stored_input_fails_with_a_sentence(isolated_storage):
+    """A job whose input cannot be decoded fails with a readable reason and no result file."""
+    transfer = make_transfer(run=False)
+    transfer.content_image.storage.delete(transfer.content_image.name)
+    transfer.content_image.storage.save(transfer.content_image.name, ContentFile(b"garbage"))
+    run_transfer(transfer.pk)
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.FAILED
+    assert "could not be read as an image" in transfer.error_message
+    assert not any("result" in name for name in media_files(isolated_storage))
+
+
+def test_failed_page_offers_try_again_which_queues_it_again(client, django_capture_on_commit_callbacks):
+    """'Try again' on a failed transfer re-runs it from the stored inputs."""
+    transfer = make_transfer(run=False)
+    Transfer.objects.filter(pk=transfer.pk).update(status=Transfer.Status.FAILED, error_message="Boom.")
+    page = client.get(transfer.get_absolute_url()).content.decode()
+    assert "Boom." in page and reverse("tfapp:retry", args=[transfer.public_id]) in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("tfapp:retry", args=[transfer.public_id]))
+    transfer.refresh_from_db()
+    assert response.status_code == 302
+    assert transfer.status == Transfer.Status.DONE and transfer.error_message == ""
+
+
+def test_try_again_is_refused_for_transfers_that_did_not_fail(client):
+    """Only failed transfers can be re-run from the page."""
+    transfer = make_transfer()
+    assert client.post(reverse("tfapp:retry", args=[transfer.public_id])).status_code == 404
+
+
+def _stall(transfer, attempts, seconds_ago=60):
+    long_ago = timezone.now() - timedelta(seconds=seconds_ago)
+    Transfer.objects.filter(pk=transfer.pk).update(status=Transfer.Status.RUNNING, attempts=attempts,
+                                                   started_at=long_ago, heartbeat_at=long_ago)
+
+
+def test_stalled_transfer_is_queued_again(settings, django_capture_on_commit_callbacks):
+    """A running transfer whose heartbeat stopped is retried and then finishes."""
+    settings.NST_STALE_AFTER = 10
+    transfer = make_transfer(run=False)
+    _stall(transfer, attempts=1, seconds_ago=11)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.recover_stalled_transfers() == 1
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.DONE and transfer.attempts == 2
+
+
+def test_transfer_with_a_recent_heartbeat_is_left_alone(settings):
+    """A worker that is still reporting keeps its transfer."""
+    settings.NST_STALE_AFTER = 10
+    transfer = make_transfer(run=False)
+    _stall(transfer, attempts=1, seconds_ago=5)
+    assert tasks.recover_stalled_transfers() == 0
+
+
+def test_stalled_transfer_fails_after_max_attempts(settings, django_capture_on_commit_callbacks):
+    """After NST_MAX_ATTEMPTS starts, a transfer whose worker keeps dying fails with a reason."""
+    settings.NST_MAX_ATTEMPTS = 2
+    transfer = make_transfer(run=False)
+    _stall(transfer, attempts=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.recover_stalled_transfers()
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.FAILED
+    assert "stopped unexpectedly 2 times" in transfer.error_message
+
+
+def test_transfer_over_the_time_limit_fails(settings, django_capture_on_commit_callbacks):
+    """A transfer running past NST_JOB_TIME_LIMIT is failed, not retried."""
+    settings.NST_JOB_TIME_LIMIT = 30
+    transfer = make_transfer(run=False)
+    _stall(transfer, attempts=1, seconds_ago=60)
+    Transfer.objects.filter(pk=transfer.pk).update(heartbeat_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.recover_stalled_transfers()
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.FAILED
+    assert "30 s limit" in transfer.error_message
+
+
+def test_recovery_removes_files_a_dead_worker_left(settings, isolated_storage, django_capture_on_commit_callbacks):
+    """A half-written result from a killed worker is deleted when the transfer is recovered."""
+    settings.TASKS = DATABASE_QUEUE
+    transfer = make_transfer(run=False)
+    storage = transfer.content_image.storage
+    storage.save(f"transfers/{transfer.public_id}/result.png", ContentFile(b"\x89PNG half"))
+    _stall(transfer, attempts=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.recover_stalled_transfers()
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.QUEUED
+    assert media_files(isolated_storage) == sorted(f.name for f in transfer.files())
+    assert not any("result" in name for name in media_files(isolated_storage))
+
+
+def test_worker_that_lost_its_transfer_discards_its_result(isolated_storage, monkeypatch):
+    """If a transfer was handed to another attempt meanwhile, the old worker's result is thrown away."""
+    transfer = make_transfer(run=False)
+    claim = processing._claim
+
+    def claim_then_get_taken_over(transfer_id):
+        claimed = claim(transfer_id)
+        Transfer.objects.filter(pk=transfer_id).update(attempts=claimed.attempts + 1)
+        return claimed
+
+    monkeypatch.setattr(processing, "_claim", claim_then_get_taken_over)
+    run_transfer(transfer.pk)
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.RUNNING and not transfer.result_image
+    assert not any("result" in name for name in media_files(isolated_storage))
+
+
+def test_unreachable_queue_fails_the_transfer_with_a_reason(client, settings, django_capture_on_commit_callbacks):
+    """If Redis cannot be reached, the user sees why instead of a transfer queued forever."""
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "django_rq"]
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0", "SOCKET_CONNECT_TIMEOUT": 1}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    response = _post(client, django_capture_on_commit_callbacks)
+    transfer = Transfer.objects.get()
+    assert response.status_code == 302
+    assert transfer.status == Transfer.Status.FAILED
+    assert "job queue could not be reached" in transfer.error_message

@@ -1,0 +1,72 @@
+"""``manage.py serve``: the web server and background workers together, for one machine.
+
+Workers that die (a crash, the kernel's OOM killer) are started again; Ctrl-C
+stops everything.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.core.management.base import BaseCommand
+
+#: Seconds between checks that every child is still alive.
+SUPERVISE_INTERVAL = 1.0
+
+
+class Command(BaseCommand):
+    help = "Run the web server and background workers together; Ctrl-C stops them all."
+
+    def add_arguments(self, parser):
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000", help="Address and port to serve on.")
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("NST_WORKERS", 1)),
+                            help="Number of worker processes (default: NST_WORKERS or 1).")
+
+    def handle(self, *args, addrport, workers, **options):
+        manage = [sys.executable, sys.argv[0]]
+        worker_env = dict(os.environ)
+        worker_env.setdefault("NST_ENGINE_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+        children = {"web": self._start(manage + ["runserver", "--noreload", addrport], os.environ)}
+        for number in range(workers):
+            children[f"worker {number + 1}"] = self._start(manage + ["worker"], worker_env)
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            self._supervise(children, manage, worker_env)
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping the web server and workers…")
+        finally:
+            _stop(children.values())
+
+    def _start(self, command, env):
+        # A session of its own keeps the terminal's Ctrl-C from reaching the children
+        # directly: they get exactly one SIGINT from _stop and finish their current transfer.
+        return subprocess.Popen(command, env=env, start_new_session=True)
+
+    def _supervise(self, children, manage, worker_env):
+        while True:
+            time.sleep(SUPERVISE_INTERVAL)
+            if children["web"].poll() is not None:
+                self.stderr.write("The web server stopped; stopping the workers.")
+                return
+            for name, child in children.items():
+                if name != "web" and child.poll() is not None:
+                    self.stderr.write(f"{name} exited with status {child.returncode}; starting it again.")
+                    children[name] = self._start(manage + ["worker"], worker_env)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop(children, grace=15):
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
