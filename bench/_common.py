@@ -27,15 +27,19 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def start_server(workdir, extra_env=None):
-    """Migrate a fresh database in ``workdir`` and start runserver; returns (process, port, seconds to ready)."""
+def start_server(workdir, extra_env=None, command="runserver"):
+    """Migrate a fresh database in ``workdir`` and start the site; returns (process, port, seconds to ready).
+
+    ``command`` is ``runserver`` (the web process alone) or ``serve`` (web server and workers).
+    """
     env = dict(os.environ, NST_ENGINE="lite", NST_LITE_MODEL_DIR=str(LITE_DIR), NST_DB_PATH=str(workdir / "db.sqlite3"),
                NST_MEDIA_ROOT=str(workdir / "media"), **(extra_env or {}))
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run(manage + ["migrate", "--noinput", "-v", "0"], env=env, check=True)
     port = free_port()
     started = time.perf_counter()
-    process = subprocess.Popen(manage + ["runserver", "--noreload", f"127.0.0.1:{port}"], env=env,
+    arguments = ["runserver", "--noreload"] if command == "runserver" else [command]
+    process = subprocess.Popen(manage + arguments + [f"127.0.0.1:{port}"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while True:
         try:

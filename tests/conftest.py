@@ -1,14 +1,20 @@
 import io
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from PIL import Image
 
 from tfapp import engines
 
+ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = django_settings.SHARED_DIR
 CONTENT_DIR = SHARED_DIR / "images" / "content"
 STYLE_DIR = SHARED_DIR / "images" / "style"
@@ -62,3 +68,58 @@ def media_files(media_root):
     """All files under the media folder, relative paths."""
     root = Path(media_root)
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def wait_for(condition, timeout):
+    """Poll ``condition`` until it is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture
+def worker_queue(settings):
+    """This process enqueues into the real database queue; returns extra environment for workers."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    return {}
+
+
+@pytest.fixture
+def workers(settings, worker_queue, tmp_path):
+    """Start real `manage.py worker` processes sharing this test's database and media folder."""
+    settings.NST_MAX_PENDING_PER_CLIENT = 50
+    started = []
+
+    def start(**overrides):
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="nst_site.settings.development",
+                   NST_MEDIA_ROOT=str(settings.MEDIA_ROOT), NST_ENGINE="lite",
+                   NST_LITE_MODEL_DIR=str(django_settings.NST_LITE_MODEL_DIR), NST_ENGINE_THREADS="1",
+                   NST_STALE_AFTER="3", NST_HEARTBEAT_SECONDS="0.5", **_test_database_env(), **worker_queue,
+                   **{key: str(value) for key, value in overrides.items()})
+        with open(tmp_path / f"worker-{len(started)}.log", "w") as log:
+            process = subprocess.Popen([sys.executable, "manage.py", "worker"], cwd=ROOT, env=env, stdout=log,
+                                       stderr=subprocess.STDOUT)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+    for process in started:
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _test_database_env():
+    """Environment that points a worker process at the database this test session uses."""
+    database = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return {"DATABASE_URL": f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
+                                f"{database['PORT'] or 5432}/{database['NAME']}"}
+    return {"NST_DB_PATH": str(database["NAME"])}

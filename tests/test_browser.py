@@ -33,15 +33,20 @@ def page(monkeypatch):
         browser.close()
 
 
-def test_upload_two_images_and_see_the_result(live_server, page):
-    """A user picks a photo and a painting, submits, and the stylized image loads."""
+def test_upload_two_images_and_see_the_result(live_server, page, workers):
+    """A user submits a photo and a painting; the result page follows the job and shows the image."""
     page.goto(live_server.url)
     page.set_input_files("#id_content_image", str(CONTENT_DIR / "chelsea.png"))
     page.set_input_files("#id_style_image", str(STYLE_DIR / "starry_night.jpg"))
     page.click("#submit-button")
     page.wait_for_url("**/t/*/", timeout=60_000)
+    assert page.locator("#transfer-status").get_attribute("data-status") == "queued"
+    assert page.locator("#progress-note").inner_text().startswith("Position 1 in the queue")
+    # Only now start a worker: the page must notice the job finish by polling, without a reload by the user.
+    workers()
     result = page.locator("#result-image")
-    result.wait_for(state="visible", timeout=30_000)
+    result.wait_for(state="visible", timeout=60_000)
+    assert page.locator("#transfer-status").get_attribute("data-status") == "done"
     page.wait_for_function("document.querySelector('#result-image').complete", timeout=30_000)
     assert page.evaluate("document.querySelector('#result-image').naturalWidth") == 451
     assert page.evaluate("document.querySelector('#result-image').naturalHeight") == 300

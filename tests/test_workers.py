@@ -1,23 +1,17 @@
 """Real worker processes on the database queue and on Redis with RQ, including a killed worker."""
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
 from django.urls import reverse
 from PIL import Image
 
 from tfapp.models import Transfer
 
-from .conftest import CONTENT_DIR, media_files, upload
+from .conftest import CONTENT_DIR, media_files, upload, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
 REDIS_SERVER = shutil.which("redis-server")
 
 pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]
@@ -36,7 +30,7 @@ def redis_url(tmp_path):
     port = free_port()
     server = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    _wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout == b"PONG\n",
+    wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout == b"PONG\n",
               timeout=10)
     yield f"redis://127.0.0.1:{port}/0"
     server.terminate()
@@ -44,8 +38,8 @@ def redis_url(tmp_path):
 
 
 @pytest.fixture(params=["database", "redis"])
-def queue(request, settings):
-    """Point this process and its workers at the real database queue or at Redis."""
+def worker_queue(request, settings):
+    """Point this process and its workers at the real database queue or at Redis (overrides conftest's)."""
     extra_env = {}
     if request.param == "redis":
         url = request.getfixturevalue("redis_url")
@@ -56,44 +50,6 @@ def queue(request, settings):
     else:
         settings.TASKS = DATABASE_QUEUE
     return extra_env
-
-
-@pytest.fixture
-def workers(settings, queue, tmp_path):
-    """Start real `manage.py worker` processes sharing this test's database and media folder."""
-    settings.NST_MAX_PENDING_PER_CLIENT = 50
-    started = []
-
-    def start(**overrides):
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="nst_site.settings.development",
-                   NST_DB_PATH=connection.settings_dict["NAME"], NST_MEDIA_ROOT=str(settings.MEDIA_ROOT),
-                   NST_ENGINE="lite", NST_LITE_MODEL_DIR=str(django_settings.NST_LITE_MODEL_DIR),
-                   NST_ENGINE_THREADS="1", NST_STALE_AFTER="3", NST_HEARTBEAT_SECONDS="0.5", **queue,
-                   **{key: str(value) for key, value in overrides.items()})
-        log = open(tmp_path / f"worker-{len(started)}.log", "w")
-        process = subprocess.Popen([sys.executable, "manage.py", "worker"], cwd=ROOT, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-    for process in started:
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _wait_for(condition, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def _submit(client, size=(512, 384)):
@@ -113,7 +69,7 @@ def test_two_workers_share_the_queue(client, workers):
     workers()
     workers()
     transfers = [_submit(client) for _ in range(8)]
-    _wait_for(_all_done, timeout=90)
+    wait_for(_all_done, timeout=90)
     ran_by = set(Transfer.objects.values_list("worker", flat=True))
     assert len(ran_by) == 2
     assert all(t.attempts == 1 for t in Transfer.objects.all())
@@ -124,7 +80,7 @@ def _kill_mid_job(client, settings, workers, **worker_settings):
     settings.NST_MAX_CONTENT_SIZE = 2048
     victim = workers(**worker_settings)
     transfer = _submit(client, size=(2048, 1536))
-    _wait_for(lambda: Transfer.objects.get(pk=transfer.pk).status == Transfer.Status.RUNNING, timeout=60)
+    wait_for(lambda: Transfer.objects.get(pk=transfer.pk).status == Transfer.Status.RUNNING, timeout=60)
     time.sleep(1.0)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
@@ -135,7 +91,7 @@ def _kill_mid_job(client, settings, workers, **worker_settings):
 def test_killed_worker_job_is_retried_and_finishes(client, settings, workers, isolated_storage):
     """SIGKILL in the middle of a job: another worker retries it; no orphaned or partial file remains."""
     transfer = _kill_mid_job(client, settings, workers)
-    _wait_for(lambda: Transfer.objects.get(pk=transfer.pk).status == Transfer.Status.DONE, timeout=120)
+    wait_for(lambda: Transfer.objects.get(pk=transfer.pk).status == Transfer.Status.DONE, timeout=120)
     transfer.refresh_from_db()
     assert transfer.attempts == 2
     assert media_files(isolated_storage) == sorted(f.name for f in transfer.files())
@@ -146,7 +102,7 @@ def test_killed_worker_job_is_retried_and_finishes(client, settings, workers, is
 def test_killed_worker_job_fails_with_a_reason_after_max_attempts(client, settings, workers, isolated_storage):
     """With NST_MAX_ATTEMPTS=1, the killed job is failed with a readable reason and no result file."""
     transfer = _kill_mid_job(client, settings, workers, NST_MAX_ATTEMPTS=1)
-    _wait_for(lambda: Transfer.objects.get(pk=transfer.pk).status == Transfer.Status.FAILED, timeout=60)
+    wait_for(lambda: Transfer.objects.get(pk=transfer.pk).status == Transfer.Status.FAILED, timeout=60)
     transfer.refresh_from_db()
     assert "stopped unexpectedly 1 times" in transfer.error_message
     assert not any("result" in name for name in media_files(isolated_storage))

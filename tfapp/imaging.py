@@ -125,7 +125,7 @@ def tensor2image(tensor):
 def encode_png(image):
     """The image as PNG bytes."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=3)
+    image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 

@@ -9,8 +9,9 @@ from .base import BASE_DIR, DATABASES
 SECRET_KEY = "tests-only"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
-# A file, not memory, so that worker processes started by the tests share it.
-DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"nst-test-{os.getpid()}.sqlite3")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not memory, so that worker processes started by the tests share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"nst-test-{os.getpid()}.sqlite3")}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 NST_ENGINE = "lite"
 

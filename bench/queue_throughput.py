@@ -1,0 +1,157 @@
+"""Background workers under load, through `manage.py serve` over real HTTP.
+
+1. N transfers (default 100, 512 px) submitted concurrently: wall time until all are
+   done, throughput, none lost; with 1 worker and with 2 workers (and 1 worker using
+   both cores), plus p95 latency of page loads while the queue is full and each
+   worker's resident memory.
+2. One transfer on an idle system: upload until the result page shows the image,
+   next to the raw model call (the lecture notebook path).
+
+    python bench/queue_throughput.py [--transfers 100]
+"""
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _common import CONTENT, STYLE, request, start_server, summary, upload_transfer  # noqa: E402
+
+PHOTO = CONTENT / "astronaut.png"
+PAINTING = STYLE / "starry_night.jpg"
+PAGES = ["/", "/gallery/"]
+
+
+def status_of(port, location):
+    return json.loads(request(port, "GET", location + "status.json")[2])["status"]
+
+
+def worker_rss_mib(server_pid):
+    """Resident memory of each worker process started by `serve`."""
+    sizes = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == server_pid and b"worker" in command:
+            status = (stat.parent / "status").read_text()
+            sizes.append(int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024)
+    return sizes
+
+
+def page_latencies(port, stop):
+    """Load the pages a visitor sees, over and over, until ``stop`` is set."""
+    latencies = []
+    while not stop.is_set():
+        for path in PAGES:
+            started = time.perf_counter()
+            request(port, "GET", path)
+            latencies.append(time.perf_counter() - started)
+        time.sleep(0.05)
+    return latencies
+
+
+def load_run(count, workers, threads):
+    env = {"NST_WORKERS": str(workers), "NST_ENGINE_THREADS": str(threads),
+           "NST_MAX_PENDING_PER_CLIENT": str(count), "NST_MAX_PENDING_TOTAL": str(count)}
+    with tempfile.TemporaryDirectory() as workdir:
+        process, port, _ = start_server(Path(workdir), env, command="serve")
+        try:
+            wait_for_workers(port)
+            stop = threading.Event()
+            with ThreadPoolExecutor(1) as sampler:
+                latencies = sampler.submit(page_latencies, port, stop)
+                started = time.perf_counter()
+                with ThreadPoolExecutor(count) as pool:
+                    uploads = list(pool.map(lambda _: upload_transfer(port, PHOTO, PAINTING), range(count)))
+                submitted = time.perf_counter() - started
+                locations = [location for status, location in uploads if status == 302]
+                rss = worker_rss_mib(process.pid)
+                pending = set(locations)
+                while pending:
+                    pending = {loc for loc in pending if status_of(port, loc) not in ("done", "failed")}
+                    time.sleep(0.2)
+                wall = time.perf_counter() - started
+                stop.set()
+                page_times = latencies.result()
+            outcomes = [status_of(port, loc) for loc in locations]
+        finally:
+            process.terminate()
+            process.wait()
+    return {"accepted": len(locations), "done": outcomes.count("done"), "wall": wall, "submitted": submitted,
+            "p95": statistics.quantiles(page_times, n=20)[-1], "pages": len(page_times), "rss": rss}
+
+
+def wait_for_workers(port):
+    """One warm-up transfer, so model loading is not part of the timing."""
+    status, location = upload_transfer(port, PHOTO, PAINTING)
+    while status_of(port, location) not in ("done", "failed"):
+        time.sleep(0.1)
+
+
+def idle_run(runs):
+    with tempfile.TemporaryDirectory() as workdir:
+        process, port, _ = start_server(Path(workdir), {"NST_WORKERS": "1"}, command="serve")
+        try:
+            wait_for_workers(port)
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                _, location = upload_transfer(port, PHOTO, PAINTING)
+                while status_of(port, location) != "done":
+                    time.sleep(0.02)
+                page = request(port, "GET", location)[2].decode()
+                result_url = page.split('id="result-image"')[0].rsplit('src="', 1)[1].split('"')[0]
+                request(port, "GET", result_url)
+                times.append(time.perf_counter() - started)
+        finally:
+            process.terminate()
+            process.wait()
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--transfers", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    print(f"{args.transfers} concurrent uploads of {PHOTO.name} (512x512) + {PAINTING.name}, lite engine")
+    print(f"{'workers x threads':>18} {'done':>9} {'wall':>8} {'per s':>7} {'page p95':>9} {'worker RSS':>16}")
+    results = {}
+    for workers, threads in ((1, 1), (1, 2), (2, 1)):
+        result = load_run(args.transfers, workers, threads)
+        results[workers, threads] = result
+        rss = ", ".join(f"{size:.0f}" for size in result["rss"]) + " MiB"
+        print(f"{workers:>14} x {threads} {result['done']:>4}/{result['accepted']:<4} {result['wall']:>7.1f}s "
+              f"{result['done'] / result['wall']:>7.2f} {result['p95'] * 1000:>7.0f}ms {rss:>16}")
+    base = results[1, 1]["done"] / results[1, 1]["wall"]
+    best_single = results[1, 2]["done"] / results[1, 2]["wall"]
+    double = results[2, 1]["done"] / results[2, 1]["wall"]
+    print(f"throughput 2 workers / 1 worker (1 thread each): {double / base:.2f}x; "
+          f"2 workers / 1 worker using both cores: {double / best_single:.2f}x")
+    print()
+    from site_vs_model import notebook_path
+
+    _, notebook, _ = notebook_path(args.runs, PHOTO, PAINTING)
+    idle = idle_run(args.runs)
+    print(f"idle system, upload -> result page and image loaded: {summary(idle)}")
+    print(f"raw model call, notebook path:                       {summary(notebook)}")
+    print(f"difference of medians: {statistics.median(idle) - statistics.median(notebook):+.3f} s")
+
+
+if __name__ == "__main__":
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nst_site.settings.development")
+    django.setup()
+    main()
