@@ -97,6 +97,9 @@ class HubEngine(Engine):
 
     name = "hub"
     label = "Magenta arbitrary image stylization (TF-Hub)"
+    # The published signature maps (content, style) to an image; the style vector
+    # between its two networks is not exposed.
+    supports_style_vectors = False
 
     def __init__(self):
         handle = conf.hub_handle()

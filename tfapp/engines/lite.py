@@ -10,9 +10,8 @@ its three nearest-neighbour upsampling steps, which the converter froze as
 constants for a 384x384 input. We rewrite those three constants for each content
 size before building the interpreter, so the network runs at the content's own
 size with its fp16 weights, instead of the slower dynamic-range int8 file
-(measured in README.md and ``bench/lite_sizes.py``).
+(measured in README.md and ``bench/lite_engines.py``).
 """
-import os
 import threading
 from collections import OrderedDict
 
@@ -20,7 +19,7 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter
 
-from .. import conf
+from .. import conf, tiling
 from ..exceptions import ModelUnavailable
 from .base import Engine
 
@@ -35,6 +34,11 @@ MIN_SIDE = 16
 # Transfer networks built for distinct content sizes, least recently used dropped first.
 INTERPRETER_CACHE_SIZE = 8
 
+# Each cached network keeps its activations allocated, about 1.7 kB per content
+# pixel (1.7 GB at 1024x1024), so the cache is bounded by pixels too: beside the
+# network in use, older ones stay only while all together have at most this many.
+INTERPRETER_CACHE_PIXELS = 1_500_000
+
 
 def _half(length):
     """Size after one stride-2 convolution with 'SAME'-like reflection padding."""
@@ -44,6 +48,7 @@ def _half(length):
 class LiteEngine(Engine):
     name = "lite"
     label = "Magenta arbitrary image stylization (TFLite, fp16)"
+    supports_style_vectors = True
 
     def __init__(self, model_dir=None):
         model_dir = model_dir or conf.lite_model_dir()
@@ -54,7 +59,7 @@ class LiteEngine(Engine):
                 "Run `python manage.py download_models --engine lite`, or set NST_LITE_MODEL_DIR "
                 "to a folder that has them."
             )
-        self._threads = os.cpu_count() or 1
+        self._threads = conf.engine_threads()
         self._lock = threading.Lock()
         try:
             self._predictor = _Network(self._threads, model_path=str(model_dir / PREDICT_FILE))
@@ -71,8 +76,19 @@ class LiteEngine(Engine):
         with self._lock:
             return self._predictor(style)
 
-    def transfer(self, content, style_vector):
-        """``[1, H, W, 3]`` content + ``[1, 1, 1, 100]`` style vector -> ``[1, H, W, 3]`` in ``[0, 1]``."""
+    def transfer(self, content, style_vector, tile_size=None):
+        """``[1, H, W, 3]`` content + ``[1, 1, 1, 100]`` style vector -> ``[1, H, W, 3]`` in ``[0, 1]``.
+
+        Content whose long side exceeds ``tile_size`` (default
+        :data:`tiling.DEFAULT_TILE_SIZE`) is stylized in overlapping tiles of at most
+        that side, which bounds the network's memory; see :mod:`tfapp.tiling`.
+        """
+        tile_size = tile_size or tiling.DEFAULT_TILE_SIZE
+        if max(content.shape[1:3]) > tile_size:
+            return tiling.stylize_in_tiles(content, lambda tile: self._transfer_whole(tile, style_vector), tile_size)
+        return self._transfer_whole(content, style_vector)
+
+    def _transfer_whole(self, content, style_vector):
         height, width = content.shape[1:3]
         padded = np.pad(
             content,
@@ -88,9 +104,13 @@ class LiteEngine(Engine):
         if network is None:
             network = _Network(self._threads, model_content=self._transfer_model.for_size(*size))
         self._networks[size] = network
-        if len(self._networks) > INTERPRETER_CACHE_SIZE:
+        while len(self._networks) > 1 and self._over_cache_limits():
             self._networks.popitem(last=False)
         return network
+
+    def _over_cache_limits(self):
+        pixels = sum(height * width for height, width in self._networks)
+        return len(self._networks) > INTERPRETER_CACHE_SIZE or pixels > INTERPRETER_CACHE_PIXELS
 
 
 class TransferModel:
