@@ -1,22 +1,36 @@
-"""Test data: transfers created the way the site creates them."""
+"""Test data: transfers and presets created the way the site creates them."""
+from django.core.files.base import ContentFile
+
+from tfapp.forms import ImageUploadField
+from tfapp.models import StylePreset
 from tfapp.pipeline import Options
-from tfapp.processing import create_transfer, run_transfer
+from tfapp.processing import ImageInput, StyleChoice, create_transfer, run_transfer
 
-from .conftest import make_image, upload
-
-
-def _cleaned_upload(name, image):
-    from tfapp.forms import ImageUploadField
-
-    return ImageUploadField().clean(upload(name, image))
+from .conftest import image_bytes, make_image, upload
 
 
-def make_transfer(run=True, size=(48, 32)):
-    """A stored transfer of two small synthetic images, stylized unless ``run`` is False."""
-    transfer = create_transfer(_cleaned_upload("photo.png", make_image(size)),
-                               _cleaned_upload("style.png", make_image((32, 32))),
-                               engine="lite", options=Options())
+def image_input(name, image):
+    """An ImageInput as the form makes it from an upload."""
+    return ImageInput.from_upload(ImageUploadField().clean(upload(name, image)))
+
+
+def make_transfer(run=True, size=(48, 32), styles=None, options=None):
+    """A stored transfer of a small synthetic photo, stylized unless ``run`` is False.
+
+    ``styles`` is a list of StyleChoice; by default one synthetic style of weight 1.
+    """
+    styles = styles or [StyleChoice(image_input("style.png", make_image((32, 32))))]
+    transfer = create_transfer(image_input("photo.png", make_image(size)), styles, engine="lite",
+                               options=options or Options())
     if run:
         run_transfer(transfer.pk)
         transfer.refresh_from_db()
     return transfer
+
+
+def make_preset(name="Stripes", image=None):
+    """A preset style with a synthetic image, as `load_presets` would create it."""
+    preset = StylePreset(name=name, artist="Test Painter", year=1900)
+    preset.image.save(f"{name.lower()}.png", ContentFile(image_bytes(image or make_image((64, 64)))), save=False)
+    preset.save()
+    return preset

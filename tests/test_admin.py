@@ -14,7 +14,7 @@ def test_changelist_shows_thumbnails_of_all_three_images(admin_client):
     """Each row shows the photo, style and result thumbnails."""
     transfer = make_transfer()
     page = admin_client.get(reverse("admin:tfapp_transfer_changelist")).content.decode()
-    for field in (transfer.content_thumbnail, transfer.style_thumbnail, transfer.result_thumbnail):
+    for field in (transfer.content_thumbnail, transfer.first_style.thumbnail, transfer.result_thumbnail):
         assert field.url in page
 
 

@@ -196,7 +196,6 @@ def test_worker_that_lost_its_transfer_discards_its_result(isolated_storage, mon
 
 def test_unreachable_queue_fails_the_transfer_with_a_reason(client, settings, django_capture_on_commit_callbacks):
     """If Redis cannot be reached, the user sees why instead of a transfer queued forever."""
-    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "django_rq"]
     settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0", "SOCKET_CONNECT_TIMEOUT": 1}}
     settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
     response = _post(client, django_capture_on_commit_callbacks)

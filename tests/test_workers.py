@@ -43,7 +43,6 @@ def worker_queue(request, settings):
     extra_env = {}
     if request.param == "redis":
         url = request.getfixturevalue("redis_url")
-        settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "django_rq"]
         settings.RQ_QUEUES = {"default": {"URL": url}}
         settings.TASKS = REDIS_QUEUE
         extra_env["NST_REDIS_URL"] = url

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
-from .models import Transfer
+from .models import StylePreset, Transfer, TransferStyle
 from .tasks import rerun
 
 
@@ -10,6 +10,36 @@ def _thumbnail(field, alt):
         return "—"
     return format_html('<img src="{}" alt="{}" style="max-height:64px;max-width:96px;border-radius:4px">',
                        field.url, alt)
+
+
+class TransferStyleInline(admin.TabularInline):
+    model = TransferStyle
+    fields = ("preview", "position", "weight", "preset", "image")
+    readonly_fields = fields
+    extra = 0
+
+    @admin.display(description="Style")
+    def preview(self, style):
+        return _thumbnail(style.thumbnail, "style")
+
+
+@admin.register(StylePreset)
+class StylePresetAdmin(admin.ModelAdmin):
+    """The preset library shown on the upload page."""
+
+    list_display = ("preview", "name", "artist", "year", "licence", "cached_vectors")
+    list_display_links = ("preview", "name")
+    search_fields = ("name", "artist")
+    fields = ("name", "artist", "year", "licence", "image", "preview", "cached_vectors")
+    readonly_fields = ("preview", "cached_vectors")
+
+    @admin.display(description="Preview")
+    def preview(self, preset):
+        return _thumbnail(preset.thumbnail or preset.image, preset.name)
+
+    @admin.display(description="Stored style vectors")
+    def cached_vectors(self, preset):
+        return ", ".join(sorted(preset.style_vectors)) or "—"
 
 
 @admin.register(Transfer)
@@ -24,14 +54,15 @@ class TransferAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = ("content_preview", "style_preview", "result_preview", "waited", "ran")
     actions = ["rerun_selected"]
+    inlines = [TransferStyleInline]
     list_per_page = 50
     fieldsets = (
         (None, {"fields": ("public_id", "status", "error_message", "client")}),
         ("Queue", {"fields": ("created_at", "queued_at", "started_at", "heartbeat_at", "finished_at", "attempts", "worker",
                               "waited", "ran")}),
-        ("Images", {"fields": ("content_preview", "style_preview", "result_preview", "content_image",
-                               "style_image", "result_image")}),
-        ("Parameters", {"fields": ("engine", "max_size", "style_size", "style_pooling")}),
+        ("Images", {"fields": ("content_preview", "result_preview", "content_image", "result_image")}),
+        ("Parameters", {"fields": ("engine", "max_size", "style_size", "style_pooling", "strength",
+                                   "preserve_colours")}),
         ("Timings (seconds)", {"fields": ("preprocess_seconds", "model_seconds", "encode_seconds")}),
     )
 
@@ -39,6 +70,9 @@ class TransferAdmin(admin.ModelAdmin):
     def rerun_selected(self, request, queryset):
         count = sum(rerun(transfer) for transfer in queryset.filter(status=Transfer.Status.FAILED))
         self.message_user(request, f"Queued {count} transfer(s) again.")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("styles")
 
     def has_add_permission(self, request):
         return False
@@ -56,7 +90,8 @@ class TransferAdmin(admin.ModelAdmin):
 
     @admin.display(description="Style")
     def style_preview(self, transfer):
-        return _thumbnail(transfer.style_thumbnail, "style")
+        style = transfer.first_style
+        return _thumbnail(style.thumbnail if style else None, "style")
 
     @admin.display(description="Result")
     def result_preview(self, transfer):

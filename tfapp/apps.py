@@ -11,10 +11,11 @@ class TfappConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers the system checks)
-        from .models import Transfer
-        from .signals import delete_transfer_files
+        from .models import StylePreset, Transfer, TransferStyle
+        from .signals import delete_stored_files
 
-        post_delete.connect(delete_transfer_files, sender=Transfer, dispatch_uid="tfapp-delete-files")
+        for model in (Transfer, TransferStyle, StylePreset):
+            post_delete.connect(delete_stored_files, sender=model, dispatch_uid=f"tfapp-delete-{model.__name__}")
         if _is_serving_process():
             from . import conf, engines
 

@@ -116,3 +116,13 @@ def worker_poll_interval():
 def engine_threads():
     """CPU threads one engine uses; ``serve`` divides the cores among its workers."""
     return int(_get("NST_ENGINE_THREADS", os.cpu_count() or 1))
+
+
+def max_output_size():
+    """Largest long side, in pixels, a user may ask for; above 1024 the network runs in tiles."""
+    return int(_get("NST_MAX_OUTPUT_SIZE", 1024))
+
+
+def output_sizes():
+    """The output sizes the upload form offers, up to ``max_output_size()``."""
+    return [size for size in (512, 768, 1024, 2048, 3072, 4096) if size <= max_output_size()]

@@ -6,11 +6,11 @@ from django.template.defaultfilters import filesizeformat
 from PIL import Image
 
 from . import conf, engines
-from .exceptions import InvalidImage
+from .exceptions import InvalidImage, ModelUnavailable
 from .imaging import open_image
-from .models import Transfer
+from .models import StylePreset, Transfer
 from .pipeline import Options
-from .processing import create_transfer
+from .processing import ImageInput, StyleChoice, create_transfer
 
 # Pillow format names we accept, with the extension the file is stored under;
 # MPO is the JPEG variant many cameras and phones write.
@@ -86,27 +86,88 @@ class ImageUploadField(forms.FileField):
         return image_format
 
 
+STYLE_SLOTS = 4
+STYLE_SIZES = (128, 192, 256, 384, 512)
+VECTORLESS_EXPLANATION = ("The TF-Hub model takes the style image end to end and exposes no style vector, "
+                          "so strength and blending need the lite engine.")
+
+
+class RangeInput(forms.NumberInput):
+    input_type = "range"
+
+
 class TransferForm(forms.Form):
-    content_image = ImageUploadField(label="Photo", help_text="The picture to repaint.")
-    style_image = ImageUploadField(label="Style", help_text="The painting whose style to copy.")
+    """A photo, one to four styles (uploads or presets) with weights, and the creative controls.
+
+    With ``source`` (the public id of an earlier transfer) any input left empty is taken
+    from that transfer, which is how "re-run with changes" works.
+    """
+
+    content_image = ImageUploadField(label="Photo", required=False, help_text="The picture to repaint.")
+    strength = forms.IntegerField(
+        label="Strength", min_value=0, max_value=100, initial=100, widget=RangeInput, required=False,
+        help_text="0 % is the network's rendition of your photo, 100 % the full style.")
+    preserve_colours = forms.BooleanField(
+        label="Keep the photo's colours", required=False,
+        help_text="Transfer brush strokes and texture only, not the painting's palette.")
+    style_size = forms.TypedChoiceField(
+        label="Style scale", coerce=int, choices=[(size, f"{size} px") for size in STYLE_SIZES], required=False,
+        empty_value=None,
+        help_text="The size the painting is seen at: smaller gives bigger brush strokes.")
+    output_size = forms.TypedChoiceField(label="Output size", coerce=int, required=False, empty_value=None,
+                                         help_text="Long side of the result; photos are never enlarged.")
+    source = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     error_messages = {
         "model_unavailable": "The style-transfer model is unavailable: %(reason)s",
         "client_queue_full": "You already have %(count)s transfers waiting. Please wait for one to finish.",
         "queue_full": "The server is busy with %(count)s transfers. Please try again in a minute.",
+        "no_source": "The transfer to re-run no longer exists; upload the images again.",
+        "no_style": "Choose a style: upload an image or pick one of the paintings.",
+        "zero_weights": "Give at least one style a weight above zero.",
+        "missing_file": "A stored image of %(what)s is missing or damaged; please choose the images again.",
+        "blend_unsupported": "This engine cannot blend several styles; choose one style.",
+        "strength_unsupported": "This engine cannot weaken a style; use 100 %.",
     }
 
     def __init__(self, *args, client="", **kwargs):
         super().__init__(*args, **kwargs)
         self.client = client
+        self.source = None
+        presets = StylePreset.objects.all()
+        for slot in range(STYLE_SLOTS):
+            self.fields[style_field("image", slot)] = ImageUploadField(
+                label="Style" if slot == 0 else f"Style {slot + 1}", required=False)
+            self.fields[style_field("preset", slot)] = forms.ModelChoiceField(
+                presets, required=False, empty_label="No preset", label="Painting")
+            self.fields[style_field("weight", slot)] = forms.IntegerField(
+                label="Weight", min_value=0, max_value=100, initial=100 if slot == 0 else 50, required=False)
+        self.fields["style_size"].initial = conf.style_size()
+        self.fields["output_size"].choices = [(size, f"{size} px") for size in conf.output_sizes()]
+        self.fields["output_size"].initial = conf.max_content_size()
+        self.vectors_supported = _engine_supports_vectors()
+        if not self.vectors_supported:
+            self.fields["strength"].disabled = True
+            self.fields["strength"].help_text = VECTORLESS_EXPLANATION
+
+    def style_slots(self):
+        """The bound fields of each style slot, for the template."""
+        return [{"number": slot + 1, "image": self[style_field("image", slot)],
+                 "preset": self[style_field("preset", slot)], "weight": self[style_field("weight", slot)]}
+                for slot in range(STYLE_SLOTS)]
 
     def clean(self):
+        cleaned = super().clean()
+        self.source = self._source(cleaned.get("source"))
         reason = engines.unavailable_reason()
         if reason:
             raise ValidationError(self.error_messages["model_unavailable"], code="model_unavailable",
                                   params={"reason": reason})
         self._check_queue()
-        return super().clean()
+        self.content = self._content(cleaned.get("content_image"))
+        self.styles = self._styles(cleaned)
+        self._check_engine(cleaned)
+        return cleaned
 
     def _check_queue(self):
         pending = Transfer.objects.pending()
@@ -118,9 +179,95 @@ class TransferForm(forms.Form):
         if total >= conf.max_pending_total():
             raise ValidationError(self.error_messages["queue_full"], code="queue_full", params={"count": total})
 
+    def _source(self, public_id):
+        if public_id is None:
+            return None
+        source = Transfer.objects.filter(public_id=public_id).first()
+        if source is None:
+            raise ValidationError(self.error_messages["no_source"], code="no_source")
+        return source
+
+    def _content(self, upload):
+        if upload:
+            return ImageInput.from_upload(upload)
+        if self.source:
+            return self._stored(self.source.content_image, "the transfer to re-run")
+        self.add_error("content_image", ValidationError(self.fields["content_image"].error_messages["required"],
+                                                        code="required"))
+        return None
+
+    def _styles(self, cleaned):
+        """The chosen styles; when none is chosen on a re-run, the earlier transfer's, reweighted."""
+        chosen = [(slot, cleaned.get(style_field("image", slot)), cleaned.get(style_field("preset", slot)))
+                  for slot in range(STYLE_SLOTS)]
+        chosen = [(slot, upload, preset) for slot, upload, preset in chosen if upload or preset]
+        if chosen:
+            styles = [StyleChoice(ImageInput.from_upload(upload) if upload else self._stored(preset.image, preset),
+                                  self._weight(cleaned, slot), None if upload else preset)
+                      for slot, upload, preset in chosen]
+        elif self.source:
+            styles = [StyleChoice(self._stored(style.image, "the transfer to re-run"),
+                                  self._weight(cleaned, style.position), style.preset)
+                      for style in self.source.styles.all()]
+        else:
+            raise ValidationError(self.error_messages["no_style"], code="no_style")
+        if not any(style.weight > 0 for style in styles):
+            raise ValidationError(self.error_messages["zero_weights"], code="zero_weights")
+        return styles
+
+    def _stored(self, field, what):
+        try:
+            return ImageInput.from_stored(field)
+        except (OSError, InvalidImage) as error:
+            raise ValidationError(self.error_messages["missing_file"], code="missing_file",
+                                  params={"what": what}) from error
+
+    def _weight(self, cleaned, slot):
+        weight = cleaned.get(style_field("weight", slot))
+        return float(self.fields[style_field("weight", slot)].initial if weight is None else weight)
+
+    def _check_engine(self, cleaned):
+        if self.vectors_supported:
+            return
+        if len([style for style in self.styles if style.weight > 0]) > 1:
+            raise ValidationError(self.error_messages["blend_unsupported"], code="blend_unsupported")
+        if _strength(cleaned) < 100:
+            raise ValidationError(self.error_messages["strength_unsupported"], code="strength_unsupported")
+
+    def options(self):
+        data = self.cleaned_data
+        return Options(max_size=data["output_size"], style_size=data["style_size"],
+                       strength=_strength(data) / 100, preserve_colours=data["preserve_colours"])
+
     def save(self):
-        """Store the uploads as a new queued transfer and return it."""
-        return create_transfer(
-            self.cleaned_data["content_image"], self.cleaned_data["style_image"],
-            engine=engines.get_engine().name, options=Options(), client=self.client,
-        )
+        """Store the inputs as a new queued transfer and return it."""
+        return create_transfer(self.content, self.styles, engine=engines.get_engine().name,
+                               options=self.options(), client=self.client)
+
+    @classmethod
+    def initial_from(cls, transfer):
+        """Initial data that repeats ``transfer``'s parameters (its images come through ``source``)."""
+        initial = {"source": transfer.public_id, "strength": transfer.strength,
+                   "preserve_colours": transfer.preserve_colours, "style_size": transfer.style_size,
+                   "output_size": transfer.max_size}
+        for style in transfer.styles.all():
+            initial[style_field("weight", style.position)] = round(style.weight)
+        return initial
+
+
+def style_field(kind, slot):
+    """Name of a style slot's field: ``style_image``, ``style_preset_2``, ``style_weight_4``…"""
+    return f"style_{kind}" if slot == 0 else f"style_{kind}_{slot + 1}"
+
+
+def _strength(cleaned):
+    """The strength in percent; a form sent without it (a script, or the disabled slider) means 100."""
+    strength = cleaned.get("strength")
+    return 100 if strength is None else strength
+
+
+def _engine_supports_vectors():
+    try:
+        return engines.get_engine().supports_style_vectors
+    except ModelUnavailable:
+        return True

@@ -10,6 +10,39 @@ def transfer_path(instance, filename):
     return f"transfers/{instance.public_id}/{filename}"
 
 
+def transfer_style_path(instance, filename):
+    return transfer_path(instance.transfer, filename)
+
+
+class StylePreset(models.Model):
+    """A painting offered on the upload page, with its style vectors computed once and kept."""
+
+    name = models.CharField(max_length=120, unique=True)
+    artist = models.CharField(max_length=120, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    licence = models.CharField(max_length=120, default="Public domain")
+    image = models.ImageField(upload_to="presets/")
+    thumbnail = models.ImageField(upload_to="presets/", blank=True)
+    style_vectors = models.JSONField(default=dict, blank=True, editable=False,
+                                     help_text="Style vectors by engine, style size and smoothing.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        details = ", ".join(str(part) for part in (self.artist, self.year) if part)
+        return f"{self.name} ({details})" if details else self.name
+
+    def files(self):
+        return [field for field in (self.image, self.thumbnail) if field]
+
+    @staticmethod
+    def vector_key(engine, style_size, pooling):
+        """Key of a cached style vector: the vector depends on all three."""
+        return f"{engine}:{style_size}:{'pooled' if pooling else 'sharp'}"
+
+
 class TransferQuerySet(models.QuerySet):
     def finished(self):
         return self.filter(status=Transfer.Status.DONE)
@@ -42,10 +75,8 @@ class Transfer(models.Model):
     public_id = models.UUIDField("public id", default=uuid.uuid4, unique=True, editable=False)
     content_image = models.ImageField(upload_to=transfer_path, width_field="content_width",
                                       height_field="content_height")
-    style_image = models.ImageField(upload_to=transfer_path)
     result_image = models.ImageField(upload_to=transfer_path, blank=True)
     content_thumbnail = models.ImageField(upload_to=transfer_path, blank=True)
-    style_thumbnail = models.ImageField(upload_to=transfer_path, blank=True)
     result_thumbnail = models.ImageField(upload_to=transfer_path, blank=True)
     content_width = models.PositiveIntegerField(null=True, editable=False)
     content_height = models.PositiveIntegerField(null=True, editable=False)
@@ -54,6 +85,8 @@ class Transfer(models.Model):
     max_size = models.PositiveIntegerField(help_text="Long side of the result, in pixels.")
     style_size = models.PositiveIntegerField(help_text="Long side the style image is seen at, in pixels.")
     style_pooling = models.BooleanField(default=True)
+    strength = models.PositiveSmallIntegerField(default=100, help_text="Stylization strength, 0-100 %.")
+    preserve_colours = models.BooleanField(default=False, help_text="Keep the photo's colours.")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     error_message = models.TextField(blank=True)
@@ -109,7 +142,41 @@ class Transfer(models.Model):
         return None if None in parts else sum(parts)
 
     def files(self):
-        """The stored files of this transfer that exist."""
-        fields = (self.content_image, self.style_image, self.result_image,
-                  self.content_thumbnail, self.style_thumbnail, self.result_thumbnail)
-        return [field for field in fields if field]
+        """The stored files of this transfer and its styles that exist."""
+        fields = (self.content_image, self.result_image, self.content_thumbnail, self.result_thumbnail)
+        own = [field for field in fields if field]
+        return own + [stored for style in self.styles.all() for stored in style.files()] if self.pk else own
+
+    @property
+    def first_style(self):
+        """The first style (uses prefetched styles when the query prefetched them)."""
+        styles = list(self.styles.all())
+        return styles[0] if styles else None
+
+
+class TransferStyle(models.Model):
+    """One of the (up to four) styles of a transfer, blended by weight."""
+
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="styles")
+    position = models.PositiveSmallIntegerField()
+    weight = models.FloatField(default=1.0)
+    image = models.ImageField(upload_to=transfer_style_path)
+    thumbnail = models.ImageField(upload_to=transfer_style_path, blank=True)
+    preset = models.ForeignKey(StylePreset, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="uses", help_text="The preset this style came from, if any.")
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["transfer", "position"], name="one_style_per_position")]
+
+    def __str__(self):
+        return str(self.preset or f"Uploaded style {self.position + 1}")
+
+    @property
+    def share_percent(self):
+        """This style's weight as a whole-number percentage of all the transfer's weights."""
+        total = sum(style.weight for style in self.transfer.styles.all())
+        return round(100 * self.weight / total) if total else 0
+
+    def files(self):
+        return [field for field in (self.image, self.thumbnail) if field]

@@ -5,21 +5,24 @@ A worker owns a transfer from the moment it moves it from queued to running
 conditional on that ownership, so a worker presumed dead (and its transfer handed
 to another) can never overwrite the newer attempt; it deletes what it wrote instead.
 """
+import io
 import logging
 import os
 import socket
 import threading
 import time
+from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import conf, pipeline
+from . import conf, engines, pipeline
 from .exceptions import StyleTransferError
 from .imaging import encode_png, encode_thumbnail, open_image
-from .models import Transfer
+from .models import Transfer, TransferStyle
+from .presets import preset_vector
 
 logger = logging.getLogger(__name__)
 
@@ -28,23 +31,68 @@ UNEXPECTED_ERROR = "Something unexpected stopped this transfer. It has been logg
 TOO_SLOW = "This transfer took longer than the {limit:.0f} s limit. Try a smaller output size."
 
 
-def create_transfer(content_upload, style_upload, engine, options, client=""):
-    """Store both uploads (each with ``.image``, as cleaned by ImageUploadField) as a queued transfer.
+@dataclass
+class ImageInput:
+    """An image to store: its file (an upload or bytes), decoded RGB image and extension."""
 
-    Either the row and all its files are written, or nothing is.
+    file: object
+    image: object
+    extension: str
+
+    @classmethod
+    def from_upload(cls, upload):
+        """From a file cleaned by ImageUploadField (which attached ``.image`` and ``.extension``)."""
+        return cls(upload, upload.image, upload.extension)
+
+    @classmethod
+    def from_stored(cls, field):
+        """From a stored file (a preset's image, or an input of an earlier transfer)."""
+        with field.open("rb") as stored:
+            data = stored.read()
+        return cls(ContentFile(data), open_image(io.BytesIO(data)), os.path.splitext(field.name)[1])
+
+
+@dataclass
+class StyleChoice:
+    """One style of a new transfer and its blending weight; ``preset`` when it is a preset."""
+
+    input: ImageInput
+    weight: float = 1.0
+    preset: object = None
+
+
+def create_transfer(content, styles, engine, options, client=""):
+    """Store the content and styles (ImageInput, StyleChoice list) as a queued transfer.
+
+    Either the rows and all their files are written, or nothing is.
     """
-    transfer = Transfer(engine=engine, client=client, **vars(options.resolved()))
+    resolved = options.resolved()
+    transfer = Transfer(engine=engine, client=client, max_size=resolved.max_size, style_size=resolved.style_size,
+                        style_pooling=resolved.style_pooling, strength=round(resolved.strength * 100),
+                        preserve_colours=resolved.preserve_colours)
+    written = []
     try:
         with transaction.atomic():
-            for role, upload in (("content", content_upload), ("style", style_upload)):
-                getattr(transfer, f"{role}_image").save(f"{role}{upload.extension}", upload, save=False)
-                getattr(transfer, f"{role}_thumbnail").save(
-                    f"{role}-thumb.jpg", ContentFile(encode_thumbnail(upload.image)), save=False)
+            written += _store(transfer, "content_image", "content_thumbnail", "content", content)
             transfer.save()
+            for position, choice in enumerate(styles):
+                style = TransferStyle(transfer=transfer, position=position, weight=choice.weight,
+                                      preset=choice.preset)
+                written += _store(style, "image", "thumbnail", f"style-{position + 1}", choice.input)
+                style.save()
     except Exception:
-        delete_files(transfer)
+        for stored in written:
+            stored.storage.delete(stored.name)
         raise
     return transfer
+
+
+def _store(row, image_field, thumbnail_field, name, image_input):
+    """Save an input's file and a thumbnail of it on ``row``; return the stored fields."""
+    image, thumbnail = getattr(row, image_field), getattr(row, thumbnail_field)
+    image.save(f"{name}{image_input.extension}", image_input.file, save=False)
+    thumbnail.save(f"{name}-thumb.jpg", ContentFile(encode_thumbnail(image_input.image)), save=False)
+    return [image, thumbnail]
 
 
 def run_transfer(transfer_id):
@@ -88,12 +136,21 @@ def _owned(transfer):
     return Transfer.objects.filter(pk=transfer.pk, status=Transfer.Status.RUNNING, attempts=transfer.attempts)
 
 
+def transfer_options(transfer):
+    """The pipeline options a stored transfer asks for."""
+    return pipeline.Options(max_size=transfer.max_size, style_size=transfer.style_size,
+                            style_pooling=transfer.style_pooling, strength=transfer.strength / 100,
+                            preserve_colours=transfer.preserve_colours)
+
+
 def _stylize_into(transfer):
     started = time.monotonic()
-    with transfer.content_image.open("rb") as content_file, transfer.style_image.open("rb") as style_file:
-        content_image, style_image = open_image(content_file), open_image(style_file)
-    options = pipeline.Options(transfer.max_size, transfer.style_size, transfer.style_pooling)
-    stylized = pipeline.stylize(content_image, style_image, options)
+    engine = engines.get_engine()
+    options = transfer_options(transfer)
+    with transfer.content_image.open("rb") as content_file:
+        content_image = open_image(content_file)
+    styles = [(_style_input(style, engine, options), style.weight) for style in transfer.styles.all()]
+    stylized = pipeline.stylize(content_image, styles, options, engine)
     if time.monotonic() - started > conf.job_time_limit():
         raise StyleTransferError(TOO_SLOW.format(limit=conf.job_time_limit()))
     encode_started = time.perf_counter()
@@ -153,10 +210,12 @@ class Heartbeat:
             connection.close()
 
 
-def delete_files(transfer):
-    """Remove every stored file of ``transfer`` (used when it is deleted or never saved)."""
-    for stored in transfer.files():
-        stored.storage.delete(stored.name)
+def _style_input(style, engine, options):
+    """A preset's stored style vector when the engine takes vectors, else the style image."""
+    if style.preset and engine.supports_style_vectors:
+        return preset_vector(style.preset, engine, options.style_size, options.style_pooling)
+    with style.image.open("rb") as stored:
+        return open_image(stored)
 
 
 def delete_unreferenced_files(transfer):

@@ -1,8 +1,14 @@
+from functools import partial
+
 from django.db import transaction
 
-from .processing import delete_files
+
+def delete_stored_files(sender, instance, **kwargs):
+    """Delete a row's files once the row is really gone (after the transaction commits)."""
+    stored = [(field.storage, field.name) for field in instance.files()]
+    transaction.on_commit(partial(_delete, stored))
 
 
-def delete_transfer_files(sender, instance, **kwargs):
-    """Delete a transfer's files once its row is really gone (after the transaction commits)."""
-    transaction.on_commit(lambda: delete_files(instance))
+def _delete(stored):
+    for storage, name in stored:
+        storage.delete(name)

@@ -1,5 +1,6 @@
 import hashlib
 
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -7,7 +8,7 @@ from django.views.generic import ListView
 
 from . import conf, engines
 from .forms import TransferForm
-from .models import Transfer
+from .models import StylePreset, Transfer
 from .tasks import enqueue_transfer, rerun
 
 
@@ -17,25 +18,39 @@ def client_id(request):
 
 
 def upload(request):
-    """The home page: pick a photo and a style; the transfer is queued for a worker."""
+    """The home page: pick a photo and styles; the transfer is queued for a worker.
+
+    ``?from=<public id>`` opens the form with an earlier transfer's inputs and parameters.
+    """
     if request.method == "POST":
         form = TransferForm(request.POST, request.FILES, client=client_id(request))
         if form.is_valid():
             transfer = form.save()
             enqueue_transfer(transfer.pk)
             return redirect(transfer)
+        source = form.source
     else:
-        form = TransferForm()
+        source = _source_transfer(request.GET.get("from"))
+        form = TransferForm(initial=TransferForm.initial_from(source) if source else None)
     return render(request, "tfapp/upload.html", {
         "form": form,
+        "source": source,
+        "presets": StylePreset.objects.all(),
         "model_error": engines.unavailable_reason(),
         "max_upload_bytes": conf.max_upload_bytes(),
         "recent": Transfer.objects.finished()[:6],
     })
 
 
+def _source_transfer(public_id):
+    try:
+        return Transfer.objects.filter(public_id=public_id).first() if public_id else None
+    except ValidationError:
+        return None
+
+
 def detail(request, public_id):
-    transfer = get_object_or_404(Transfer, public_id=public_id)
+    transfer = get_object_or_404(Transfer.objects.prefetch_related("styles__preset"), public_id=public_id)
     return render(request, "tfapp/transfer_detail.html", {"transfer": transfer})
 
 

@@ -115,10 +115,12 @@ if "NST_HUB_HANDLE" in os.environ:
     NST_HUB_HANDLE = os.environ["NST_HUB_HANDLE"]
 if "NST_LITE_MODEL_DIR" in os.environ:
     NST_LITE_MODEL_DIR = Path(os.environ["NST_LITE_MODEL_DIR"])
-for _name in ("NST_ENGINE_THREADS", "NST_MAX_PENDING_PER_CLIENT", "NST_MAX_PENDING_TOTAL", "NST_MAX_ATTEMPTS", "NST_JOB_TIME_LIMIT",
-              "NST_MAX_CONTENT_SIZE", "NST_STALE_AFTER", "NST_HEARTBEAT_SECONDS"):
-    if _name in os.environ:
-        globals()[_name] = float(os.environ[_name])
+# Numeric limits a deployment may tune from the environment; tfapp/conf.py has the
+# defaults and converts each to the type it needs.
+_NUMERIC_SETTINGS = ("NST_ENGINE_THREADS", "NST_MAX_PENDING_PER_CLIENT", "NST_MAX_PENDING_TOTAL",
+                     "NST_MAX_ATTEMPTS", "NST_JOB_TIME_LIMIT", "NST_MAX_CONTENT_SIZE", "NST_STALE_AFTER",
+                     "NST_HEARTBEAT_SECONDS", "NST_MAX_OUTPUT_SIZE")
+globals().update({name: float(os.environ[name]) for name in _NUMERIC_SETTINGS if name in os.environ})
 if "NST_MODEL_BASE_URL" in os.environ:
     NST_MODEL_BASE_URL = os.environ["NST_MODEL_BASE_URL"]
 

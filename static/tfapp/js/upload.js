@@ -5,6 +5,10 @@
  * <input type="file">, so clicking and the keyboard open the file picker without
  * any script; this file adds drag and drop, the preview and client-side hints.
  * The server validates every upload again; these checks only save a round trip.
+ *
+ * A zone can also show a choice that is not a file (a preset painting): another
+ * script sends it a "restyle:choice" event whose detail is {name, detail, image},
+ * or null to take it away. style-controls.js does that.
  */
 (function () {
   "use strict";
@@ -53,8 +57,39 @@
     var noPreview = zone.querySelector("[data-preview-missing]");
     var fileName = zone.querySelector("[data-file-name]");
     var fileSize = zone.querySelector("[data-file-size]");
+    var choiceBox = zone.querySelector("[data-dropzone-choice]");
     var objectUrl = null;
     var dragDepth = 0;
+    var fileShown = false;
+    var choice = null;
+
+    // One of three things shows: the chosen file, else the chosen preset, else the empty prompt.
+    function render() {
+      var showChoice = !fileShown && Boolean(choice && choiceBox);
+      preview.hidden = !fileShown;
+      if (choiceBox) {
+        choiceBox.hidden = !showChoice;
+      }
+      empty.hidden = fileShown || showChoice;
+      zone.classList.toggle("has-file", fileShown || showChoice);
+    }
+
+    function showChoice(detail) {
+      choice = detail || null;
+      if (choice && choiceBox) {
+        choiceBox.querySelector("[data-choice-image]").src = choice.image || "";
+        choiceBox.querySelector("[data-choice-name]").textContent = choice.name || "";
+        var detailText = choiceBox.querySelector("[data-choice-detail]");
+        if (detailText) {
+          detailText.textContent = choice.detail || "";
+        }
+      }
+      if (choice) {
+        dismissServerErrors();
+        showHint("");
+      }
+      render();
+    }
 
     function showHint(message, kind) {
       if (!hint) {
@@ -70,9 +105,8 @@
         objectUrl = null;
       }
       image.removeAttribute("src");
-      preview.hidden = true;
-      empty.hidden = false;
-      zone.classList.remove("has-file");
+      fileShown = false;
+      render();
     }
 
     function showPreview(file) {
@@ -91,18 +125,16 @@
         noPreview.hidden = false;
       };
       image.src = objectUrl;
-      empty.hidden = true;
-      preview.hidden = false;
-      zone.classList.add("has-file");
+      fileShown = true;
+      render();
     }
 
     // Errors the server rendered describe the previous upload, not the new choice.
     function dismissServerErrors() {
       field.classList.remove("field-invalid");
-      var errors = field.querySelector(".errorlist");
-      if (errors) {
+      Array.prototype.forEach.call(field.querySelectorAll(":scope > .errorlist"), function (errors) {
         errors.hidden = true;
-      }
+      });
     }
 
     function update() {
@@ -181,6 +213,9 @@
       }
     });
     input.addEventListener("change", update);
+    zone.addEventListener("restyle:choice", function (event) {
+      showChoice(event.detail);
+    });
 
     // Some browsers keep a chosen file across a reload; show it.
     if (input.files && input.files.length) {
@@ -188,8 +223,12 @@
     }
 
     return {
-      hasFile: function () {
-        return Boolean(input.files && input.files.length);
+      element: zone,
+      // A zone marked data-optional may stay empty (a re-run reuses the earlier files).
+      isOptional: zone.hasAttribute("data-optional"),
+      isStyle: Boolean(zone.closest("[data-style-slot]")),
+      hasInput: function () {
+        return Boolean((input.files && input.files.length) || choice);
       },
       flagMissing: function () {
         showHint(zone.getAttribute("data-missing-message") || "Choose a file to continue.", "error");
@@ -200,6 +239,23 @@
         input.focus({ preventScroll: true });
       }
     };
+  }
+
+  // The zones to flag before sending: an empty photo zone, and the first style zone when no
+  // slot has a style. On a re-run (data-has-source) the server fills in whatever is left empty.
+  function missingZones(zones, hasSource) {
+    if (hasSource) {
+      return [];
+    }
+    var anyStyle = zones.some(function (zone) {
+      return zone.isStyle && zone.hasInput();
+    });
+    return zones.filter(function (zone) {
+      if (zone.isOptional || zone.hasInput()) {
+        return false;
+      }
+      return !(zone.isStyle && anyStyle);
+    });
   }
 
   function setupForm(form) {
@@ -225,9 +281,7 @@
         event.preventDefault();
         return;
       }
-      var missing = zones.filter(function (zone) {
-        return !zone.hasFile();
-      });
+      var missing = missingZones(zones, form.hasAttribute("data-has-source"));
       if (missing.length) {
         event.preventDefault();
         missing.forEach(function (zone) {

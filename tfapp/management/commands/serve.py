@@ -40,7 +40,7 @@ class Command(BaseCommand):
 
     def _start(self, command, env):
         # A session of its own keeps the terminal's Ctrl-C from reaching the children
-        # directly: they get exactly one SIGINT from _stop and finish their current transfer.
+        # directly: they get exactly one signal, from _stop, and finish their current transfer.
         return subprocess.Popen(command, env=env, start_new_session=True)
 
     def _supervise(self, children, manage, worker_env):
@@ -60,9 +60,11 @@ def _interrupt(signum, frame):
 
 
 def _stop(children, grace=15):
+    # SIGTERM, not SIGINT: a shell that starts `serve` in the background makes its
+    # children ignore SIGINT. Workers finish their current transfer on SIGTERM.
     for child in children:
         if child.poll() is None:
-            child.send_signal(signal.SIGINT)
+            child.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + grace
     for child in children:
         try:
