@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -73,12 +73,12 @@ def create_transfer(content, styles, engine, options, client=""):
     written = []
     try:
         with transaction.atomic():
-            written += _store(transfer, "content_image", "content_thumbnail", "content", content)
+            _store(transfer, "content_image", "content_thumbnail", "content", content, written)
             transfer.save()
             for position, choice in enumerate(styles):
                 style = TransferStyle(transfer=transfer, position=position, weight=choice.weight,
                                       preset=choice.preset)
-                written += _store(style, "image", "thumbnail", f"style-{position + 1}", choice.input)
+                _store(style, "image", "thumbnail", f"style-{position + 1}", choice.input, written)
                 style.save()
     except Exception:
         for stored in written:
@@ -87,12 +87,13 @@ def create_transfer(content, styles, engine, options, client=""):
     return transfer
 
 
-def _store(row, image_field, thumbnail_field, name, image_input):
-    """Save an input's file and a thumbnail of it on ``row``; return the stored fields."""
+def _store(row, image_field, thumbnail_field, name, image_input, written):
+    """Save an input's file and a thumbnail of it on ``row``, adding each stored file to ``written``."""
     image, thumbnail = getattr(row, image_field), getattr(row, thumbnail_field)
     image.save(f"{name}{image_input.extension}", image_input.file, save=False)
+    written.append(image)
     thumbnail.save(f"{name}-thumb.jpg", ContentFile(encode_thumbnail(image_input.image)), save=False)
-    return [image, thumbnail]
+    written.append(thumbnail)
 
 
 def run_transfer(transfer_id):
@@ -205,7 +206,11 @@ class Heartbeat:
     def _beat(self):
         try:
             while not self._stopped.wait(conf.heartbeat_seconds()):
-                _owned(self._transfer).update(heartbeat_at=timezone.now())
+                try:
+                    _owned(self._transfer).update(heartbeat_at=timezone.now())
+                except DatabaseError:
+                    # A busy database must not end the heartbeat: the next beat tries again.
+                    logger.warning("Heartbeat of transfer %s could not be written.", self._transfer.public_id)
         finally:
             connection.close()
 
