@@ -5,7 +5,7 @@ from django.urls import reverse
 from tfapp.models import Transfer
 
 from .conftest import media_files
-from .factories import make_transfer
+from .factories import make_preset, make_transfer
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +81,29 @@ def test_anonymous_users_cannot_see_the_gallery(client):
     response = client.get(reverse("admin:tfapp_transfer_changelist"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_rerun_action_queues_failed_transfers_again(admin_client, django_capture_on_commit_callbacks):
+    """The 're-run' action starts failed transfers again; they then finish."""
+    failed, done = make_transfer(run=False), make_transfer()
+    Transfer.objects.filter(pk=failed.pk).update(status=Transfer.Status.FAILED, error_message="Boom.")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:tfapp_transfer_changelist"), {
+            "action": "rerun_selected", "_selected_action": [failed.pk, done.pk]}, follow=True)
+    failed.refresh_from_db()
+    assert failed.status == Transfer.Status.DONE and failed.error_message == ""
+    assert "Queued 1 transfer(s) again." in response.content.decode()
+
+
+def test_changelist_shows_queue_timings(admin_client):
+    """Each row shows how long the transfer waited and ran."""
+    make_transfer()
+    page = admin_client.get(reverse("admin:tfapp_transfer_changelist")).content.decode()
+    assert "Waited" in page and "Ran" in page
+
+
+def test_preset_library_lists_presets_with_previews(admin_client):
+    """Staff see each preset with its preview and details."""
+    preset = make_preset("Stripes")
+    page = admin_client.get(reverse("admin:tfapp_stylepreset_changelist")).content.decode()
+    assert "Stripes" in page and "Test Painter" in page and preset.image.url in page
