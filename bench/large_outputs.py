@@ -16,7 +16,6 @@ against one that predicts the vector from the uploaded painting.
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -49,6 +48,16 @@ def upscaled_photo(long_side):
     return photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.Resampling.LANCZOS)
 
 
+def peak_resident_bytes():
+    """This process's own peak resident memory (VmHWM).
+
+    Not ru_maxrss: Linux carries a forked parent's peak into it across exec.
+    """
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
+
+
 def measure_one_size(long_side, crop_path):
     """Run in a fresh process: two transfers at ``long_side``; print a JSON report."""
     from tfapp import pipeline, tiling
@@ -63,7 +72,7 @@ def measure_one_size(long_side, crop_path):
         started = time.perf_counter()
         stylized = pipeline.stylize(photo, painting, options, engine)
         seconds.append(time.perf_counter() - started)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_resident_bytes()
     plans = [tiling.plan_axis(side, options.resolved().tile_size) for side in (photo.height, photo.width)]
     if crop_path:
         save_corner_crop(stylized.image, plans, crop_path)
