@@ -22,3 +22,8 @@ NST_LITE_MODEL_DIR = SHARED_DIR / "models" / "magenta-lite"
 # Unit tests run each job inline when it is enqueued; the worker tests start real
 # worker processes against the database queue and a real Redis instead.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+# In-process tests run each job inside the test's open transaction, which holds SQLite's
+# write lock; a heartbeat from its side thread would wait for that lock until the job ends.
+# The worker tests give their worker processes a short heartbeat of their own.
+NST_HEARTBEAT_SECONDS = 3600
