@@ -9,6 +9,7 @@ interpreter for a new size.
     python bench/lite_engines.py [--runs 5]
 """
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -50,6 +51,10 @@ def dynamic_runner(content, vector):
 
 
 def main():
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nst_site.settings.development")
+    django.setup()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()

@@ -44,19 +44,20 @@ def site_path(runs, content_path, style_path):
     with tempfile.TemporaryDirectory() as workdir:
         process, port, ready_seconds = start_server(Path(workdir), command="serve")
         try:
-            times = []
+            times, uploads = [], []
             for _ in range(runs + 1):
                 started = time.perf_counter()
                 status, location = upload_transfer(port, content_path, style_path)
+                uploads.append(time.perf_counter() - started)
                 if status != 302 or "/t/" not in (location or ""):
                     raise RuntimeError(f"upload failed: HTTP {status}")
                 while b'"done"' not in request(port, "GET", location + "status.json")[2]:
-                    time.sleep(0.005)
+                    time.sleep(0.02)
                 times.append(time.perf_counter() - started)
         finally:
             process.terminate()
             process.wait()
-    return times[1:], ready_seconds
+    return times[1:], uploads[1:], ready_seconds
 
 
 def main():
@@ -72,7 +73,7 @@ def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nst_site.settings.development")
     django.setup()
     model, notebook, shape = notebook_path(args.runs, args.content, args.style)
-    site, ready = site_path(args.runs, args.content, args.style)
+    site, uploads, ready = site_path(args.runs, args.content, args.style)
     median = sorted(notebook)[len(notebook) // 2]
     site_median = sorted(site)[len(site) // 2]
     print(f"content {args.content.name} at {shape[2]}x{shape[1]}, style {args.style.name} at 256 px, lite engine, "
@@ -80,6 +81,7 @@ def main():
     print(f"model call alone             {summary(model)}")
     print(f"(a) notebook path            {summary(notebook)}")
     print(f"(b) site, HTTP upload->stored {summary(site)}")
+    print(f"  of which the upload request {summary(uploads)}")
     print(f"ratio (b)/(a), medians       {site_median / median:.2f}x")
     print(f"`serve` start -> serving requests, web process's model loaded: {ready:.2f} s")
 

@@ -182,3 +182,23 @@ def test_encode_png_is_lossless():
     """The PNG written for a result decodes to the same pixels."""
     photo = make_image((20, 20))
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(photo)))), np.asarray(photo))
+
+
+def test_jpeg_can_be_decoded_at_a_reduced_scale_that_still_covers_the_needed_size():
+    """With needed_side, a 2000x1000 JPEG decodes smaller than full size but at least as large as needed."""
+    data = image_bytes(make_image((2000, 1000)), "JPEG")
+    decoded = open_image(io.BytesIO(data), needed_side=300)
+    assert 300 <= max(decoded.size) < 2000
+    assert decoded.size[0] == 2 * decoded.size[1]
+
+
+def test_reduced_decoding_keeps_cmyk_jpeg_colours():
+    """A CMYK JPEG decoded at a reduced scale still comes out cyan."""
+    data = image_bytes(Image.new("CMYK", (800, 800), (255, 0, 0, 0)), "JPEG")
+    red, green, blue = open_image(io.BytesIO(data), needed_side=100).getpixel((5, 5))
+    assert red < 30 and green > 220 and blue > 220
+
+
+def test_needed_side_leaves_other_formats_whole():
+    """PNG has no reduced decoding: the full image comes back."""
+    assert open_image(io.BytesIO(image_bytes(make_image((600, 300)))), needed_side=100).size == (600, 300)

@@ -110,7 +110,7 @@ def max_pending_total():
 
 def worker_poll_interval():
     """Seconds an idle database-queue worker waits before looking for new transfers."""
-    return float(_get("NST_WORKER_POLL_INTERVAL", 0.1))
+    return float(_get("NST_WORKER_POLL_INTERVAL", 0.02))
 
 
 def engine_threads():

@@ -14,19 +14,29 @@ from .exceptions import InvalidImage
 BACKGROUND = (255, 255, 255)
 
 
-def open_image(source):
+def open_image(source, needed_side=None):
     """Decode an image file (path or file object) into an upright RGB Pillow image.
 
     GIF/APNG/TIFF: the first frame. EXIF orientation is applied, so a phone photo
-    comes out the way the phone showed it.
+    comes out the way the phone showed it. With ``needed_side``, a JPEG may be
+    decoded at a reduced scale whose sides are still at least ``needed_side`` (the
+    decoder skips detail the caller will resize away; other formats decode in full).
     """
     try:
         with Image.open(source) as image:
             image.seek(0)
+            if needed_side:
+                image.draft("RGB", _draft_size(image.size, needed_side))
             image.load()
             return to_rgb(ImageOps.exif_transpose(image))
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise InvalidImage(f"The file could not be read as an image ({error}).") from error
+
+
+def _draft_size(size, needed_side):
+    """The smallest size with ``size``'s aspect ratio whose long side is ``needed_side``."""
+    scale = min(1.0, needed_side / max(size))
+    return max(1, int(size[0] * scale)), max(1, int(size[1] * scale))
 
 
 def to_rgb(image):

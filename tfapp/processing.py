@@ -149,7 +149,7 @@ def _stylize_into(transfer):
     engine = engines.get_engine()
     options = transfer_options(transfer)
     with transfer.content_image.open("rb") as content_file:
-        content_image = open_image(content_file)
+        content_image = open_image(content_file, needed_side=options.max_size)
     styles = [(_style_input(style, engine, options), style.weight) for style in transfer.styles.all()]
     stylized = pipeline.stylize(content_image, styles, options, engine)
     if time.monotonic() - started > conf.job_time_limit():
@@ -220,7 +220,7 @@ def _style_input(style, engine, options):
     if style.preset and engine.supports_style_vectors:
         return preset_vector(style.preset, engine, options.style_size, options.style_pooling)
     with style.image.open("rb") as stored:
-        return open_image(stored)
+        return open_image(stored, needed_side=options.style_size)
 
 
 def delete_unreferenced_files(transfer):
