@@ -24,11 +24,11 @@ class TfappConfig(AppConfig):
 
 
 def _is_serving_process():
-    """True in the process that will answer requests: runserver's child (or --noreload).
+    """True in the process that will answer requests: runserver's (or web's) child, or with --noreload.
 
     Management commands such as migrate, check and test collection never load the model.
     WSGI/ASGI servers warm it in nst_site/wsgi.py instead.
     """
-    if len(sys.argv) < 2 or sys.argv[1] != "runserver":
+    if len(sys.argv) < 2 or sys.argv[1] not in ("runserver", "web"):
         return False
     return os.environ.get("RUN_MAIN") == "true" or "--noreload" in sys.argv

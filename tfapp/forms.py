@@ -113,7 +113,7 @@ class TransferForm(forms.Form):
     style_size = forms.TypedChoiceField(
         label="Style scale", coerce=int, choices=[(size, f"{size} px") for size in STYLE_SIZES], required=False,
         empty_value=None,
-        help_text="The size the painting is seen at: smaller gives bigger brush strokes.")
+        help_text="The size the painting is seen at: 128 px gives coarser brush strokes than 256 px.")
     output_size = forms.TypedChoiceField(label="Output size", coerce=int, required=False, empty_value=None,
                                          help_text="Long side of the result; photos are never enlarged.")
     source = forms.UUIDField(required=False, widget=forms.HiddenInput)

@@ -27,7 +27,7 @@ class Command(BaseCommand):
         manage = [sys.executable, sys.argv[0]]
         worker_env = dict(os.environ)
         worker_env.setdefault("NST_ENGINE_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-        children = {"web": self._start(manage + ["runserver", "--noreload", addrport], os.environ)}
+        children = {"web": self._start(manage + ["web", "--noreload", addrport], os.environ)}
         for number in range(workers):
             children[f"worker {number + 1}"] = self._start(manage + ["worker"], worker_env)
         signal.signal(signal.SIGTERM, _interrupt)
