@@ -48,15 +48,19 @@ def worker_rss_mib(server_pid):
     return sizes
 
 
+#: Seconds between a simulated visitor's page loads while the queue is full.
+VISITOR_PAUSE = 0.25
+
+
 def page_latencies(port, stop):
-    """Load the pages a visitor sees, over and over, until ``stop`` is set."""
+    """A visitor loading the pages, one every VISITOR_PAUSE seconds, until ``stop`` is set."""
     latencies = []
     while not stop.is_set():
         for path in PAGES:
             started = time.perf_counter()
             request(port, "GET", path)
             latencies.append(time.perf_counter() - started)
-        time.sleep(0.05)
+            time.sleep(VISITOR_PAUSE)
     return latencies
 
 
@@ -137,6 +141,7 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     print(f"{args.transfers} concurrent uploads of {PHOTO.name} (512x512) + {PAINTING.name}, lite engine")
+    print(f"page p95: '/' and '/gallery/' loaded by one visitor every {VISITOR_PAUSE} s while the queue drains")
     print(f"{'workers x threads':>18} {'done':>9} {'wall':>8} {'per s':>7} {'page p95':>9} {'worker RSS':>16}")
     results = {}
     for workers, threads in ((1, 1), (1, 2), (2, 1)):

@@ -7,7 +7,7 @@ from PIL import Image
 
 from . import conf, engines
 from .exceptions import InvalidImage, ModelUnavailable
-from .imaging import open_image
+from .imaging import THUMBNAIL_SIZE, open_image
 from .models import StylePreset, Transfer
 from .pipeline import Options
 from .processing import ImageInput, StyleChoice, create_transfer
@@ -24,8 +24,9 @@ class ImageUploadField(forms.FileField):
 
     The byte size and the pixel count (read from the header) are checked before any
     pixel is decoded, so a decompression bomb is refused cheaply. The cleaned value is
-    the uploaded file with the decoded RGB image attached as ``.image`` and the
-    extension of its real format as ``.extension``.
+    the uploaded file with the decoded RGB image attached as ``.image`` (for previews:
+    a JPEG may be decoded at a reduced scale) and the extension of its real format as
+    ``.extension``.
     """
 
     default_error_messages = {
@@ -49,7 +50,9 @@ class ImageUploadField(forms.FileField):
         upload.extension = EXTENSIONS[self._check_header(upload)]
         upload.seek(0)
         try:
-            upload.image = open_image(upload)
+            # Decoding checks the whole file; the decoded image only serves the previews, so a
+            # JPEG may be decoded at a reduced scale (the stored file is the original).
+            upload.image = open_image(upload, needed_side=THUMBNAIL_SIZE)
         except InvalidImage as error:
             raise ValidationError(self.error_messages["corrupt_image"], code="corrupt_image") from error
         upload.seek(0)

@@ -139,7 +139,11 @@ def encode_png(image):
     return buffer.getvalue()
 
 
-def encode_thumbnail(image, size=320):
+#: Long side of the previews shown in the gallery and the admin.
+THUMBNAIL_SIZE = 320
+
+
+def encode_thumbnail(image, size=THUMBNAIL_SIZE):
     """A JPEG preview whose long side is at most ``size`` pixels."""
     preview = to_rgb(image).copy()
     preview.thumbnail((size, size), Image.Resampling.LANCZOS)

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from . import conf, engines, pipeline
 from .exceptions import StyleTransferError
-from .imaging import encode_png, encode_thumbnail, open_image
+from .imaging import THUMBNAIL_SIZE, encode_png, encode_thumbnail, open_image
 from .models import Transfer, TransferStyle
 from .presets import preset_vector
 
@@ -33,7 +33,7 @@ TOO_SLOW = "This transfer took longer than the {limit:.0f} s limit. Try a smalle
 
 @dataclass
 class ImageInput:
-    """An image to store: its file (an upload or bytes), decoded RGB image and extension."""
+    """An image to store: its file (an upload or bytes), decoded RGB image (for previews) and extension."""
 
     file: object
     image: object
@@ -49,7 +49,8 @@ class ImageInput:
         """From a stored file (a preset's image, or an input of an earlier transfer)."""
         with field.open("rb") as stored:
             data = stored.read()
-        return cls(ContentFile(data), open_image(io.BytesIO(data)), os.path.splitext(field.name)[1])
+        preview = open_image(io.BytesIO(data), needed_side=THUMBNAIL_SIZE)
+        return cls(ContentFile(data), preview, os.path.splitext(field.name)[1])
 
 
 @dataclass
