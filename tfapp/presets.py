@@ -11,7 +11,8 @@ def preset_vector(preset, engine, style_size, pooling):
     key = StylePreset.vector_key(engine.name, style_size, pooling)
     if key not in preset.style_vectors:
         with preset.image.open("rb") as stored:
-            image = open_image(stored)
+            # Decoded exactly as a worker decodes an uploaded style, so both give the same vector.
+            image = open_image(stored, needed_side=style_size)
         vector = pipeline.style_vector_of(image, style_size, pooling, engine)
         preset.style_vectors[key] = [float(number) for number in vector.ravel()]
         # Only this key is written, so concurrent workers caching other sizes do not lose each other's.
