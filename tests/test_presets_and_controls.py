@@ -221,3 +221,12 @@ def test_single_style_transfer_still_works_with_the_vectorless_engine(submit, hu
     transfer = submit()
     assert transfer.status == Transfer.Status.DONE, transfer.error_message
     assert transfer.engine == "hub"
+
+
+def test_load_presets_without_a_model_says_the_vectors_come_later(settings, fresh_engine, tmp_path, capsys):
+    """With the model unavailable, presets are still loaded and the command says why no vector is stored."""
+    settings.NST_LITE_MODEL_DIR = tmp_path / "none"
+    call_command("load_presets", str(STYLE_DIR))
+    assert StylePreset.objects.count() == 4
+    assert all(not preset.style_vectors for preset in StylePreset.objects.all())
+    assert "the model is unavailable" in capsys.readouterr().out

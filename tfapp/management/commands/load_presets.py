@@ -38,10 +38,10 @@ class Command(BaseCommand):
         if not paths:
             raise CommandError(f"{folder} has no images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
         details = _details_file(folder)
-        engine = _engine_or_none()
+        engine, reason = _engine_or_reason()
         for path in paths:
             preset, created = self._load(path, {"licence": licence, **_details(path, details)})
-            stored = self._store_vector(preset, engine)
+            stored = self._store_vector(preset, engine, reason)
             self.stdout.write(f"{'Added' if created else 'Updated'} {preset}{stored}")
 
     def _load(self, path, details):
@@ -60,9 +60,11 @@ class Command(BaseCommand):
         preset.save()
         return preset, created
 
-    def _store_vector(self, preset, engine):
-        if engine is None or not engine.supports_style_vectors:
-            return " (no style vector: the engine has none; the image is used instead)"
+    def _store_vector(self, preset, engine, reason):
+        if engine is None:
+            return f" (style vector not stored yet, the model is unavailable: {reason})"
+        if not engine.supports_style_vectors:
+            return " (no style vector: this engine takes the image instead)"
         preset_vector(preset, engine, conf.style_size(), conf.style_pooling())
         return f" with its style vector at {conf.style_size()} px"
 
@@ -83,8 +85,9 @@ def _details(path, details):
     return dict(known) if known else {"name": path.stem.replace("_", " ").replace("-", " ").title()}
 
 
-def _engine_or_none():
+def _engine_or_reason():
+    """The engine and None, or None and why it is unavailable (vectors are then computed on first use)."""
     try:
-        return engines.get_engine()
-    except ModelUnavailable:
-        return None
+        return engines.get_engine(), None
+    except ModelUnavailable as error:
+        return None, str(error)
