@@ -16,7 +16,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import CONTENT, LITE_DIR, STYLE, request, start_server, summary, upload_transfer  # noqa: E402
+from _common import (  # noqa: E402
+    CONTENT,
+    LITE_DIR,
+    STYLE,
+    request,
+    start_server,
+    summary,
+    upload_transfer,
+)
 
 
 def notebook_path(runs, content_path, style_path):
@@ -67,8 +75,9 @@ def main():
     parser.add_argument("--style", type=Path, default=STYLE / "starry_night.jpg")
     args = parser.parse_args()
 
-    import django
     import os
+
+    import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nst_site.settings.development")
     django.setup()

@@ -7,8 +7,9 @@ from PIL import Image
 from tfapp import colour, pipeline
 from tfapp.engines.base import Engine
 from tfapp.engines.lite import LiteEngine
+from tfapp.exceptions import UnsupportedByEngine
 from tfapp.imaging import image2tensor, open_image, tensor2image
-from tfapp.pipeline import Options, UnsupportedByEngine
+from tfapp.pipeline import Options
 
 from .conftest import CONTENT_DIR, STYLE_DIR, make_image
 from .metrics import chroma, colour_distance, mean_absolute_difference, mean_frequency

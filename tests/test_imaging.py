@@ -6,8 +6,15 @@ import pytest
 from PIL import Image
 
 from tfapp.exceptions import InvalidImage
-from tfapp.imaging import (average_pool_3x3, encode_png, fit_within, image2tensor, open_image,
-                           style2tensor, tensor2image)
+from tfapp.imaging import (
+    average_pool_3x3,
+    encode_png,
+    fit_within,
+    image2tensor,
+    open_image,
+    style2tensor,
+    tensor2image,
+)
 
 from .conftest import image_bytes, make_image
 

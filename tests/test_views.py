@@ -10,7 +10,14 @@ from PIL import Image
 from tfapp import engines
 from tfapp.models import Transfer
 
-from .conftest import CONTENT_DIR, STYLE_DIR, make_image, media_files, shared_upload, upload
+from .conftest import (
+    CONTENT_DIR,
+    STYLE_DIR,
+    make_image,
+    media_files,
+    shared_upload,
+    upload,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -15,3 +15,7 @@ class InvalidImage(StyleTransferError):
 
 class OutOfResources(StyleTransferError):
     """The machine ran out of memory or another resource while stylizing."""
+
+
+class UnsupportedByEngine(StyleTransferError):
+    """The chosen engine cannot apply a requested control (strength, blending, a preset vector)."""

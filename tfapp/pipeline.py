@@ -14,14 +14,10 @@ import numpy as np
 from PIL import Image
 
 from . import colour, conf, engines, tiling
-from .exceptions import StyleTransferError
+from .exceptions import UnsupportedByEngine
 from .imaging import image2tensor, style2tensor, tensor2image
 
 STYLE_VECTOR_SHAPE = (1, 1, 1, 100)
-
-
-class UnsupportedByEngine(StyleTransferError):
-    """The chosen engine cannot apply a requested control (strength, blending, a preset vector)."""
 
 
 @dataclass
@@ -81,7 +77,7 @@ def stylize(content_image, styles, options=None, engine=None):
 
     The result keeps the content's aspect ratio, its long side limited to
     ``options.max_size``. Raises ValueError for malformed styles or options, and
-    :class:`UnsupportedByEngine` (a :class:`~tfapp.exceptions.StyleTransferError`)
+    :class:`~tfapp.exceptions.UnsupportedByEngine` (a StyleTransferError)
     when the engine has no style vectors and more than one image at full strength is asked for.
     """
     options = (options or Options()).resolved()

@@ -5,7 +5,9 @@ with DEBUG, media served by Django) with a longer listen backlog: runserver's
 server lets 10 connections wait, and the kernel resets the rest when many
 browsers upload at once.
 """
-from django.contrib.staticfiles.management.commands.runserver import Command as RunserverCommand
+from django.contrib.staticfiles.management.commands.runserver import (
+    Command as RunserverCommand,
+)
 from django.core.servers.basehttp import WSGIServer
 
 
