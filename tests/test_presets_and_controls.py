@@ -230,3 +230,11 @@ def test_load_presets_without_a_model_says_the_vectors_come_later(settings, fres
     assert StylePreset.objects.count() == 4
     assert all(not preset.style_vectors for preset in StylePreset.objects.all())
     assert "the model is unavailable" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
+def test_rerun_link_to_a_missing_transfer_opens_an_empty_form(client, bad_id):
+    """A malformed or unknown ?from= opens the normal upload form, not an error page."""
+    response = client.get(reverse("tfapp:upload"), {"from": bad_id})
+    assert response.status_code == 200
+    assert response.context["source"] is None
