@@ -203,3 +203,12 @@ def test_unreachable_queue_fails_the_transfer_with_a_reason(client, settings, dj
     assert response.status_code == 302
     assert transfer.status == Transfer.Status.FAILED
     assert "job queue could not be reached" in transfer.error_message
+
+
+def test_status_of_an_unknown_transfer_is_a_json_404(client):
+    """Polling a deleted transfer answers 404 with a JSON reason, which the page can show."""
+    import uuid
+
+    response = client.get(reverse("tfapp:status", args=[uuid.uuid4()]))
+    assert response.status_code == 404
+    assert "no transfer with this id" in response.json()["error"]

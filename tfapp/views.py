@@ -56,7 +56,9 @@ def detail(request, public_id):
 
 def status(request, public_id):
     """The transfer's progress as JSON, polled by the result page."""
-    transfer = get_object_or_404(Transfer, public_id=public_id)
+    transfer = Transfer.objects.filter(public_id=public_id).first()
+    if transfer is None:
+        return JsonResponse({"error": "There is no transfer with this id; it may have been deleted."}, status=404)
     return JsonResponse({
         "status": transfer.status,
         "status_display": transfer.get_status_display(),

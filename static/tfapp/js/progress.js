@@ -30,15 +30,22 @@
   function poll() {
     fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" })
       .then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.json();
+        return response.json().then(function (state) {
+          return { ok: response.ok, state: state };
+        });
       })
-      .then(function (state) {
-        if (state.status === "done" || state.status === "failed") {
+      .then(function (reply) {
+        if (!reply.ok) {
+          // The transfer was deleted (404 with a reason): polling again cannot help.
+          title.textContent = "This transfer is no longer available";
+          note.textContent = reply.state.error || "";
+          return;
+        }
+        if (reply.state.status === "done" || reply.state.status === "failed") {
           window.location.reload();
           return;
         }
-        show(state);
+        show(reply.state);
         delay = Math.min(delay * 1.25, 2000);
         window.setTimeout(poll, delay);
       })
