@@ -158,9 +158,10 @@ def main():
     print(f"throughput 2 workers / 1 worker (1 thread each): {double / base:.2f}x; "
           f"2 workers / 1 worker using both cores: {double / best_single:.2f}x")
     print()
-    from site_vs_model import notebook_path
+    from site_vs_model import NotebookPath
 
-    _, notebook, _ = notebook_path(args.runs, PHOTO, PAINTING)
+    path = NotebookPath()
+    notebook = [path.run(PHOTO, PAINTING)[1] for _ in range(args.runs + 1)][1:]
     idle = idle_run(args.runs)
     print(f"idle system, upload -> result page and image loaded: {summary(idle)}")
     print(f"raw model call, notebook path:                       {summary(notebook)}")
