@@ -243,3 +243,15 @@ def test_download_models_reports_a_hub_failure_as_a_command_error(hub_settings, 
     with pytest.raises(CommandError, match="403") as raised:
         call_command("download_models", "--engine", "hub", stdout=io.StringIO())
     assert handle in str(raised.value)
+
+
+def test_a_server_that_never_answers_times_out(hub_settings):
+    """A hub that accepts the connection but never replies makes the model unavailable after NST_HUB_TIMEOUT."""
+    hub_settings.NST_HUB_TIMEOUT = 1
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        hub_settings.NST_HUB_HANDLE = f"http://127.0.0.1:{silent.getsockname()[1]}/magenta/2.tar.gz"
+        with pytest.raises(ModelUnavailable, match="timed out"):
+            HubEngine()
+    assert socket.getdefaulttimeout() is None

@@ -35,6 +35,11 @@ def hub_cache_dir():
     return model_dir() / "tfhub"
 
 
+def hub_timeout():
+    """Seconds a TF-Hub download may wait for the server before the model is declared unavailable."""
+    return float(_get("NST_HUB_TIMEOUT", 60))
+
+
 def lite_model_dir():
     """Folder holding the Magenta TFLite files (``download_models`` fills the default one)."""
     return Path(_get("NST_LITE_MODEL_DIR", model_dir() / "magenta-lite"))

@@ -10,6 +10,7 @@ import http.client
 import logging
 import math
 import os
+import socket
 import tarfile
 import urllib.error
 
@@ -81,6 +82,21 @@ def _first_line(error):
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+@contextlib.contextmanager
+def _network_timeout():
+    """Give tensorflow_hub's downloads a timeout: its resolver calls urlopen without one.
+
+    The default socket timeout is process-wide, so it is set only while a model is
+    fetched, which happens before the process serves requests or takes jobs.
+    """
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(conf.hub_timeout())
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
 def resolve(handle=None):
     """Download the model at ``handle`` (default: ``conf.hub_handle()``) into the cache.
 
@@ -88,7 +104,7 @@ def resolve(handle=None):
     """
     handle = handle or conf.hub_handle()
     use_project_cache()
-    with _unavailable_on_failure(handle):
+    with _unavailable_on_failure(handle), _network_timeout():
         return hub.resolve(handle)
 
 
@@ -104,7 +120,7 @@ class HubEngine(Engine):
     def __init__(self):
         handle = conf.hub_handle()
         use_project_cache()
-        with _unavailable_on_failure(handle):
+        with _unavailable_on_failure(handle), _network_timeout():
             self.model = hub.load(handle)
 
     def stylize(self, content, style):
