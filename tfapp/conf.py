@@ -8,6 +8,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from .changes import check_interval
+
 HUB_DEFAULT_HANDLE = "https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2"
 
 
@@ -114,8 +116,17 @@ def max_pending_total():
 
 
 def worker_poll_interval():
-    """Seconds an idle database-queue worker waits before looking for new transfers."""
-    return float(_get("NST_WORKER_POLL_INTERVAL", 0.02))
+    """Seconds an idle database-queue worker waits between checks for new transfers.
+
+    On SQLite a check reads a commit counter (no query, no lock), so the default is 5 ms;
+    on other databases each check is a query, and the default is 50 ms.
+    """
+    return float(_get("NST_WORKER_POLL_INTERVAL", check_interval()))
+
+
+def status_wait():
+    """Seconds a result page's status request may wait for a change (long-polling); 0 answers at once."""
+    return float(_get("NST_STATUS_WAIT", 20))
 
 
 def engine_threads():

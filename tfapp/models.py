@@ -54,6 +54,17 @@ class TransferQuerySet(models.QuerySet):
         """Transfers waiting for a worker or being worked on."""
         return self.filter(status__in=(Transfer.Status.QUEUED, Transfer.Status.RUNNING))
 
+    def queue_positions(self):
+        """The place in the queue (1 = next) of each queued transfer, by public id."""
+        queued = self.filter(status=Transfer.Status.QUEUED).order_by("queued_at").values_list("public_id", "queued_at")
+        positions, position, previous = {}, 0, None
+        for index, (public_id, queued_at) in enumerate(queued, start=1):
+            # Transfers queued at the same instant share a place, as in Transfer.queue_position.
+            if queued_at != previous:
+                position, previous = index, queued_at
+            positions[public_id] = position
+        return positions
+
     def stalled(self, heartbeat_before):
         """Running transfers whose worker has not reported since ``heartbeat_before``."""
         return self.filter(status=Transfer.Status.RUNNING, heartbeat_at__lt=heartbeat_before)

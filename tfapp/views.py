@@ -9,6 +9,7 @@ from django.views.generic import ListView
 from . import conf, engines
 from .forms import TransferForm
 from .models import StylePreset, Transfer
+from .progress import progress, watcher
 from .tasks import enqueue_transfer, rerun
 
 
@@ -55,18 +56,19 @@ def detail(request, public_id):
 
 
 def status(request, public_id):
-    """The transfer's progress as JSON, polled by the result page."""
+    """The transfer's progress as JSON for the result page.
+
+    With ``?after=<token>`` (the token of the state the page shows) the answer waits
+    until the state changes, up to ``NST_STATUS_WAIT`` seconds.
+    """
     transfer = Transfer.objects.filter(public_id=public_id).first()
-    if transfer is None:
+    state = progress(transfer) if transfer else None
+    known = request.GET.get("after")
+    if state and known == state["token"] and conf.status_wait() > 0:
+        state = watcher.wait_for_change(public_id, known, conf.status_wait())
+    if state is None:
         return JsonResponse({"error": "There is no transfer with this id; it may have been deleted."}, status=404)
-    return JsonResponse({
-        "status": transfer.status,
-        "status_display": transfer.get_status_display(),
-        "queue_position": transfer.queue_position,
-        "attempts": transfer.attempts,
-        "error": transfer.error_message,
-        "result_url": transfer.result_image.url if transfer.result_image else None,
-    })
+    return JsonResponse(state)
 
 
 @require_POST

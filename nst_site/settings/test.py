@@ -27,3 +27,7 @@ TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBacken
 # write lock; a heartbeat from its side thread would wait for that lock until the job ends.
 # The worker tests give their worker processes a short heartbeat of their own.
 NST_HEARTBEAT_SECONDS = 3600
+
+# Long enough for the browser test to see the result page follow a transfer; short so a
+# request still waiting when a test ends lets go of its database connection soon.
+NST_STATUS_WAIT = 5

@@ -1,5 +1,7 @@
-// Live progress on the result page: polls the transfer's status.json and shows
-// its place in the queue; once it is done or failed, reloads to show the outcome.
+// Live progress on the result page: asks the transfer's status.json for changes and
+// shows its place in the queue; once it is done or failed, reloads to show the outcome.
+// Each request names the state shown (?after=token), so the server answers when that
+// state changes (long-polling); a server that answers at once is asked again later.
 (function () {
   "use strict";
   var panel = document.getElementById("result-pending");
@@ -8,6 +10,7 @@
   var badge = document.getElementById("transfer-status");
   var title = document.getElementById("progress-title");
   var note = document.getElementById("progress-note");
+  var token = "";
   var delay = 500;
 
   function show(state) {
@@ -28,7 +31,9 @@
   }
 
   function poll() {
-    fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" })
+    var started = Date.now();
+    var asked = token ? url + "?after=" + encodeURIComponent(token) : url;
+    fetch(asked, { headers: { Accept: "application/json" }, cache: "no-store" })
       .then(function (response) {
         return response.json().then(function (state) {
           return { ok: response.ok, state: state };
@@ -46,8 +51,11 @@
           return;
         }
         show(reply.state);
-        delay = Math.min(delay * 1.25, 2000);
-        window.setTimeout(poll, delay);
+        var changed = reply.state.token !== token;
+        token = reply.state.token;
+        var elapsed = Date.now() - started;
+        if (!changed) delay = Math.min(delay * 1.25, 2000);
+        window.setTimeout(poll, changed ? 0 : Math.max(0, delay - elapsed));
       })
       .catch(function () {
         note.textContent = "Lost contact with the server; retrying…";
@@ -55,5 +63,5 @@
       });
   }
 
-  window.setTimeout(poll, 250);
+  poll();
 })();
