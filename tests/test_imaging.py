@@ -107,6 +107,14 @@ def test_gif_uses_its_first_frame():
     assert open_image(io.BytesIO(data.getvalue())).getpixel((0, 0)) == (255, 0, 0)
 
 
+def test_multipage_tiff_uses_its_first_page():
+    """A multi-page TIFF is read as its first page."""
+    pages = [Image.new("RGB", (10, 10), colour) for colour in ((255, 0, 0), (0, 255, 0))]
+    data = io.BytesIO()
+    pages[0].save(data, format="TIFF", save_all=True, append_images=pages[1:])
+    assert open_image(io.BytesIO(data.getvalue())).getpixel((0, 0)) == (255, 0, 0)
+
+
 def test_unreadable_bytes_raise_invalid_image():
     """Bytes that are not an image raise InvalidImage with a readable message."""
     with pytest.raises(InvalidImage, match="could not be read as an image"):

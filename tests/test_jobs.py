@@ -6,8 +6,10 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
+from PIL import Image
 
 from tfapp import processing, tasks
+from tfapp.imaging import THUMBNAIL_SIZE
 from tfapp.models import Transfer
 from tfapp.processing import run_transfer
 
@@ -212,3 +214,24 @@ def test_status_of_an_unknown_transfer_is_a_json_404(client):
     response = client.get(reverse("tfapp:status", args=[uuid.uuid4()]))
     assert response.status_code == 404
     assert "no transfer with this id" in response.json()["error"]
+
+
+def test_previews_are_stored_after_the_result_as_small_jpegs():
+    """Once a transfer is done its worker stores JPEG previews of the photo, each style and the result."""
+    transfer = make_transfer(size=(640, 480))
+    previews = [transfer.content_thumbnail, transfer.result_thumbnail, transfer.first_style.thumbnail]
+    for preview in previews:
+        with preview.open("rb") as stored, Image.open(stored) as image:
+            assert image.format == "JPEG" and max(image.size) <= THUMBNAIL_SIZE
+
+
+def test_a_preview_that_cannot_be_made_leaves_the_transfer_done(client, monkeypatch):
+    """A failing preview is logged; the transfer stays done and the gallery shows the full result."""
+    def broken(image):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(processing, "encode_thumbnail", broken)
+    transfer = make_transfer()
+    assert transfer.status == Transfer.Status.DONE and transfer.result_image
+    assert not transfer.result_thumbnail
+    assert transfer.result_image.url in client.get(reverse("tfapp:gallery")).content.decode()

@@ -20,7 +20,7 @@ class TransferStyleInline(admin.TabularInline):
 
     @admin.display(description="Style")
     def preview(self, style):
-        return _thumbnail(style.thumbnail, "style")
+        return _thumbnail(style.preview, "style")
 
 
 @admin.register(StylePreset)
@@ -86,16 +86,16 @@ class TransferAdmin(admin.ModelAdmin):
 
     @admin.display(description="Photo")
     def content_preview(self, transfer):
-        return _thumbnail(transfer.content_thumbnail, "photo")
+        return _thumbnail(transfer.content_preview, "photo")
 
     @admin.display(description="Style")
     def style_preview(self, transfer):
         style = transfer.first_style
-        return _thumbnail(style.thumbnail if style else None, "style")
+        return _thumbnail(style.preview if style else None, "style")
 
     @admin.display(description="Result")
     def result_preview(self, transfer):
-        return _thumbnail(transfer.result_thumbnail, "result")
+        return _thumbnail(transfer.result_preview, "result")
 
     @admin.display(description="Size")
     def result_size(self, transfer):

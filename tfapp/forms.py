@@ -23,10 +23,10 @@ class ImageUploadField(forms.FileField):
     """An uploaded image, checked by its decoded content, not its name or declared type.
 
     The byte size and the pixel count (read from the header) are checked before any
-    pixel is decoded, so a decompression bomb is refused cheaply. The cleaned value is
-    the uploaded file with the decoded RGB image attached as ``.image`` (for previews:
-    a JPEG may be decoded at a reduced scale) and the extension of its real format as
-    ``.extension``.
+    pixel is decoded, so a decompression bomb is refused cheaply; then the whole file is
+    decoded once, so a damaged one is refused here rather than failing in a worker. The
+    cleaned value is the uploaded file with the extension of its real format attached
+    as ``.extension``.
     """
 
     default_error_messages = {
@@ -50,9 +50,8 @@ class ImageUploadField(forms.FileField):
         upload.extension = EXTENSIONS[self._check_header(upload)]
         upload.seek(0)
         try:
-            # Decoding checks the whole file; the decoded image only serves the previews, so a
-            # JPEG may be decoded at a reduced scale (the stored file is the original).
-            upload.image = open_image(upload, needed_side=THUMBNAIL_SIZE)
+            # A JPEG may be decoded at a reduced scale: that still reads every byte of it.
+            open_image(upload, needed_side=THUMBNAIL_SIZE)
         except InvalidImage as error:
             raise ValidationError(self.error_messages["corrupt_image"], code="corrupt_image") from error
         upload.seek(0)
@@ -221,7 +220,7 @@ class TransferForm(forms.Form):
     def _stored(self, field, what):
         try:
             return ImageInput.from_stored(field)
-        except (OSError, InvalidImage) as error:
+        except OSError as error:
             raise ValidationError(self.error_messages["missing_file"], code="missing_file",
                                   params={"what": what}) from error
 

@@ -152,6 +152,16 @@ class Transfer(models.Model):
         parts = (self.preprocess_seconds, self.model_seconds, self.encode_seconds)
         return None if None in parts else sum(parts)
 
+    @property
+    def content_preview(self):
+        """The photo's thumbnail, or the photo until its worker has made one."""
+        return self.content_thumbnail or self.content_image
+
+    @property
+    def result_preview(self):
+        """The result's thumbnail, or the result until its worker has made one."""
+        return self.result_thumbnail or self.result_image
+
     def files(self):
         """The stored files of this transfer and its styles that exist."""
         fields = (self.content_image, self.result_image, self.content_thumbnail, self.result_thumbnail)
@@ -182,6 +192,11 @@ class TransferStyle(models.Model):
 
     def __str__(self):
         return str(self.preset or f"Uploaded style {self.position + 1}")
+
+    @property
+    def preview(self):
+        """The style's thumbnail, or the style image until a worker has made one."""
+        return self.thumbnail or self.image
 
     @property
     def share_percent(self):

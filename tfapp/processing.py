@@ -5,7 +5,6 @@ A worker owns a transfer from the moment it moves it from queued to running
 conditional on that ownership, so a worker presumed dead (and its transfer handed
 to another) can never overwrite the newer attempt; it deletes what it wrote instead.
 """
-import io
 import logging
 import os
 import socket
@@ -19,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import conf, engines, pipeline
-from .exceptions import StyleTransferError
+from .exceptions import InvalidImage, StyleTransferError
 from .imaging import THUMBNAIL_SIZE, encode_png, encode_thumbnail, open_image
 from .models import Transfer, TransferStyle
 from .presets import preset_vector
@@ -33,24 +32,21 @@ TOO_SLOW = "This transfer took longer than the {limit:.0f} s limit. Try a smalle
 
 @dataclass
 class ImageInput:
-    """An image to store: its file (an upload or bytes), decoded RGB image (for previews) and extension."""
+    """An image to store: its file (an upload or bytes) and the extension of its format."""
 
     file: object
-    image: object
     extension: str
 
     @classmethod
     def from_upload(cls, upload):
-        """From a file cleaned by ImageUploadField (which attached ``.image`` and ``.extension``)."""
-        return cls(upload, upload.image, upload.extension)
+        """From a file cleaned by ImageUploadField (which attached ``.extension``)."""
+        return cls(upload, upload.extension)
 
     @classmethod
     def from_stored(cls, field):
         """From a stored file (a preset's image, or an input of an earlier transfer)."""
         with field.open("rb") as stored:
-            data = stored.read()
-        preview = open_image(io.BytesIO(data), needed_side=THUMBNAIL_SIZE)
-        return cls(ContentFile(data), preview, os.path.splitext(field.name)[1])
+            return cls(ContentFile(stored.read()), os.path.splitext(field.name)[1])
 
 
 @dataclass
@@ -74,12 +70,12 @@ def create_transfer(content, styles, engine, options, client=""):
     written = []
     try:
         with transaction.atomic():
-            _store(transfer, "content_image", "content_thumbnail", "content", content, written)
+            _store(transfer.content_image, "content", content, written)
             transfer.save()
             for position, choice in enumerate(styles):
                 style = TransferStyle(transfer=transfer, position=position, weight=choice.weight,
                                       preset=choice.preset)
-                _store(style, "image", "thumbnail", f"style-{position + 1}", choice.input, written)
+                _store(style.image, f"style-{position + 1}", choice.input, written)
                 style.save()
     except Exception:
         for stored in written:
@@ -88,13 +84,10 @@ def create_transfer(content, styles, engine, options, client=""):
     return transfer
 
 
-def _store(row, image_field, thumbnail_field, name, image_input, written):
-    """Save an input's file and a thumbnail of it on ``row``, adding each stored file to ``written``."""
-    image, thumbnail = getattr(row, image_field), getattr(row, thumbnail_field)
-    image.save(f"{name}{image_input.extension}", image_input.file, save=False)
-    written.append(image)
-    thumbnail.save(f"{name}-thumb.jpg", ContentFile(encode_thumbnail(image_input.image)), save=False)
-    written.append(thumbnail)
+def _store(field, name, image_input, written):
+    """Save an input's file in ``field``, adding it to ``written``."""
+    field.save(f"{name}{image_input.extension}", image_input.file, save=False)
+    written.append(field)
 
 
 def run_transfer(transfer_id):
@@ -107,17 +100,25 @@ def run_transfer(transfer_id):
         logger.info("Transfer %s is no longer queued; skipping it.", transfer_id)
         return
     with Heartbeat(transfer):
-        try:
-            _stylize_into(transfer)
-        except StyleTransferError as error:
-            logger.warning("Transfer %s failed: %s", transfer.public_id, error)
-            _fail(transfer, str(error))
-        except MemoryError:
-            logger.warning("Transfer %s ran out of memory.", transfer.public_id)
-            _fail(transfer, OUT_OF_MEMORY)
-        except Exception:
-            logger.exception("Transfer %s failed unexpectedly.", transfer.public_id)
-            _fail(transfer, UNEXPECTED_ERROR)
+        images = _attempt(transfer)
+    if images:
+        _store_thumbnails(transfer, *images)
+
+
+def _attempt(transfer):
+    """Stylize a claimed transfer and record the outcome; returns (content, result) images when it is done."""
+    try:
+        return _stylize_into(transfer)
+    except StyleTransferError as error:
+        logger.warning("Transfer %s failed: %s", transfer.public_id, error)
+        _fail(transfer, str(error))
+    except MemoryError:
+        logger.warning("Transfer %s ran out of memory.", transfer.public_id)
+        _fail(transfer, OUT_OF_MEMORY)
+    except Exception:
+        logger.exception("Transfer %s failed unexpectedly.", transfer.public_id)
+        _fail(transfer, UNEXPECTED_ERROR)
+    return None
 
 
 def worker_name():
@@ -157,31 +158,63 @@ def _stylize_into(transfer):
         raise StyleTransferError(TOO_SLOW.format(limit=conf.job_time_limit()))
     encode_started = time.perf_counter()
     transfer.result_image.save("result.png", ContentFile(encode_png(stylized.image)), save=False)
-    transfer.result_thumbnail.save("result-thumb.jpg", ContentFile(encode_thumbnail(stylized.image)), save=False)
-    _record(transfer, status=Transfer.Status.DONE, result_image=transfer.result_image.name,
-            result_thumbnail=transfer.result_thumbnail.name, result_width=stylized.image.width,
-            result_height=stylized.image.height, preprocess_seconds=stylized.preprocess_seconds,
-            model_seconds=stylized.model_seconds, encode_seconds=time.perf_counter() - encode_started)
+    recorded = _record(transfer, status=Transfer.Status.DONE, result_image=transfer.result_image.name,
+                       result_width=stylized.image.width, result_height=stylized.image.height,
+                       preprocess_seconds=stylized.preprocess_seconds, model_seconds=stylized.model_seconds,
+                       encode_seconds=time.perf_counter() - encode_started)
+    return (content_image, stylized.image) if recorded else None
+
+
+def _store_thumbnails(transfer, content_image, result_image):
+    """The previews for the gallery and the admin, made once the result is out (nobody waits on them).
+
+    Pages show the full image until a preview exists, so a preview that fails, or a
+    worker stopped here, costs a larger download and nothing else.
+    """
+    try:
+        _store_previews(transfer, content_image, result_image)
+    except (OSError, InvalidImage, DatabaseError):
+        logger.warning("Could not store the previews of transfer %s.", transfer.public_id, exc_info=True)
+
+
+def _store_previews(transfer, content_image, result_image):
+    done = Transfer.objects.filter(pk=transfer.pk, status=Transfer.Status.DONE, result_image=transfer.result_image.name)
+    _store_thumbnail(done, transfer.result_thumbnail, "result-thumb.jpg", result_image)
+    if not transfer.content_thumbnail:
+        _store_thumbnail(done, transfer.content_thumbnail, "content-thumb.jpg", content_image)
+    for style in transfer.styles.filter(thumbnail=""):
+        with style.image.open("rb") as stored:
+            style_image = open_image(stored, needed_side=THUMBNAIL_SIZE)
+        _store_thumbnail(TransferStyle.objects.filter(pk=style.pk), style.thumbnail,
+                         f"style-{style.position + 1}-thumb.jpg", style_image)
+
+
+def _store_thumbnail(rows, field, name, image):
+    """Save a preview of ``image`` in ``field`` and point ``rows`` at it; delete it when they are gone."""
+    field.save(name, ContentFile(encode_thumbnail(image)), save=False)
+    if not rows.update(**{field.field.name: field.name}):
+        field.storage.delete(field.name)
 
 
 def _fail(transfer, message):
-    _delete_result_files(transfer)
+    _delete_result_file(transfer)
     _record(transfer, status=Transfer.Status.FAILED, error_message=message)
 
 
 def _record(transfer, **fields):
-    """Write the outcome if this attempt still owns the transfer; otherwise undo its files."""
-    if not _owned(transfer).update(finished_at=timezone.now(), **fields):
-        logger.warning("Transfer %s was taken over while attempt %d ran; discarding its result.",
-                       transfer.public_id, transfer.attempts)
-        _delete_result_files(transfer)
+    """Write the outcome if this attempt still owns the transfer (and say whether it did); else undo its files."""
+    if _owned(transfer).update(finished_at=timezone.now(), **fields):
+        return True
+    logger.warning("Transfer %s was taken over while attempt %d ran; discarding its result.",
+                   transfer.public_id, transfer.attempts)
+    _delete_result_file(transfer)
+    return False
 
 
-def _delete_result_files(transfer):
-    for field in (transfer.result_image, transfer.result_thumbnail):
-        if field:
-            field.storage.delete(field.name)
-            field.name = ""
+def _delete_result_file(transfer):
+    if transfer.result_image:
+        transfer.result_image.storage.delete(transfer.result_image.name)
+        transfer.result_image.name = ""
 
 
 class Heartbeat:
