@@ -193,10 +193,17 @@ def test_style_pooling_can_be_turned_off():
     assert style2tensor(stripes, 256, pooling=False).std() > style2tensor(stripes, 256, pooling=True).std()
 
 
-def test_encode_png_is_lossless():
-    """The PNG written for a result decodes to the same pixels."""
-    photo = make_image((20, 20))
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(photo)))), np.asarray(photo))
+@pytest.mark.parametrize("size", [(1, 1), (2, 1), (1, 7), (20, 20), (333, 517)])
+def test_encode_png_is_a_valid_lossless_png(size):
+    """The PNG written for a result passes Pillow's chunk checks and decodes to the same pixels."""
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    data = encode_png(photo)
+    with Image.open(io.BytesIO(data)) as checked:
+        checked.verify()
+    decoded = Image.open(io.BytesIO(data))
+    assert (decoded.format, decoded.mode, decoded.size) == ("PNG", "RGB", size)
+    assert np.array_equal(np.asarray(decoded), np.asarray(photo))
 
 
 def test_jpeg_can_be_decoded_at_a_reduced_scale_that_still_covers_the_needed_size():

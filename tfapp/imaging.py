@@ -4,9 +4,11 @@ They know nothing of requests or models. A *tensor* here is what every engine ta
 a NumPy ``float32`` array of shape ``[1, height, width, 3]`` with values in ``[0, 1]``.
 """
 import io
+import struct
 import zlib
 
 import numpy as np
+from isal import isal_zlib
 from PIL import Image, ImageOps
 
 from .exceptions import InvalidImage
@@ -134,12 +136,32 @@ def tensor2image(tensor):
 
 
 def encode_png(image):
-    """The image as PNG bytes."""
-    buffer = io.BytesIO()
-    # Z_RLE suits PNG's filtered rows: measured on a 512x512 result, 13 % smaller and
-    # 20 % faster than the default strategy at the same level.
-    image.save(buffer, format="PNG", compress_level=1, compress_type=zlib.Z_RLE)
-    return buffer.getvalue()
+    """The image as an 8-bit RGB PNG, written for speed.
+
+    Pillow's encoder tries all five PNG row filters on every row and deflates with
+    zlib: 24 ms for a 512x512 result on the 2-core machine, in the path a user waits on.
+    Here every row uses the Sub filter (each byte minus the byte one pixel to its left,
+    one NumPy pass) and ISA-L deflates it: 4 ms, for a file about 14 % larger.
+    """
+    pixels = np.asarray(to_rgb(image))
+    height, width = pixels.shape[:2]
+    rows = pixels.reshape(height, width * 3)
+    filtered = np.empty((height, 1 + width * 3), np.uint8)
+    filtered[:, 0] = PNG_SUB_FILTER
+    filtered[:, 1:] = rows
+    filtered[:, 4:] -= rows[:, :-3]  # uint8 arithmetic wraps modulo 256, as the PNG filters are defined
+    header = struct.pack(">IIBBBBB", width, height, 8, PNG_TRUECOLOUR, 0, 0, 0)
+    return b"".join((PNG_SIGNATURE, _png_chunk(b"IHDR", header),
+                     _png_chunk(b"IDAT", isal_zlib.compress(filtered, 1)), _png_chunk(b"IEND", b"")))
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_TRUECOLOUR = 2
+PNG_SUB_FILTER = 1
+
+
+def _png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
 
 
 #: Long side of the previews shown in the gallery and the admin.
