@@ -102,7 +102,7 @@ def run_transfer(transfer_id):
     with Heartbeat(transfer):
         images = _attempt(transfer)
     if images:
-        _store_thumbnails(transfer, *images)
+        _store_previews(transfer, *images)
 
 
 def _attempt(transfer):
@@ -165,31 +165,31 @@ def _stylize_into(transfer):
     return (content_image, stylized.image) if recorded else None
 
 
-def _store_thumbnails(transfer, content_image, result_image):
+def _store_previews(transfer, content_image, result_image):
     """The previews for the gallery and the admin, made once the result is out (nobody waits on them).
 
     Pages show the full image until a preview exists, so a preview that fails, or a
     worker stopped here, costs a larger download and nothing else.
     """
     try:
-        _store_previews(transfer, content_image, result_image)
+        _write_previews(transfer, content_image, result_image)
     except (OSError, InvalidImage, DatabaseError):
         logger.warning("Could not store the previews of transfer %s.", transfer.public_id, exc_info=True)
 
 
-def _store_previews(transfer, content_image, result_image):
+def _write_previews(transfer, content_image, result_image):
     done = Transfer.objects.filter(pk=transfer.pk, status=Transfer.Status.DONE, result_image=transfer.result_image.name)
-    _store_thumbnail(done, transfer.result_thumbnail, "result-thumb.jpg", result_image)
+    _write_preview(done, transfer.result_thumbnail, "result-thumb.jpg", result_image)
     if not transfer.content_thumbnail:
-        _store_thumbnail(done, transfer.content_thumbnail, "content-thumb.jpg", content_image)
+        _write_preview(done, transfer.content_thumbnail, "content-thumb.jpg", content_image)
     for style in transfer.styles.filter(thumbnail=""):
         with style.image.open("rb") as stored:
             style_image = open_image(stored, needed_side=THUMBNAIL_SIZE)
-        _store_thumbnail(TransferStyle.objects.filter(pk=style.pk), style.thumbnail,
+        _write_preview(TransferStyle.objects.filter(pk=style.pk), style.thumbnail,
                          f"style-{style.position + 1}-thumb.jpg", style_image)
 
 
-def _store_thumbnail(rows, field, name, image):
+def _write_preview(rows, field, name, image):
     """Save a preview of ``image`` in ``field`` and point ``rows`` at it; delete it when they are gone."""
     field.save(name, ContentFile(encode_thumbnail(image)), save=False)
     if not rows.update(**{field.field.name: field.name}):
