@@ -115,6 +115,8 @@ def wait_for_workers(port):
 
 
 def idle_run(runs):
+    from site_vs_model import wait_until_done
+
     with tempfile.TemporaryDirectory() as workdir:
         process, port, _ = start_server(Path(workdir), {"NST_WORKERS": "1"}, command="serve")
         try:
@@ -123,8 +125,7 @@ def idle_run(runs):
             for _ in range(runs):
                 started = time.perf_counter()
                 _, location = upload_transfer(port, PHOTO, PAINTING)
-                while status_of(port, location) != "done":
-                    time.sleep(0.02)
+                wait_until_done(port, location)  # as the result page follows it
                 page = request(port, "GET", location)[2].decode()
                 result_url = page.split('id="result-image"')[0].rsplit('src="', 1)[1].split('"')[0]
                 request(port, "GET", result_url)

@@ -3,16 +3,25 @@
 (a) the lecture notebook path: decode both files with PIL, make tensors, call the
     model, turn the output back into an image, in one Python process;
 (b) the site: an HTTP multipart upload to a running site (`manage.py serve`, one
-    worker, lite engine) until its status reports the result stored.
+    worker, lite engine) until its status reports the result stored, following the
+    status the way the result page does.
+The two alternate. (a) runs with the site's processes paused (SIGSTOP), so it has the
+machine to itself, and each pair starts only once the worker has also stored the
+previews it makes after the result, so no leftover work slows the next run.
 Also prints the time from starting the server to serving with the model loaded.
 
     python bench/site_vs_model.py [--runs 10]
 """
 import argparse
+import json
+import os
+import signal
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -52,6 +61,18 @@ class NotebookPath:
         return model_seconds, time.perf_counter() - started, content.shape
 
 
+def wait_until_done(port, location):
+    """Follow the transfer's status the way the result page does: each request waits for a change."""
+    token = ""
+    while True:
+        state = json.loads(request(port, "GET", location + "status.json" + (f"?after={token}" if token else ""))[2])
+        if state["status"] == "done":
+            return
+        if state["status"] == "failed":
+            raise RuntimeError(f"the transfer failed: {state['error']}")
+        token = state["token"]
+
+
 def site_transfer(port, content_path, style_path):
     """One upload to a running site until its result is stored; returns (total, upload request) seconds."""
     started = time.perf_counter()
@@ -59,21 +80,49 @@ def site_transfer(port, content_path, style_path):
     uploaded = time.perf_counter() - started
     if status != 302 or "/t/" not in (location or ""):
         raise RuntimeError(f"upload failed: HTTP {status}")
-    while b'"done"' not in request(port, "GET", location + "status.json")[2]:
-        time.sleep(0.02)
-    return time.perf_counter() - started, uploaded
+    wait_until_done(port, location)
+    return time.perf_counter() - started, uploaded, location.rstrip("/").rsplit("/", 1)[1]
+
+
+def wait_for_previews(database, public_id):
+    """Until the worker has stored the style preview, the last thing it does for a transfer."""
+    with sqlite3.connect(database) as connection:
+        while not connection.execute(
+                "SELECT 1 FROM tfapp_transferstyle AS style JOIN tfapp_transfer AS transfer "
+                "ON style.transfer_id = transfer.id WHERE transfer.public_id = ? AND style.thumbnail != ''",
+                (uuid.UUID(public_id).hex,)).fetchone():
+            time.sleep(0.005)
+
+
+def site_processes(server):
+    """The server process and its children (the web process and the workers)."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    return [server.pid, *map(int, children)]
+
+
+def with_site_paused(processes, work):
+    """Run ``work()`` while the site's processes are stopped, so they take no CPU from it."""
+    for pid in processes:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        return work()
+    finally:
+        for pid in processes:
+            os.kill(pid, signal.SIGCONT)
 
 
 def paired_runs(runs, content_path, style_path):
-    """Alternate the notebook path and the site, so both meet the same machine conditions."""
+    """Alternate the notebook path (with the site paused) and the site, so both meet the same machine."""
     notebook = NotebookPath()
     results = {"model": [], "notebook": [], "site": [], "upload": [], "ratio": []}
     with tempfile.TemporaryDirectory() as workdir:
         process, port, ready_seconds = start_server(Path(workdir), command="serve")
         try:
+            processes = site_processes(process)
             for run in range(runs + 1):
-                model, total, shape = notebook.run(content_path, style_path)
-                site, upload = site_transfer(port, content_path, style_path)
+                model, total, shape = with_site_paused(processes, lambda: notebook.run(content_path, style_path))
+                site, upload, public_id = site_transfer(port, content_path, style_path)
+                wait_for_previews(Path(workdir) / "db.sqlite3", public_id)
                 if run:  # the first pair warms both up
                     for name, value in zip(results, (model, total, site, upload, site / total)):
                         results[name].append(value)
@@ -90,15 +139,13 @@ def main():
     parser.add_argument("--style", type=Path, default=STYLE / "starry_night.jpg")
     args = parser.parse_args()
 
-    import os
-
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nst_site.settings.development")
     django.setup()
     results, ready, shape = paired_runs(args.runs, args.content, args.style)
     print(f"content {args.content.name} at {shape[2]}x{shape[1]}, style {args.style.name} at 256 px, lite engine, "
-          f"warm; notebook and site runs alternate")
+          f"warm; notebook (site paused) and site runs alternate")
     print(f"model call alone              {summary(results['model'])}")
     print(f"(a) notebook path             {summary(results['notebook'])}")
     print(f"(b) site, HTTP upload->stored {summary(results['site'])}")
