@@ -152,6 +152,8 @@ def main():
     print(f"  of which the upload request {summary(results['upload'])}")
     print(f"ratio (b)/(a) of each pair    median {statistics.median(results['ratio']):.2f}x "
           f"(min {min(results['ratio']):.2f}, max {max(results['ratio']):.2f})")
+    print(f"(b) / model call alone        {statistics.median(results['site']) / statistics.median(results['model']):.2f}x "
+          f"(medians; the model call without reading the files or making the image)")
     print(f"`serve` start -> serving requests, web process's model loaded: {ready:.2f} s")
 
 
