@@ -11,10 +11,11 @@ from PIL import Image
 from tfapp import processing, tasks
 from tfapp.imaging import THUMBNAIL_SIZE
 from tfapp.models import Transfer
-from tfapp.processing import run_transfer
+from tfapp.pipeline import Options
+from tfapp.processing import StyleChoice, create_transfer, run_transfer
 
 from .conftest import make_image, media_files, upload
-from .factories import make_transfer
+from .factories import image_input, make_transfer
 
 pytestmark = pytest.mark.django_db
 
@@ -235,3 +236,13 @@ def test_a_preview_that_cannot_be_made_leaves_the_transfer_done(client, monkeypa
     assert transfer.status == Transfer.Status.DONE and transfer.result_image
     assert not transfer.result_thumbnail
     assert transfer.result_image.url in client.get(reverse("tfapp:gallery")).content.decode()
+
+
+def test_a_done_transfer_names_the_engine_its_worker_ran():
+    """The engine recorded is the worker's, even when the web process expected another."""
+    transfer = create_transfer(image_input("photo.png", make_image((48, 32))),
+                               [StyleChoice(image_input("style.png", make_image((32, 32))))],
+                               engine="hub", options=Options())
+    run_transfer(transfer.pk)
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.DONE and transfer.engine == "lite"

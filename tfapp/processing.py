@@ -158,10 +158,11 @@ def _stylize_into(transfer):
         raise StyleTransferError(TOO_SLOW.format(limit=conf.job_time_limit()))
     encode_started = time.perf_counter()
     transfer.result_image.save("result.png", ContentFile(encode_png(stylized.image)), save=False)
-    recorded = _record(transfer, status=Transfer.Status.DONE, result_image=transfer.result_image.name,
-                       result_width=stylized.image.width, result_height=stylized.image.height,
-                       preprocess_seconds=stylized.preprocess_seconds, model_seconds=stylized.model_seconds,
-                       encode_seconds=time.perf_counter() - encode_started)
+    # The engine is the worker's: the web process only guessed it from its own settings.
+    recorded = _record(transfer, status=Transfer.Status.DONE, engine=engine.name,
+                       result_image=transfer.result_image.name, result_width=stylized.image.width,
+                       result_height=stylized.image.height, preprocess_seconds=stylized.preprocess_seconds,
+                       model_seconds=stylized.model_seconds, encode_seconds=time.perf_counter() - encode_started)
     return (content_image, stylized.image) if recorded else None
 
 
