@@ -79,3 +79,15 @@ def test_serve_runs_a_transfer_and_ctrl_c_stops_everything(site):
     assert process.wait(30) == 0
     wait_for(lambda: not any(_alive(pid) for pid in children), timeout=10)
     assert not _serving(port)
+
+
+def test_killing_serve_stops_its_web_server_and_worker(site):
+    """SIGKILL to `serve` (no chance to clean up) still ends its children, so none is left serving."""
+    process, port = site
+    wait_for(lambda: _serving(port), timeout=60)
+    children = _children(process.pid)
+    assert len(children) == 2
+    process.kill()
+    process.wait()
+    wait_for(lambda: not any(_alive(pid) for pid in children), timeout=30)
+    assert not _serving(port)

@@ -1,8 +1,9 @@
 """``manage.py serve``: the web server and background workers together, for one machine.
 
 Workers that die (a crash, the kernel's OOM killer) are started again; Ctrl-C
-stops everything.
+stops everything, and so does `serve` itself being killed.
 """
+import ctypes
 import os
 import signal
 import subprocess
@@ -41,7 +42,7 @@ class Command(BaseCommand):
     def _start(self, command, env):
         # A session of its own keeps the terminal's Ctrl-C from reaching the children
         # directly: they get exactly one signal, from _stop, and finish their current transfer.
-        return subprocess.Popen(command, env=env, start_new_session=True)
+        return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_stop_with_parent)
 
     def _supervise(self, children, manage, worker_env):
         while True:
@@ -53,6 +54,15 @@ class Command(BaseCommand):
                 if name != "web" and child.poll() is not None:
                     self.stderr.write(f"{name} exited with status {child.returncode}; starting it again.")
                     children[name] = self._start(manage + ["worker"], worker_env)
+
+
+def _stop_with_parent():
+    """In a child, before it runs: ask Linux to send it SIGTERM if `serve` dies without stopping it (SIGKILL)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def _interrupt(signum, frame):
