@@ -92,6 +92,18 @@ def test_timings_and_parameters_are_recorded(client, submit):
     assert transfer.model_seconds > 0 and transfer.preprocess_seconds > 0 and transfer.encode_seconds > 0
 
 
+def test_result_page_shows_timings_in_readable_units(client, submit):
+    """Stages under a second read in milliseconds, longer ones in seconds; unknown ones as a dash."""
+    submit()
+    transfer = Transfer.objects.get()
+    Transfer.objects.filter(pk=transfer.pk).update(model_seconds=1.234, encode_seconds=0.0046,
+                                                    preprocess_seconds=None)
+    page = client.get(transfer.get_absolute_url()).content.decode()
+    assert "<dt>Model</dt><dd>1.23 s</dd>" in page
+    assert "<dt>Encoding</dt><dd>5 ms</dd>" in page
+    assert "<dt>Preprocessing</dt><dd>—</dd>" in page
+
+
 def test_download_is_a_png_attachment_of_the_result(client, submit):
     """Download sends the result as a PNG file with a readable name."""
     submit()
