@@ -3,12 +3,15 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
 from tfapp import processing, tasks
+from tfapp.changes import DatabaseChanges
+from tfapp.management.commands.worker import QueueWorker
 from tfapp.imaging import THUMBNAIL_SIZE
 from tfapp.models import Transfer
 from tfapp.pipeline import Options
@@ -246,3 +249,26 @@ def test_a_done_transfer_names_the_engine_its_worker_ran():
     run_transfer(transfer.pk)
     transfer.refresh_from_db()
     assert transfer.status == Transfer.Status.DONE and transfer.engine == "lite"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_queue_worker_survives_losing_the_database(settings, monkeypatch, caplog):
+    """An error reaching the database while idle is logged, and the worker goes on to run the next transfer."""
+    settings.TASKS = DATABASE_QUEUE
+    transfer = make_transfer(run=False)
+    tasks.enqueue_transfer(transfer.pk)
+    outage = [OperationalError("server closed the connection unexpectedly")]
+    check = DatabaseChanges.happened
+
+    def flaky(changes):
+        if outage:
+            raise outage.pop()
+        return check(changes)
+
+    monkeypatch.setattr(DatabaseChanges, "happened", flaky)
+    monkeypatch.setattr(QueueWorker, "LOOK_AT_LEAST_EVERY", 0.1)
+    QueueWorker(queue_names=["default"], interval=0.01, batch=False, backend_name="default", startup_delay=False,
+                max_tasks=1, worker_id="test", excluded_queue_names=[]).run()
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.DONE
+    assert "Could not look at the queue" in caplog.text

@@ -67,15 +67,23 @@ class QueueWorker(Worker):
         changes = DatabaseChanges()
         looked_at = -self.LOOK_AT_LEAST_EVERY
         while self.running and (self.max_tasks is None or self._run_tasks < self.max_tasks):
-            # The change check and the look use the same connection, so a commit between
-            # them is seen by the look, and one after it by the next check.
-            if changes.happened() or time.monotonic() - looked_at >= self.LOOK_AT_LEAST_EVERY:
-                looked_at = time.monotonic()
-                task_result = self._claim_next()
-                if task_result is not None:
-                    self.run_task(task_result)
-                    close_old_connections()
-                    continue
+            try:
+                # The change check and the look use the same connection, so a commit between
+                # them is seen by the look, and one after it by the next check.
+                if changes.happened() or time.monotonic() - looked_at >= self.LOOK_AT_LEAST_EVERY:
+                    looked_at = time.monotonic()
+                    task_result = self._claim_next()
+                    if task_result is not None:
+                        self.run_task(task_result)
+                        close_old_connections()
+                        continue
+            except DatabaseError:
+                # A database that went away (restarted, say) must not end the worker: the
+                # connection is opened again for the next look.
+                logger.warning("Could not look at the queue; trying again.", exc_info=True)
+                connection.close()
+                time.sleep(self.LOOK_AT_LEAST_EVERY)
+                continue
             time.sleep(self.interval)
 
     def _claim_next(self):
