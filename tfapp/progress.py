@@ -18,6 +18,7 @@ from .models import Transfer
 
 logger = logging.getLogger(__name__)
 
+
 def progress(transfer, queue_position=None):
     """The JSON-ready state of a transfer; ``token`` changes whenever anything shown changes."""
     if queue_position is None:
@@ -40,34 +41,39 @@ class Watcher:
     def __init__(self):
         self._changed = threading.Condition()
         self._waiting = Counter()  # public id -> requests waiting on it
-        self._states = {}  # public id -> latest state, None once deleted
+        self._tokens = {}  # public id -> (number of the look that read it, token; None once deleted)
+        self._looks = 0  # looks at the database begun so far
         self._joined = False  # a request started waiting since the last look
         self._thread = None
 
     def wait_for_change(self, public_id, token, timeout):
-        """The transfer's state once its token is no longer ``token``, or after ``timeout`` seconds.
+        """Return once the transfer's token is no longer ``token`` (or it is deleted), or after ``timeout`` s.
 
-        Returns None when the transfer was deleted meanwhile.
+        Only a look at the database that began after this call counts, so a waiter is
+        never woken by a state older than the one it already has.
         """
         deadline = time.monotonic() + timeout
         with self._changed:
             self._waiting[public_id] += 1
-            self._states.pop(public_id, None)
             self._joined = True
+            since = self._looks
             self._start()
             self._changed.notify_all()
             try:
-                while True:
-                    state = self._states.get(public_id, {"token": token})
+                while not self._changed_since(public_id, token, since):
                     remaining = deadline - time.monotonic()
-                    if state is None or state["token"] != token or remaining <= 0:
-                        return state
+                    if remaining <= 0:
+                        return
                     self._changed.wait(remaining)
             finally:
                 self._waiting[public_id] -= 1
                 if not self._waiting[public_id]:
                     del self._waiting[public_id]
-                    self._states.pop(public_id, None)
+                    self._tokens.pop(public_id, None)
+
+    def _changed_since(self, public_id, token, since):
+        look, seen = self._tokens.get(public_id, (since, token))
+        return look > since and seen != token
 
     def _start(self):
         if self._thread is None or not self._thread.is_alive():
@@ -83,30 +89,33 @@ class Watcher:
                     connection.close()
                     self._changed.wait()
                 watched, joined, self._joined = list(self._waiting), self._joined, False
+                self._looks += 1
+                look = self._looks
             try:
                 # Reading the transfers only after a commit (or when someone new waits) keeps
                 # the ticks nearly free while a worker stylizes on the same machine.
-                states = _states_of(watched) if changes.happened() or joined else {}
+                tokens = _tokens_of(watched) if changes.happened() or joined else {}
             except DatabaseError:
                 # Waiting requests time out and ask again; the next tick may find the database back.
                 logger.warning("Could not read the status of waiting transfers.", exc_info=True)
                 connection.close()
-                states = {}
-            if states:
+                tokens = {}
+            if tokens:
                 with self._changed:
-                    self._states.update(states)
+                    self._tokens.update((public_id, (look, token)) for public_id, token in tokens.items()
+                                        if public_id in self._waiting)
                     self._changed.notify_all()
             time.sleep(check_interval())
 
 
-def _states_of(public_ids):
-    """The current state of each transfer (None for a deleted one), in at most two queries."""
+def _tokens_of(public_ids):
+    """The current token of each transfer (None for a deleted one), in at most two queries."""
     transfers = {transfer.public_id: transfer for transfer in Transfer.objects.filter(public_id__in=public_ids)}
     positions = {}
     if any(transfer.status == Transfer.Status.QUEUED for transfer in transfers.values()):
         positions = Transfer.objects.queue_positions()
-    return {public_id: progress(transfers[public_id], positions.get(public_id)) if public_id in transfers else None
-            for public_id in public_ids}
+    return {public_id: progress(transfers[public_id], positions.get(public_id))["token"]
+            if public_id in transfers else None for public_id in public_ids}
 
 
 watcher = Watcher()

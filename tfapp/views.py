@@ -61,14 +61,19 @@ def status(request, public_id):
     With ``?after=<token>`` (the token of the state the page shows) the answer waits
     until the state changes, up to ``NST_STATUS_WAIT`` seconds.
     """
-    transfer = Transfer.objects.filter(public_id=public_id).first()
-    state = progress(transfer) if transfer else None
+    state = _progress_of(public_id)
     known = request.GET.get("after")
     if state and known == state["token"] and conf.status_wait() > 0:
-        state = watcher.wait_for_change(public_id, known, conf.status_wait())
+        watcher.wait_for_change(public_id, known, conf.status_wait())
+        state = _progress_of(public_id)
     if state is None:
         return JsonResponse({"error": "There is no transfer with this id; it may have been deleted."}, status=404)
     return JsonResponse(state)
+
+
+def _progress_of(public_id):
+    transfer = Transfer.objects.filter(public_id=public_id).first()
+    return progress(transfer) if transfer else None
 
 
 @require_POST
