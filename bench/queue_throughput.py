@@ -7,7 +7,7 @@
 2. One transfer on an idle system: upload until the result page shows the image,
    next to the raw model call (the lecture notebook path).
 
-    python bench/queue_throughput.py [--transfers 100]
+    python bench/queue_throughput.py [--transfers 100] [--rounds 3]
 """
 import argparse
 import json
@@ -140,23 +140,25 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transfers", type=int, default=100)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the three configurations this many times, in turn, and compare medians "
+                             "(this VM's speed drifts over minutes)")
     args = parser.parse_args()
     print(f"{args.transfers} concurrent uploads of {PHOTO.name} (512x512) + {PAINTING.name}, lite engine")
     print(f"page p95: '/' and '/gallery/' loaded by one visitor every {VISITOR_PAUSE} s while the queue drains")
     print(f"{'workers x threads':>18} {'done':>9} {'wall':>8} {'per s':>7} {'page p95':>9} {'worker RSS':>16}")
-    results = {}
-    for workers, threads in ((1, 1), (1, 2), (2, 1)):
-        result = load_run(args.transfers, workers, threads)
-        results[workers, threads] = result
-        rss = ", ".join(f"{size:.0f}" for size in result["rss"]) + " MiB"
-        if result["refused"]:
-            print(f"  uploads refused with HTTP {result['refused']}")
-        print(f"{workers:>14} x {threads} {result['done']:>4}/{result['accepted']:<4} {result['wall']:>7.1f}s "
-              f"{result['done'] / result['wall']:>7.2f} {result['p95'] * 1000:>7.0f}ms {rss:>16}")
-    base = results[1, 1]["done"] / results[1, 1]["wall"]
-    best_single = results[1, 2]["done"] / results[1, 2]["wall"]
-    double = results[2, 1]["done"] / results[2, 1]["wall"]
-    print(f"throughput 2 workers / 1 worker (1 thread each): {double / base:.2f}x; "
+    throughput = {}
+    for _ in range(args.rounds):
+        for workers, threads in ((1, 1), (1, 2), (2, 1)):
+            result = load_run(args.transfers, workers, threads)
+            throughput.setdefault((workers, threads), []).append(result["done"] / result["wall"])
+            rss = ", ".join(f"{size:.0f}" for size in result["rss"]) + " MiB"
+            if result["refused"]:
+                print(f"  uploads refused with HTTP {result['refused']}")
+            print(f"{workers:>14} x {threads} {result['done']:>4}/{result['accepted']:<4} {result['wall']:>7.1f}s "
+                  f"{result['done'] / result['wall']:>7.2f} {result['p95'] * 1000:>7.0f}ms {rss:>16}")
+    base, best_single, double = (statistics.median(throughput[config]) for config in ((1, 1), (1, 2), (2, 1)))
+    print(f"throughput (medians of {args.rounds} round(s)) 2 workers / 1 worker (1 thread each): {double / base:.2f}x; "
           f"2 workers / 1 worker using both cores: {double / best_single:.2f}x")
     print()
     from site_vs_model import NotebookPath
