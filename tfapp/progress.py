@@ -19,20 +19,22 @@ from .models import Transfer
 logger = logging.getLogger(__name__)
 
 
-def progress(transfer, queue_position=None):
+def progress(transfer):
     """The JSON-ready state of a transfer; ``token`` changes whenever anything shown changes."""
-    if queue_position is None:
-        queue_position = transfer.queue_position
-    state = {
+    queue_position = transfer.queue_position
+    return {
         "status": transfer.status,
         "status_display": transfer.get_status_display(),
         "queue_position": queue_position,
         "attempts": transfer.attempts,
         "error": transfer.error_message,
         "result_url": transfer.result_image.url if transfer.result_image else None,
+        "token": _token(transfer.status, queue_position, transfer.attempts),
     }
-    state["token"] = f"{transfer.status}-{queue_position or 0}-{transfer.attempts}"
-    return state
+
+
+def _token(status, queue_position, attempts):
+    return f"{status}-{queue_position or 0}-{attempts}"
 
 
 class Watcher:
@@ -110,12 +112,13 @@ class Watcher:
 
 def _tokens_of(public_ids):
     """The current token of each transfer (None for a deleted one), in at most two queries."""
-    transfers = {transfer.public_id: transfer for transfer in Transfer.objects.filter(public_id__in=public_ids)}
+    rows = Transfer.objects.filter(public_id__in=public_ids).values_list("public_id", "status", "attempts")
+    found = {public_id: (status, attempts) for public_id, status, attempts in rows}
     positions = {}
-    if any(transfer.status == Transfer.Status.QUEUED for transfer in transfers.values()):
+    if any(status == Transfer.Status.QUEUED for status, _ in found.values()):
         positions = Transfer.objects.queue_positions()
-    return {public_id: progress(transfers[public_id], positions.get(public_id))["token"]
-            if public_id in transfers else None for public_id in public_ids}
+    return {public_id: _token(found[public_id][0], positions.get(public_id), found[public_id][1])
+            if public_id in found else None for public_id in public_ids}
 
 
 watcher = Watcher()
