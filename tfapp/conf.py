@@ -47,6 +47,16 @@ def lite_model_dir():
     return Path(_get("NST_LITE_MODEL_DIR", model_dir() / "magenta-lite"))
 
 
+def vgg_weights_path():
+    """The normalised VGG-19 weights (``.npz``) that Gatys, the benchmarks and training measure images with."""
+    return Path(_get("NST_VGG_WEIGHTS", model_dir() / "vgg19-normalised" / "vgg19_normalised_relu4_1.npz"))
+
+
+def adain_model_dir():
+    """Folder holding AdaIN's frozen encoder and decoder graphs (``download_models --engine adain`` fills it)."""
+    return Path(_get("NST_ADAIN_MODEL_DIR", model_dir() / "adain-vgg19"))
+
+
 def model_base_url():
     """Where ``download_models`` fetches the TFLite files from."""
     return _get(

@@ -19,3 +19,7 @@ class OutOfResources(StyleTransferError):
 
 class UnsupportedByEngine(StyleTransferError):
     """The chosen engine cannot apply a requested control (strength, blending, a preset vector)."""
+
+
+class Cancelled(StyleTransferError):
+    """The transfer was cancelled by its owner while it ran."""

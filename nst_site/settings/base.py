@@ -115,6 +115,9 @@ if "NST_HUB_HANDLE" in os.environ:
     NST_HUB_HANDLE = os.environ["NST_HUB_HANDLE"]
 if "NST_LITE_MODEL_DIR" in os.environ:
     NST_LITE_MODEL_DIR = Path(os.environ["NST_LITE_MODEL_DIR"])
+for _name in ("NST_VGG_WEIGHTS", "NST_ADAIN_MODEL_DIR"):
+    if _name in os.environ:
+        globals()[_name] = Path(os.environ[_name])
 # Numeric limits a deployment may tune from the environment; tfapp/conf.py has the
 # defaults and converts each to the type it needs.
 _NUMERIC_SETTINGS = ("NST_ENGINE_THREADS", "NST_MAX_PENDING_PER_CLIENT", "NST_MAX_PENDING_TOTAL",

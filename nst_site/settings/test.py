@@ -18,6 +18,8 @@ NST_ENGINE = "lite"
 # Real weights and images for the tests come from the shared folder beside the project.
 SHARED_DIR = Path(os.environ.get("NST_SHARED_DIR", BASE_DIR.parent / "shared"))
 NST_LITE_MODEL_DIR = SHARED_DIR / "models" / "magenta-lite"
+NST_ADAIN_MODEL_DIR = SHARED_DIR / "models" / "adain-vgg19"
+NST_VGG_WEIGHTS = SHARED_DIR / "models" / "vgg19-normalised" / "vgg19_normalised_relu4_1.npz"
 
 # Unit tests run each job inline when it is enqueued; the worker tests start real
 # worker processes against the database queue and a real Redis instead.

@@ -1,61 +1,95 @@
-"""The contract every style-transfer engine fulfils."""
+"""The contract every style-transfer method fulfils, and what it declares about itself.
+
+A method (Magenta's network, AdaIN, Gatys's optimisation, a trained style network)
+is one module under ``tfapp/engines/`` with one :class:`Method` subclass. Its class
+attributes say what it can do, so the form, the command line, the API, the admin and
+the pipeline read them instead of testing the method's name; they are readable
+without loading any weights.
+"""
+from dataclasses import dataclass
 
 
-class Engine:
-    """A loaded style-transfer model.
+@dataclass(frozen=True)
+class Capabilities:
+    """What a method can honour. Each control a method lacks is disabled with its reason."""
 
-    Subclasses load their weights in ``__init__`` (raising
-    :class:`~tfapp.exceptions.ModelUnavailable` with a readable reason when they
-    cannot) and implement :meth:`stylize`. An instance is shared by all threads of a
-    process, so ``stylize`` must be thread-safe.
+    #: 0..1 strength: how far from the photo towards the style.
+    strength: bool = False
+    #: More than one style, mixed by weight.
+    blending: bool = False
+    #: Keep the photo's colours (done after the method, on its output, for every method that allows it).
+    preserve_colours: bool = True
+    #: The size the painting is seen at.
+    style_scale: bool = True
+    #: Intermediate images while it runs (:class:`Progress` receives them).
+    previews: bool = False
+    #: Stops within a few seconds when the transfer is cancelled.
+    cancel: bool = False
+    #: Takes precomputed style vectors (``style_vector``), so presets keep theirs.
+    style_vectors: bool = False
+    #: Quality presets, fastest first (e.g. ``("draft", "standard", "fine")``); empty when it has none.
+    qualities: tuple = ()
+
+
+class Progress:
+    """Where a long-running method reports how far it is, and learns that it must stop.
+
+    The worker passes one that records progress and previews on the transfer; this
+    default ignores them.
     """
 
-    #: Short identifier stored on each transfer ("hub", "lite").
+    def report(self, fraction, preview=None):
+        """``fraction`` of the work done (0..1); ``preview``: a callable returning the current image.
+
+        ``preview()`` gives a ``float32`` ``[1, H, W, 3]`` array in ``[0, 1]`` and is called
+        only when a preview is wanted. Raises :class:`~tfapp.exceptions.Cancelled` once the
+        transfer has been cancelled, so the method stops there.
+        """
+
+
+class Method:
+    """A loaded style-transfer method.
+
+    Subclasses load their weights in ``__init__`` (raising
+    :class:`~tfapp.exceptions.ModelUnavailable` with a readable reason and the command
+    that fixes it) and implement :meth:`stylize`. One instance is shared by all threads
+    of a process, so ``stylize`` must be thread-safe.
+    """
+
+    #: The method's identifier, stored on each transfer ("magenta", "adain", "gatys").
     name = ""
-
-    #: Human-readable description shown on the pages.
+    #: The implementation that ran, stored on each transfer ("lite", "hub", "adain", "gatys").
+    engine = ""
+    #: Short human-readable name for choices ("Fast (Magenta)").
     label = ""
+    #: One line on what it is good for.
+    description = ""
+    #: The job queue its transfers run in: "default" for fast work, "slow" for minutes-long work.
+    queue = "default"
+    capabilities = Capabilities()
+    #: For each capability it lacks, a sentence saying why (shown beside the disabled control).
+    reasons = {}
 
-    #: Whether the engine exposes the style as a vector (:meth:`style_vector`,
-    #: :meth:`transfer`). Strength, blending several styles and precomputed preset
-    #: vectors all work on that vector, so an engine without it offers none of them.
-    supports_style_vectors = False
-
-    def stylize(self, content, style):
-        """Repaint ``content`` in the style of ``style``.
+    def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None):
+        """Repaint ``content`` in the weighted blend of ``styles``.
 
         Args:
             content: ``float32`` array ``[1, H, W, 3]``, RGB in ``[0, 1]``, any H, W >= 1.
-            style: ``float32`` array ``[1, h, w, 3]``, RGB in ``[0, 1]``, already scaled
-                to the size the style should be seen at.
+            styles: list of ``(style, weight)``, weights > 0 summing to 1; each style a
+                ``float32`` ``[1, h, w, 3]`` image in ``[0, 1]`` already scaled to the size it
+                is seen at, or (only with ``capabilities.style_vectors``) a style vector.
+                Only with ``capabilities.blending`` may there be more than one.
+            strength: 0..1, only with ``capabilities.strength`` (otherwise always 1).
+            quality: one of ``capabilities.qualities``, or ``None`` for the method's default.
+            tile_size: longest side run in one piece; larger content may be tiled (``None``: default).
+            progress: a :class:`Progress`, or ``None``.
 
         Returns:
             ``float32`` array ``[1, H, W, 3]`` in ``[0, 1]``: exactly the content's size.
         """
         raise NotImplementedError
 
-    def style_vector(self, style):
-        """Only when :attr:`supports_style_vectors`: the style of ``style`` as numbers.
-
-        Args:
-            style: ``float32`` array ``[1, h, w, 3]``, RGB in ``[0, 1]``, as for :meth:`stylize`.
-
-        Returns:
-            ``float32`` array ``[1, 1, 1, N]``; vectors of one engine may be mixed linearly.
-        """
-        raise NotImplementedError
-
-    def transfer(self, content, style_vector, tile_size=None):
-        """Only when :attr:`supports_style_vectors`: :meth:`stylize` given a style vector.
-
-        Args:
-            content: as for :meth:`stylize`.
-            style_vector: ``float32`` array ``[1, 1, 1, N]`` from :meth:`style_vector`,
-                or a weighted average of several.
-            tile_size: longest side the network runs at in one piece; larger content
-                is stylized in overlapping tiles (``None``: the engine's default).
-
-        Returns:
-            ``float32`` array ``[1, H, W, 3]`` in ``[0, 1]``: exactly the content's size.
-        """
+    @classmethod
+    def estimate_seconds(cls, width, height, quality=None):
+        """Expected run time in seconds on this machine for a ``width`` x ``height`` result."""
         raise NotImplementedError

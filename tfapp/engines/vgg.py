@@ -1,0 +1,148 @@
+"""The one VGG-19 loss network: features, Gram matrices and the losses built on them.
+
+Gatys et al.'s optimisation, the method comparison benchmark and style-network
+training all measure images with this module, so their numbers are comparable.
+
+The network is the *normalised* VGG-19 the Gatys paper used (its filters rescaled
+so each has a mean activation of one over ImageNet), up to ``conv4_1``: the encoder
+of AdaIN (Huang & Belongie 2017), whose weights we keep as float32 arrays. Its
+input convention is Caffe's, checked against the AdaIN encoder graph in the tests:
+RGB in 0..255, flipped to BGR, minus the ImageNet mean; every 3x3 convolution
+pads by reflection; pooling is 2x2 max pooling.
+
+Every function takes images as ``float32`` ``[N, H, W, 3]`` RGB in ``[0, 1]``, so
+callers never see the Caffe convention.
+"""
+import threading
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from .. import conf
+from ..exceptions import ModelUnavailable
+
+WEIGHTS_FILE = "vgg19_normalised_relu4_1.npz"
+
+#: The layers in order; "pool" is a 2x2 max pooling.
+LAYERS = ("conv1_1", "conv1_2", "pool", "conv2_1", "conv2_2", "pool", "conv3_1", "conv3_2", "conv3_3",
+          "conv3_4", "pool", "conv4_1")
+
+#: Gatys et al.'s style layers and the content layer AdaIN and Gatys share.
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+CONTENT_LAYER = "relu4_1"
+
+#: Caffe's ImageNet mean, in BGR order, subtracted from 0..255 inputs.
+MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+class VGG19:
+    """The normalised VGG-19 up to ``relu4_1``, its weights held as constants.
+
+    Thread-safe: it holds no state besides the weights.
+    """
+
+    def __init__(self, path=None):
+        path = Path(path or conf.vgg_weights_path())
+        try:
+            with np.load(path) as arrays:
+                self._weights = {name: (tf.constant(arrays[f"{name}_W"]), tf.constant(arrays[f"{name}_b"]))
+                                 for name in LAYERS if name != "pool"}
+        except (OSError, KeyError, ValueError) as error:
+            raise ModelUnavailable(
+                f"The VGG-19 weights {path} could not be read ({error}). Run `python manage.py download_models "
+                "--engine vgg`, or set NST_VGG_WEIGHTS to the .npz file."
+            ) from error
+
+    def features(self, images, layers=STYLE_LAYERS):
+        """The activations at ``layers`` (names like ``relu3_1``) of ``[N, H, W, 3]`` RGB images in [0, 1].
+
+        Returns a dict from layer name to ``float32`` ``[N, h, w, C]``. The network
+        stops at the deepest layer asked for.
+        """
+        wanted = set(layers)
+        found = {}
+        x = preprocess(images)
+        for layer in LAYERS:
+            if layer == "pool":
+                x = tf.nn.max_pool2d(x, 2, 2, "VALID")
+                continue
+            kernel, bias = self._weights[layer]
+            x = tf.nn.relu(tf.nn.conv2d(tf.pad(x, _REFLECT_ONE, "REFLECT"), kernel, 1, "VALID") + bias)
+            name = layer.replace("conv", "relu")
+            if name in wanted:
+                found[name] = x
+                if len(found) == len(wanted):
+                    return found
+        raise ValueError(f"Unknown VGG-19 layers: {sorted(wanted - set(found))}")
+
+
+_REFLECT_ONE = [[0, 0], [1, 1], [1, 1], [0, 0]]
+
+
+def preprocess(images):
+    """RGB in [0, 1] to the network's input: BGR in 0..255 minus the ImageNet mean."""
+    return tf.reverse(images, axis=[-1]) * 255.0 - tf.constant(MEAN_BGR, tf.float32)
+
+
+def gram(features):
+    """The Gram matrix of each image's features, ``[N, C, C]``, averaged over positions."""
+    height, width = tf.shape(features)[1], tf.shape(features)[2]
+    positions = tf.cast(height * width, features.dtype)
+    return tf.einsum("nhwc,nhwd->ncd", features, features) / positions
+
+
+def style_targets(vgg, styles):
+    """Gram targets of a weighted blend of styles: ``{layer: [1, C, C]}``.
+
+    ``styles`` is a list of ``(image [1, h, w, 3] in [0, 1], weight)``, weights
+    summing to one; blending several styles averages their Gram matrices by weight.
+    """
+    targets = {}
+    for image, weight in styles:
+        for layer, features in vgg.features(image, STYLE_LAYERS).items():
+            targets[layer] = targets.get(layer, 0.0) + weight * gram(features)
+    return targets
+
+
+def style_loss(features, targets):
+    """Gatys et al.'s style loss: the mean squared Gram difference, summed over the style layers."""
+    return tf.add_n([tf.reduce_mean(tf.square(gram(features[layer]) - targets[layer])) for layer in targets])
+
+
+def content_loss(features, target):
+    """The mean squared difference of content-layer features."""
+    return tf.reduce_mean(tf.square(features - target))
+
+
+def total_variation(images):
+    """Mean absolute difference of neighbouring pixels (in [0, 1] units), which smooths the image."""
+    vertical = tf.reduce_mean(tf.abs(images[:, 1:] - images[:, :-1]))
+    horizontal = tf.reduce_mean(tf.abs(images[:, :, 1:] - images[:, :, :-1]))
+    return vertical + horizontal
+
+
+def objective(vgg, images, content, style_images):
+    """The comparison objective of the methods benchmark: ``(style loss, content loss)`` as floats.
+
+    ``images`` and ``content`` are ``[1, H, W, 3]`` in [0, 1] of one size; ``style_images``
+    a list of ``(image, weight)`` as for :func:`style_targets`.
+    """
+    layers = STYLE_LAYERS
+    features = vgg.features(images, layers)
+    target = vgg.features(content, (CONTENT_LAYER,))[CONTENT_LAYER]
+    targets = style_targets(vgg, style_images)
+    return float(style_loss(features, targets)), float(content_loss(features[CONTENT_LAYER], target))
+
+
+_lock = threading.Lock()
+_shared = {}
+
+
+def shared_vgg():
+    """The process's VGG-19, loaded on first use (thread-safe). Raises ModelUnavailable."""
+    path = str(conf.vgg_weights_path())
+    with _lock:
+        if path not in _shared:
+            _shared[path] = VGG19(path)
+        return _shared[path]
