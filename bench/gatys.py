@@ -26,9 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import CONTENT, LITE_DIR, STYLE  # noqa: E402
+from _common import CONTENT, LITE_DIR, SHARED, STYLE  # noqa: E402
 
 SIDE, STYLE_SIDE = 512, 256
+VGG_WEIGHTS = SHARED / "models" / "vgg19-normalised" / "vgg19_normalised_relu4_1.npz"
 
 
 class Timings:
@@ -66,14 +67,14 @@ def run_case(case):
 
         result, per_iteration = LiteEngine(LITE_DIR).stylize(photo, painting), {}
     else:
-        method = gatys.GatysMethod(os.environ.get("NST_VGG_WEIGHTS"))
+        method = gatys.GatysMethod(VGG_WEIGHTS)
         schedule = gatys.Schedule(tuple(case["iterations"]), case["optimiser"])
         timings = Timings(method._plan(photo.shape[1:3], schedule))
         result = method.stylize(photo, [(painting, 1.0)], schedule=schedule, progress=timings)
         per_iteration = {f"{h}x{w}": round(sum(s) / len(s), 2) for (h, w), s in timings.seconds.items()}
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    style, content = vgg.objective(vgg.VGG19(os.environ.get("NST_VGG_WEIGHTS")), tf.constant(result),
+    style, content = vgg.objective(vgg.VGG19(VGG_WEIGHTS), tf.constant(result),
                                    tf.constant(photo), [(tf.constant(painting), 1.0)])
     return {"seconds": round(seconds, 1), "peak_mb": round(peak_mb), "style": round(style, 3),
             "content": round(content, 3), "per_iteration": per_iteration}
