@@ -114,3 +114,9 @@ def test_estimates_grow_with_quality_and_size():
     estimate = gatys.GatysMethod.estimate_seconds
     assert estimate(512, 512, "draft") < estimate(512, 512, "standard") < estimate(512, 512, "fine")
     assert estimate(256, 256, "standard") < estimate(512, 384, "standard") < estimate(1024, 1024, "standard")
+
+
+def test_an_unknown_quality_is_refused_with_the_known_ones(method, photo, painting):
+    """A quality Gatys lacks is a clear error naming the ones it has."""
+    with pytest.raises(ValueError, match="draft, standard, fine"):
+        method.stylize(photo, [(painting, 1.0)], quality="ultra")

@@ -111,11 +111,13 @@ class GatysMethod(Method):
         """See :meth:`Method.stylize`. ``tile_size`` is unused: the optimisation sees the whole image.
 
         ``schedule`` (a :class:`Schedule`) overrides ``quality``, for benchmarks and tests.
+        ``strength`` scales the style weight linearly; at 0 the photo is the optimum, so
+        it is returned as it is.
         """
         content = np.asarray(content, np.float32)
         if strength <= 0:
             return content.copy()
-        schedule = schedule or QUALITIES[quality or DEFAULT_QUALITY]
+        schedule = schedule or _schedule(quality)
         style_weight = tf.constant(STYLE_WEIGHT * strength, tf.float32)
         targets = vgg.style_targets(self._vgg, [(tf.constant(image, tf.float32), weight) for image, weight in styles])
         height, width = content.shape[1:3]
@@ -161,9 +163,15 @@ class GatysMethod(Method):
 
     @classmethod
     def estimate_seconds(cls, width, height, quality=None):
-        schedule = QUALITIES[quality or DEFAULT_QUALITY]
+        schedule = _schedule(quality)
         size = _enlarged_size(height, width)
         return round(sum(cost for _, _, cost in cls._plan(size, schedule)), 1)
+
+
+def _schedule(quality):
+    if quality is not None and quality not in QUALITIES:
+        raise ValueError(f"Gatys has no quality {quality!r}; it has {', '.join(QUALITIES)}.")
+    return QUALITIES[quality or DEFAULT_QUALITY]
 
 
 def _use_threads(threads):
