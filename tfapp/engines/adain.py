@@ -102,7 +102,8 @@ class AdainMethod(Method):
                                    input_signature=[_IMAGES])
         self._decode = tf.function(Decoder(decoder_weights), input_signature=[_FEATURES])
 
-    def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None):
+    def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
+                content_style=None):
         """AdaIN of ``content`` towards the weighted blend of ``styles``; see :meth:`Method.stylize`.
 
         ``strength`` is the paper's alpha: 0 decodes the photo's own features, 1 the

@@ -107,7 +107,8 @@ class GatysMethod(Method):
                      tf.TensorSpec([], tf.float32)]
         self._loss_and_gradient = tf.function(self._loss_and_gradient_eagerly, input_signature=signature)
 
-    def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None, schedule=None):
+    def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
+                content_style=None, schedule=None):
         """See :meth:`Method.stylize`. ``tile_size`` is unused: the optimisation sees the whole image.
 
         ``schedule`` (a :class:`Schedule`) overrides ``quality``, for benchmarks and tests.
