@@ -81,7 +81,9 @@ def test_a_killed_slow_worker_job_is_retried_and_finishes(client, workers, isola
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     workers("--queues", "slow")
-    wait_for(lambda: current(transfer).status == Transfer.Status.DONE, timeout=300)
+    # Done, and the previews the worker makes after the result are stored too.
+    wait_for(lambda: current(transfer).status == Transfer.Status.DONE and current(transfer).result_thumbnail,
+             timeout=300)
     done = current(transfer)
     assert done.attempts == 2
     assert media_files(isolated_storage) == sorted(field.name for field in done.files())

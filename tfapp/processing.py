@@ -317,8 +317,9 @@ class TransferProgress(Progress):
 
     def _store_preview(self, image):
         field = self._transfer.preview_image
-        field.save(f"preview-{self._steps}.jpg", ContentFile(encode_thumbnail(tensor2image(image), PREVIEW_SIZE)),
-                   save=False)
+        # Named by attempt and step, so a retry never collides with a killed attempt's leftovers.
+        preview = encode_thumbnail(tensor2image(image), PREVIEW_SIZE)
+        field.save(f"preview-{self._transfer.attempts}-{self._steps}.jpg", ContentFile(preview), save=False)
         self._previews.append(field.name)
         return field.name
 

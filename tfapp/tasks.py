@@ -105,7 +105,8 @@ def _abandon(transfer, retry, message):
             return 0
         logger.warning("Transfer %s lost its worker on attempt %d; %s.", transfer.public_id, transfer.attempts,
                        "queued again" if retry else "failed")
-        transaction.on_commit(lambda: delete_unreferenced_files(transfer))
+        # Read the row again: the files it points to now, not those the dead attempt had.
+        transaction.on_commit(lambda: delete_unreferenced_files(Transfer.objects.get(pk=transfer.pk)))
         if retry:
             enqueue_transfer(transfer.pk, transfer.queue)
     return 1
