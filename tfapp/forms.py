@@ -132,9 +132,10 @@ class TransferForm(forms.Form):
         "strength_unsupported": "This engine cannot weaken a style; use 100 %.",
     }
 
-    def __init__(self, *args, client="", **kwargs):
+    def __init__(self, *args, client="", ownership=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.client = client
+        self.ownership = ownership
         self.source = None
         presets = StylePreset.objects.all()
         for slot in range(STYLE_SLOTS):
@@ -244,7 +245,7 @@ class TransferForm(forms.Form):
     def save(self):
         """Store the inputs as a new queued transfer and return it."""
         return create_transfer(self.content, self.styles, engine=engines.get_engine().name,
-                               options=self.options(), client=self.client)
+                               options=self.options(), client=self.client, ownership=self.ownership)
 
     @classmethod
     def initial_from(cls, transfer):

@@ -20,6 +20,7 @@ from django.utils import timezone
 from . import conf, engines, pipeline
 from .exceptions import InvalidImage, StyleTransferError
 from .imaging import THUMBNAIL_SIZE, encode_png, encode_thumbnail, open_image
+from .metadata import without_metadata
 from .models import Transfer, TransferStyle
 from .presets import preset_vector
 
@@ -39,8 +40,9 @@ class ImageInput:
 
     @classmethod
     def from_upload(cls, upload):
-        """From a file cleaned by ImageUploadField (which attached ``.extension``)."""
-        return cls(upload, upload.extension)
+        """From a file cleaned by ImageUploadField: re-encoded upright, without metadata (see imaging)."""
+        data, extension = without_metadata(upload)
+        return cls(ContentFile(data), extension)
 
     @classmethod
     def from_stored(cls, field):
@@ -58,13 +60,16 @@ class StyleChoice:
     preset: object = None
 
 
-def create_transfer(content, styles, engine, options, client=""):
+def create_transfer(content, styles, engine, options, client="", ownership=None):
     """Store the content and styles (ImageInput, StyleChoice list) as a queued transfer.
 
-    Either the rows and all their files are written, or nothing is.
+    ``ownership`` (a tfapp.ownership.Ownership) says whose it is; without one it
+    belongs to nobody but staff. Either the rows and all their files are written, or nothing is.
     """
     resolved = options.resolved()
-    transfer = Transfer(engine=engine, client=client, max_size=resolved.max_size, style_size=resolved.style_size,
+    owner_fields = ownership.fields() if ownership else {}
+    transfer = Transfer(engine=engine, client=client, **owner_fields, max_size=resolved.max_size,
+                        style_size=resolved.style_size,
                         style_pooling=resolved.style_pooling, strength=round(resolved.strength * 100),
                         preserve_colours=resolved.preserve_colours)
     written = []
