@@ -13,7 +13,8 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
-from ninja import ModelSchema, NinjaAPI, Schema
+from django.urls import reverse
+from ninja import ModelSchema, NinjaAPI, Schema, Status
 from pydantic import ConfigDict
 
 from .. import conf
@@ -31,7 +32,7 @@ class RestyleAPI(NinjaAPI):
     def get_openapi_schema(self, *args, **kwargs):
         """The schema, with the create endpoint's multipart body read from the form when asked for."""
         schema = super().get_openapi_schema(*args, **kwargs)
-        create = schema["paths"][f"{self.root_path}transfers"]["post"]
+        create = schema["paths"][reverse("api:transfers")]["post"]
         create["requestBody"] = multipart_body(TransferForm())
         return schema
 
@@ -92,7 +93,7 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 429: ErrorOut}
 
 
 def _described(request, transfer):
-    download = request.build_absolute_uri(f"{api.root_path}transfers/{transfer.public_id}/result")
+    download = request.build_absolute_uri(reverse("api:transfer-result", args=[transfer.public_id]))
     return {**progress(transfer), "id": transfer.public_id, "shared": transfer.shared,
             "created_at": transfer.created_at, "page_url": request.build_absolute_uri(transfer.get_absolute_url()),
             "download_url": download if transfer.result_image else None}
@@ -108,7 +109,7 @@ def list_presets(request):
 
 
 @api.get("/transfers", response={200: TransferPage, **ERRORS}, summary="List my transfers, newest first",
-         tags=["transfers"])
+         tags=["transfers"], url_name="transfers")
 def list_transfers(request, page: int = 1):
     paginator = Paginator(Transfer.objects.owned_by(request.auth).recent(), PAGE_SIZE)
     if not 1 <= page <= paginator.num_pages:
@@ -132,7 +133,7 @@ def create_transfer(request):
         return errors.form_error_response(api, request, form)
     transfer = form.save()
     enqueue_transfer(transfer.pk)
-    return 201, _described(request, transfer)
+    return Status(201, _described(request, transfer))
 
 
 @api.get("/transfers/{public_id}", response={200: TransferOut, **ERRORS}, summary="Get a transfer's status",
@@ -148,7 +149,7 @@ def get_transfer(request, public_id: UUID, after: Optional[str] = None):
 
 
 @api.get("/transfers/{public_id}/result", response={200: None, **ERRORS, 409: ErrorOut},
-         summary="Download the result (PNG)", tags=["transfers"],
+         summary="Download the result (PNG)", tags=["transfers"], url_name="transfer-result",
          openapi_extra={"responses": {"200": {"description": "The result image.",
                                               "content": {"image/png": {"schema": {"type": "string",
                                                                                    "format": "binary"}}}}}})

@@ -55,9 +55,10 @@ def install(api):
     @api.exception_handler(ValidationError)
     def invalid(request, exc):
         first = exc.errors[0] if exc.errors else {}
-        location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "payload")]
-        return api.create_response(request, error_body(
-            "invalid", first.get("msg", "Invalid request."), ".".join(location) or None), status=400)
+        location = first.get("loc") or [None]
+        field = None if location[-1] in ("body", "query", "path") else str(location[-1])
+        return api.create_response(request, error_body("invalid", first.get("msg", "Invalid request."), field),
+                                   status=400)
 
     @api.exception_handler(HttpError)
     def http_error(request, exc):
