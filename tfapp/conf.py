@@ -157,3 +157,13 @@ def api_anonymous():
 def api_rate_limit():
     """API requests one token (or, without one, one address) may make per minute; more get 429."""
     return int(_get("NST_API_RATE_LIMIT", 120))
+
+
+def web_processes():
+    """Web server processes ``serve`` starts (each loads the app; API rate counts are per process)."""
+    return int(_get("NST_WEB_PROCESSES", 1))
+
+
+def web_threads():
+    """Threads per web server process: requests served at once, long-polling status requests included."""
+    return int(_get("NST_WEB_THREADS", 64))

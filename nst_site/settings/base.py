@@ -149,7 +149,8 @@ if "NST_LITE_MODEL_DIR" in os.environ:
 # defaults and converts each to the type it needs.
 _NUMERIC_SETTINGS = ("NST_ENGINE_THREADS", "NST_MAX_PENDING_PER_CLIENT", "NST_MAX_PENDING_TOTAL",
                      "NST_MAX_ATTEMPTS", "NST_JOB_TIME_LIMIT", "NST_MAX_CONTENT_SIZE", "NST_STALE_AFTER",
-                     "NST_HEARTBEAT_SECONDS", "NST_MAX_OUTPUT_SIZE", "NST_STATUS_WAIT", "NST_API_RATE_LIMIT")
+                     "NST_HEARTBEAT_SECONDS", "NST_MAX_OUTPUT_SIZE", "NST_STATUS_WAIT", "NST_API_RATE_LIMIT",
+                     "NST_WEB_PROCESSES", "NST_WEB_THREADS")
 globals().update({name: float(os.environ[name]) for name in _NUMERIC_SETTINGS if name in os.environ})
 # Switches: 1/true/yes/on turn them on, anything else off.
 _BOOLEAN_SETTINGS = ("NST_SIGNUP_OPEN", "NST_API_ANONYMOUS")

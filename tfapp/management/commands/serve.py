@@ -1,5 +1,10 @@
 """``manage.py serve``: the web server and background workers together, for one machine.
 
+The web server is gunicorn with threaded workers (``gthread``): each waiting
+result page holds a thread for up to ``NST_STATUS_WAIT`` seconds (long-polling),
+so threads, not processes, set how many pages can wait at once. ``--dev-server``
+runs Django's development server instead, for development only.
+
 Workers that die (a crash, the kernel's OOM killer) are started again; Ctrl-C
 stops everything, and so does `serve` itself being killed.
 """
@@ -12,6 +17,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from ... import conf
+
 #: Seconds between checks that every child is still alive.
 SUPERVISE_INTERVAL = 1.0
 
@@ -23,12 +30,15 @@ class Command(BaseCommand):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000", help="Address and port to serve on.")
         parser.add_argument("--workers", type=int, default=int(os.environ.get("NST_WORKERS", 1)),
                             help="Number of worker processes (default: NST_WORKERS or 1).")
+        parser.add_argument("--dev-server", action="store_true",
+                            help="Serve with Django's development server instead of gunicorn (development only).")
 
-    def handle(self, *args, addrport, workers, **options):
+    def handle(self, *args, addrport, workers, dev_server, **options):
         manage = [sys.executable, sys.argv[0]]
         worker_env = dict(os.environ)
         worker_env.setdefault("NST_ENGINE_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-        children = {"web": self._start(manage + ["web", "--noreload", addrport], os.environ)}
+        web = manage + ["web", "--noreload", addrport] if dev_server else gunicorn_command(addrport)
+        children = {"web": self._start(web, os.environ)}
         for number in range(workers):
             children[f"worker {number + 1}"] = self._start(manage + ["worker"], worker_env)
         signal.signal(signal.SIGTERM, _interrupt)
@@ -54,6 +64,15 @@ class Command(BaseCommand):
                 if name != "web" and child.poll() is not None:
                     self.stderr.write(f"{name} exited with status {child.returncode}; starting it again.")
                     children[name] = self._start(manage + ["worker"], worker_env)
+
+
+def gunicorn_command(addrport):
+    """gunicorn serving the site's WSGI application on ``addrport`` (``host:port`` or a port)."""
+    bind = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
+    return [sys.executable, "-m", "gunicorn", "nst_site.wsgi:application", "--bind", bind,
+            "--worker-class", "gthread", "--workers", str(conf.web_processes()), "--threads", str(conf.web_threads()),
+            # Waiting status requests answer within NST_STATUS_WAIT; a stop should not wait much longer.
+            "--graceful-timeout", "10", "--backlog", "1024", "--error-logfile", "-"]
 
 
 def _stop_with_parent():
