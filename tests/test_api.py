@@ -256,9 +256,24 @@ def test_a_signed_in_browser_uses_its_session_with_csrf(client):
     assert response.status_code == 403 and response.json()["code"] == "forbidden"
 
 
+def _duplicate_keys(node):
+    """Keys that occur twice in one object anywhere in a JSON document parsed into lists of pairs."""
+    if isinstance(node, list) and all(isinstance(item, tuple) for item in node):
+        keys = [key for key, _ in node]
+        repeated = {key for key in keys if keys.count(key) > 1}
+        return repeated.union(*(_duplicate_keys(value) for _, value in node))
+    if isinstance(node, list):
+        return set().union(*(_duplicate_keys(item) for item in node))
+    return set()
+
+
 def test_openapi_schema_is_valid_and_lists_every_endpoint(client):
     """The schema validates as OpenAPI 3 and names every operation, with the form's fields for create."""
-    schema = client.get("/api/openapi.json").json()
+    response = client.get("/api/openapi.json")
+    # Parsed keeping duplicate keys, which json.loads would silently merge (and Swagger UI refuses).
+    pairs = json.loads(response.content, object_pairs_hook=lambda items: items)
+    assert not _duplicate_keys(pairs)
+    schema = response.json()
     validate(schema)
     operations = {(path, method) for path, item in schema["paths"].items() for method in item}
     assert operations == {("/api/presets", "get"), ("/api/transfers", "get"), ("/api/transfers", "post"),

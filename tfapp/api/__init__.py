@@ -148,7 +148,8 @@ def get_transfer(request, public_id: UUID, after: Optional[str] = None):
     return _described(request, transfer)
 
 
-@api.get("/transfers/{public_id}/result", response={200: None, **ERRORS, 409: ErrorOut},
+# The 200 (a PNG, not JSON) is described in openapi_extra only: declared in both it would appear twice.
+@api.get("/transfers/{public_id}/result", response={**ERRORS, 409: ErrorOut},
          summary="Download the result (PNG)", tags=["transfers"], url_name="transfer-result",
          openapi_extra={"responses": {"200": {"description": "The result image.",
                                               "content": {"image/png": {"schema": {"type": "string",
