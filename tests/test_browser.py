@@ -3,6 +3,7 @@ import os
 import shutil
 
 import pytest
+from django.contrib.auth.models import User
 
 from .conftest import CONTENT_DIR, STYLE_DIR
 
@@ -62,7 +63,7 @@ document.addEventListener("securitypolicyviolation", function (event) {
 
 
 def test_pages_work_under_the_content_security_policy(live_server, page, workers):
-    """Sign up, upload, follow, share, delete, make a token and open the API docs with no CSP violation."""
+    """Sign up, upload, follow, share, see the admin, delete, make a token, open the API docs: no CSP violation."""
     console = []
     page.on("console", lambda message: console.append(message.text))
     violations = []
@@ -96,6 +97,9 @@ def test_pages_work_under_the_content_security_policy(live_server, page, workers
     page.locator("#result-image").wait_for(state="visible", timeout=60_000)
     page.click("#share-button")
     page.wait_for_selector("text=Shared in the public gallery.")
+    User.objects.filter(username="ada").update(is_staff=True, is_superuser=True)
+    visit("/admin/tfapp/transfer/")
+    page.wait_for_selector("img.admin-thumb")
     visit("/gallery/public/")
     assert page.locator("#gallery-grid li").count() == 1
     page.click("#gallery-grid a")
