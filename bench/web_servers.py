@@ -11,8 +11,9 @@ and pauses. All traffic goes to 127.0.0.1; each run is bounded by --timeout.
     python bench/web_servers.py [--visitors 50] [--transfers 100] [--timeout 400]
 
 Prints per server: page latency (median, p95, max), errors (HTTP >= 400 or a
-failed connection), status polls, transfers done, and transfers lost (accepted but
-never done).
+failed connection), status polls, transfers done, transfers lost (accepted but
+never done), and the median page load of a single visitor before the run (what
+the machine gives one request at that moment).
 """
 import argparse
 import json
@@ -113,6 +114,7 @@ def run(dev_server, visitors_count, transfers, timeout):
     with tempfile.TemporaryDirectory() as workdir:
         process, port = start(Path(workdir), dev_server)
         try:
+            idle = idle_page_seconds(port)
             visitors = [Visitor(port) for _ in range(visitors_count)]
             started = time.perf_counter()
             with ThreadPoolExecutor(visitors_count) as pool:
@@ -132,8 +134,19 @@ def run(dev_server, visitors_count, transfers, timeout):
             process.wait()
     pages = sorted(seconds for visitor in visitors for seconds in visitor.page_seconds)
     accepted = sum(len(visitor.transfers) for visitor in visitors)
-    return {"pages": pages, "errors": [error for visitor in visitors for error in visitor.errors],
+    return {"idle": idle, "pages": pages, "errors": [error for visitor in visitors for error in visitor.errors],
             "polls": sum(visitor.polls for visitor in visitors), "accepted": accepted, "done": done, "wall": wall}
+
+
+def idle_page_seconds(port, rounds=10):
+    """Median time of one page load with nothing else going on: what this machine gives a single visitor."""
+    seconds = []
+    for _ in range(rounds):
+        for path in ("/", "/gallery/"):
+            started = time.perf_counter()
+            request(port, "GET", path)
+            seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
 
 
 def _count(database, status):
@@ -150,7 +163,7 @@ def main():
     print(f"{args.visitors} visitors, {args.transfers} transfers of {PHOTO.name} + {PAINTING.name}, 1 worker, "
           f"pause {VISITOR_PAUSE} s between a visitor's page + status poll")
     print(f"{'server':>12} {'pages':>6} {'median':>8} {'p95':>8} {'max':>8} {'errors':>7} {'polls':>6} "
-          f"{'done':>9} {'lost':>5} {'wall':>7}")
+          f"{'done':>9} {'lost':>5} {'wall':>7} {'idle page':>10}")
     for name, dev_server in (("gunicorn", False), ("runserver", True)):
         result = run(dev_server, args.visitors, args.transfers, args.timeout)
         pages = result["pages"]
@@ -158,7 +171,7 @@ def main():
         print(f"{name:>12} {len(pages):>6} {statistics.median(pages) * 1000:>6.0f}ms {p95 * 1000:>6.0f}ms "
               f"{pages[-1] * 1000:>6.0f}ms {len(result['errors']):>7} {result['polls']:>6} "
               f"{result['done']:>4}/{result['accepted']:<4} {result['accepted'] - result['done']:>5} "
-              f"{result['wall']:>6.1f}s")
+              f"{result['wall']:>6.1f}s {result['idle'] * 1000:>8.0f}ms")
         for error in result["errors"][:5]:
             print(f"{'':>12} {error}")
 

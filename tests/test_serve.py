@@ -111,8 +111,11 @@ def production_site(tmp_path):
                                    stdout=log, stderr=subprocess.STDOUT)
     wait_for(lambda: _serving(port), timeout=60)
     yield port
-    process.send_signal(signal.SIGINT)
+    # SIGTERM, as a service manager stops it (the other tests use Ctrl-C's SIGINT).
+    children = _children(process.pid)
+    process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 0
+    wait_for(lambda: not any(_alive(pid) for pid in children), timeout=10)
 
 
 def test_production_server_serves_hashed_compressed_static_files_and_safe_media(production_site):
