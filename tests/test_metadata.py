@@ -84,3 +84,41 @@ def test_a_png_keeps_its_transparency_but_loses_its_text():
     image = Image.open(io.BytesIO(data))
     assert extension == ".png" and image.mode == "RGBA" and image.size == (40, 30)
     assert "Comment" not in image.info and b"taken at home" not in data
+
+
+def _gps_jpeg(**save_options):
+    """The real photo as an upright JPEG (no orientation tag, no profile) with GPS EXIF, XMP and a comment."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "Canon"
+    exif[ExifTags.IFD.GPSInfo] = {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (48.0, 51.0, 29.5)}
+    buffer = io.BytesIO()
+    Image.open(CONTENT_DIR / "chelsea.png").convert("RGB").save(
+        buffer, "JPEG", exif=exif, comment=b"Holiday at home", xmp=XMP, **save_options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("save_options", [{}, {"progressive": True}, {"restart_marker_blocks": 1}],
+                         ids=["baseline", "progressive", "restart-markers"])
+def test_an_upright_jpeg_loses_its_metadata_but_not_a_pixel(save_options):
+    """Without an orientation or profile to apply, only the metadata segments go: the pixels are the uploaded ones."""
+    uploaded = _gps_jpeg(**save_options)
+    data, extension = without_metadata(io.BytesIO(uploaded))
+    stored, original = Image.open(io.BytesIO(data)), Image.open(io.BytesIO(uploaded))
+    assert extension == ".jpg" and len(stored.getexif()) == 0
+    assert not set(stored.info) & {"exif", "xmp", "comment"}
+    assert b"Canon" not in data and b"Holiday" not in data and b"adobe:ns:meta" not in data
+    assert stored.convert("RGB").tobytes() == original.convert("RGB").tobytes()
+
+
+def test_a_multi_picture_file_keeps_only_its_first_picture():
+    """An MPO's further pictures (each with EXIF of its own) are left out."""
+    frames = [Image.open(CONTENT_DIR / "chelsea.png").convert("RGB"), make_image((64, 48))]
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "Canon"
+    frames[0].save(buffer, "MPO", save_all=True, append_images=frames[1:], exif=exif)
+    assert Image.open(io.BytesIO(buffer.getvalue())).n_frames == 2
+    data, _ = without_metadata(io.BytesIO(buffer.getvalue()))
+    stored = Image.open(io.BytesIO(data))
+    assert getattr(stored, "n_frames", 1) == 1 and b"Canon" not in data
+    assert stored.size == (451, 300)

@@ -17,7 +17,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from ... import conf
+from tfapp import conf
 
 #: Seconds between checks that every child is still alive.
 SUPERVISE_INTERVAL = 1.0
