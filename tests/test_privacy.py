@@ -136,3 +136,12 @@ def test_account_page_shows_a_new_token_once_and_can_revoke_it(client):
     assert key not in client.get(reverse("account")).content.decode()
     client.post(reverse("revoke-token", args=[token.pk]))
     assert not user.api_tokens.exists()
+
+
+def test_sign_up_refuses_a_weak_password(client):
+    """Django's password validators apply: a short, common password is refused with the reason."""
+    response = client.post(reverse("signup"), {"username": "mallory", "password1": "password",
+                                               "password2": "password"})
+    assert response.status_code == 200
+    assert b"This password is too common" in response.content
+    assert not User.objects.filter(username="mallory").exists()
