@@ -20,6 +20,13 @@ def client_id(request):
     return hashlib.sha256(request.META.get("REMOTE_ADDR", "").encode()).hexdigest()[:32]
 
 
+def submit(form):
+    """Store a valid TransferForm's transfer and queue it for a worker: the page and the API both submit so."""
+    transfer = form.save()
+    enqueue_transfer(transfer.pk)
+    return transfer
+
+
 def upload(request):
     """The home page: pick a photo and styles; the transfer is queued for a worker.
 
@@ -29,9 +36,7 @@ def upload(request):
         form = TransferForm(request.POST, request.FILES, client=client_id(request),
                             ownership=Ownership.of_request(request, create=True))
         if form.is_valid():
-            transfer = form.save()
-            enqueue_transfer(transfer.pk)
-            return redirect(transfer)
+            return redirect(submit(form))
         source = form.source
     else:
         source = _source_transfer(request.GET.get("from"))

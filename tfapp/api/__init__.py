@@ -21,8 +21,7 @@ from .. import conf
 from ..forms import TransferForm
 from ..models import StylePreset, Transfer
 from ..progress import progress, watcher
-from ..tasks import enqueue_transfer
-from ..views import client_id
+from ..views import client_id, submit
 from . import errors
 from .auth import RateLimit, SessionAuth, TokenAuth
 from .formschema import multipart_body
@@ -131,9 +130,7 @@ def create_transfer(request):
         raise errors.ApiError(400, "bad_request", f"The request body could not be read: {error}") from error
     if not valid:
         return errors.form_error_response(api, request, form)
-    transfer = form.save()
-    enqueue_transfer(transfer.pk)
-    return Status(201, _described(request, transfer))
+    return Status(201, _described(request, submit(form)))
 
 
 @api.get("/transfers/{public_id}", response={200: TransferOut, **ERRORS}, summary="Get a transfer's status",
