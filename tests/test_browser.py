@@ -3,6 +3,7 @@ import os
 import shutil
 
 import pytest
+from django.contrib.auth.models import User
 
 from .conftest import CONTENT_DIR, STYLE_DIR
 
@@ -72,3 +73,66 @@ def test_choose_gatys_draft_and_watch_the_preview_update_before_the_result(live_
     assert page.locator("#result-image").count() == 0
     page.locator("#result-image").wait_for(state="visible", timeout=120_000)
     assert page.locator("#transfer-method").get_attribute("data-method") == "gatys"
+
+
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.reportViolation(location.pathname + ": " + event.violatedDirective + " " + (event.blockedURI || "inline"));
+});
+"""
+
+
+def test_pages_work_under_the_content_security_policy(live_server, page, workers):
+    """Sign up, upload, follow, share, see the admin, delete, make a token, open the API docs: no CSP violation."""
+    console = []
+    page.on("console", lambda message: console.append(message.text))
+    violations = []
+    page.expose_function("reportViolation", lambda report: violations.append(report))
+    page.add_init_script(REPORT_VIOLATIONS)
+
+    def visit(path):
+        page.goto(live_server.url + path)
+
+    # The check itself: an inline style the policy forbids is reported.
+    visit("/")
+    page.evaluate("document.body.insertAdjacentHTML('beforeend', '<p style=\"color: red\">inline</p>')")
+    page.wait_for_timeout(300)
+    assert violations and "style-src" in violations[0]
+    assert any("Content Security Policy" in text for text in console)
+    violations.clear()
+    console.clear()
+
+    visit("/accounts/signup/")
+    page.fill("#id_username", "ada")
+    page.fill("#id_password1", "a long passphrase 42")
+    page.fill("#id_password2", "a long passphrase 42")
+    page.click("#sign-up")
+    page.wait_for_url(live_server.url + "/")
+    page.set_input_files("#id_content_image", str(CONTENT_DIR / "chelsea.png"))
+    page.set_input_files("#id_style_image", str(STYLE_DIR / "starry_night.jpg"))
+    page.wait_for_selector(".dropzone-image", timeout=10_000)  # the photo's preview, from a blob: URL
+    page.click("#submit-button")
+    page.wait_for_url("**/t/*/", timeout=60_000)
+    workers()
+    page.locator("#result-image").wait_for(state="visible", timeout=60_000)
+    page.click("#share-button")
+    page.wait_for_selector("text=Shared in the public gallery.")
+    User.objects.filter(username="ada").update(is_staff=True, is_superuser=True)
+    visit("/admin/tfapp/transfer/")
+    page.wait_for_selector("img.admin-thumb")
+    visit("/gallery/public/")
+    assert page.locator("#gallery-grid li").count() == 1
+    page.click("#gallery-grid a")
+    page.click("#delete-link")
+    page.click("#confirm-delete")
+    page.wait_for_url(live_server.url + "/gallery/")
+    assert page.locator("#gallery-empty").is_visible()
+    visit("/accounts/")
+    page.fill("#id_name", "laptop")
+    page.click("#create-token")
+    assert page.locator("#new-token").inner_text().startswith("rst_")
+    visit("/api/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
+    page.wait_for_timeout(500)  # reports are delivered asynchronously
+    assert violations == []
+    assert not [text for text in console if "Content Security Policy" in text]

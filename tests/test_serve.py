@@ -1,6 +1,8 @@
 """`manage.py serve`, what `./run` starts: the web server and a worker per queue, stopped together by Ctrl-C."""
+import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -91,3 +93,63 @@ def test_killing_serve_stops_its_web_server_and_worker(site):
     process.wait()
     wait_for(lambda: not any(_alive(pid) for pid in children), timeout=30)
     assert not _serving(port)
+
+
+@pytest.fixture
+def production_site(tmp_path):
+    """`serve` as `./run` starts it: production settings over plain HTTP, after collectstatic."""
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="nst_site.settings.production", DJANGO_SECRET_KEY="x" * 50,
+               DJANGO_ALLOWED_HOSTS="127.0.0.1", DJANGO_SECURE_COOKIES="0", DJANGO_STATIC_ROOT=str(tmp_path / "static"),
+               NST_ENGINE="lite", NST_LITE_MODEL_DIR=str(settings.NST_LITE_MODEL_DIR),
+               NST_DB_PATH=str(tmp_path / "db.sqlite3"), NST_MEDIA_ROOT=str(tmp_path / "media"))
+    env.pop("DATABASE_URL", None)
+    for command in (["migrate", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
+        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    with open(tmp_path / "serve.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "manage.py", "serve", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    wait_for(lambda: _serving(port), timeout=60)
+    yield port
+    # SIGTERM, as a service manager stops it (the other tests use Ctrl-C's SIGINT).
+    children = _children(process.pid)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+    wait_for(lambda: not any(_alive(pid) for pid in children), timeout=10)
+
+
+def test_production_server_serves_hashed_compressed_static_files_and_safe_media(production_site):
+    """gunicorn, not the development server; static files hashed, gzipped, cached for ever; media with nosniff."""
+    port = production_site
+    status, headers, page = request(port, "GET", "/")
+    assert status == 200 and headers["Server"].startswith("gunicorn")
+    policy = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    assert headers["X-Frame-Options"] == "DENY" and headers["Referrer-Policy"] == "same-origin"
+    stylesheet = re.search(r'href="(/static/tfapp/css/site\.[0-9a-f]{12}\.css)"', page.decode()).group(1)
+    status, headers, compressed = request(port, "GET", stylesheet, headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    assert "immutable" in headers["Cache-Control"] and "max-age=315360000" in headers["Cache-Control"]
+    plain = request(port, "GET", stylesheet)[2]
+    assert gzip.decompress(compressed) == plain and len(compressed) < len(plain) / 2
+
+    status, location = upload_transfer(port, CONTENT_DIR / "chelsea.png", STYLE_DIR / "the_scream.jpg")
+    assert status == 302
+    photo = re.search(r'src="(/media/transfers/[^"]+/content\.png)"', request(port, "GET", location)[2].decode())
+    status, headers, _ = request(port, "GET", photo.group(1))
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_deploy_check_passes_with_the_documented_environment(tmp_path):
+    """`check --deploy` with the production settings and the README's HTTPS variables prints no warning."""
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="nst_site.settings.production",
+               DJANGO_SECRET_KEY="k3y-" + "v" * 20 + "-0123456789abcdefghijklmnop", DJANGO_ALLOWED_HOSTS="photos.example.org",
+               DJANGO_SECURE_SSL_REDIRECT="1", DJANGO_SECURE_HSTS_SECONDS="31536000",
+               DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS="1", DJANGO_SECURE_HSTS_PRELOAD="1", DJANGO_BEHIND_PROXY="1",
+               NST_ENGINE="lite", NST_LITE_MODEL_DIR=str(settings.NST_LITE_MODEL_DIR),
+               NST_DB_PATH=str(tmp_path / "db.sqlite3"))
+    checked = subprocess.run([sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env,
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    assert "System check identified no issues" in checked.stdout, checked.stdout + checked.stderr

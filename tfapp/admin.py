@@ -1,15 +1,18 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
-from .models import StylePreset, Transfer, TransferStyle
+from .models import ApiToken, StylePreset, Transfer, TransferStyle
 from .tasks import rerun
 
 
 def _thumbnail(field, alt):
     if not field:
         return "—"
-    return format_html('<img src="{}" alt="{}" style="max-height:64px;max-width:96px;border-radius:4px">',
-                       field.url, alt)
+    return format_html('<img src="{}" alt="{}" class="admin-thumb">', field.url, alt)
+
+
+class ThumbnailMedia:
+    css = {"all": ["tfapp/css/admin.css"]}
 
 
 class TransferStyleInline(admin.TabularInline):
@@ -27,6 +30,7 @@ class TransferStyleInline(admin.TabularInline):
 class StylePresetAdmin(admin.ModelAdmin):
     """The preset library shown on the upload page."""
 
+    Media = ThumbnailMedia
     list_display = ("preview", "name", "artist", "year", "licence", "cached_vectors")
     list_display_links = ("preview", "name")
     search_fields = ("name", "artist")
@@ -42,14 +46,27 @@ class StylePresetAdmin(admin.ModelAdmin):
         return ", ".join(sorted(preset.style_vectors)) or "—"
 
 
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Users' API tokens: staff can see and revoke them, never read them (only hashes are stored)."""
+
+    list_display = ("name", "user", "hint", "created_at", "last_used_at")
+    search_fields = ("name", "user__username")
+    readonly_fields = ("user", "name", "hint", "created_at", "last_used_at")
+
+    def has_add_permission(self, request):
+        return False
+
+
 @admin.register(Transfer)
 class TransferAdmin(admin.ModelAdmin):
     """A read-only gallery of every transfer; deleting one deletes its files."""
 
+    Media = ThumbnailMedia
     list_display = ("short_id", "content_preview", "style_preview", "result_preview", "status", "method", "engine",
-                    "result_size", "attempts", "waited", "ran", "created_at")
+                    "shared", "owner", "result_size", "attempts", "waited", "ran", "created_at")
     list_display_links = ("short_id", "result_preview")
-    list_filter = ("status", "method", "queue", "engine", "created_at")
+    list_filter = ("status", "method", "queue", "engine", "shared", "created_at")
     search_fields = ("public_id", "error_message")
     date_hierarchy = "created_at"
     readonly_fields = ("content_preview", "style_preview", "result_preview", "waited", "ran")
@@ -58,6 +75,7 @@ class TransferAdmin(admin.ModelAdmin):
     list_per_page = 50
     fieldsets = (
         (None, {"fields": ("public_id", "status", "error_message", "client")}),
+        ("Owner", {"fields": ("owner", "visitor", "shared")}),
         ("Queue", {"fields": ("queue", "created_at", "queued_at", "started_at", "heartbeat_at", "finished_at",
                               "attempts", "worker", "waited", "ran", "progress", "progress_steps")}),
         ("Images", {"fields": ("content_preview", "result_preview", "content_image", "result_image")}),

@@ -178,3 +178,28 @@ def max_output_size():
 def output_sizes():
     """The output sizes the upload form offers, up to ``max_output_size()``."""
     return [size for size in (512, 768, 1024, 2048, 3072, 4096) if size <= max_output_size()]
+
+
+def signup_open():
+    """Whether visitors may create their own account on the sign-up page (staff can always add users)."""
+    return bool(_get("NST_SIGNUP_OPEN", True))
+
+
+def api_anonymous():
+    """Whether the API accepts requests without a token or sign-in (acting for the browser session)."""
+    return bool(_get("NST_API_ANONYMOUS", False))
+
+
+def api_rate_limit():
+    """API requests one token (or, without one, one address) may make per minute; more get 429."""
+    return int(_get("NST_API_RATE_LIMIT", 120))
+
+
+def web_processes():
+    """Web server processes ``serve`` starts (each loads the app; API rate counts are per process)."""
+    return int(_get("NST_WEB_PROCESSES", 1))
+
+
+def web_threads():
+    """Threads per web server process: requests served at once, long-polling status requests included."""
+    return int(_get("NST_WEB_THREADS", 64))

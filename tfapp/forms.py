@@ -139,9 +139,10 @@ class TransferForm(forms.Form):
         "missing_file": "A stored image of %(what)s is missing or damaged; please choose the images again.",
     }
 
-    def __init__(self, *args, client="", **kwargs):
+    def __init__(self, *args, client="", ownership=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.client = client
+        self.ownership = ownership
         self.source = None
         presets = StylePreset.objects.all()
         for slot in range(STYLE_SLOTS):
@@ -280,7 +281,7 @@ class TransferForm(forms.Form):
     def save(self):
         """Store the inputs as a new queued transfer and return it."""
         return create_transfer(self.content, self.styles, options=self.options(), client=self.client,
-                               inputs_id=self._inputs_id())
+                               ownership=self.ownership, inputs_id=self._inputs_id())
 
     def _inputs_id(self):
         """The source's inputs id when this re-run reuses its photo and styles unchanged, else None."""

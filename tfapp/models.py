@@ -1,5 +1,8 @@
+import hashlib
+import secrets
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -44,6 +47,17 @@ class StylePreset(models.Model):
 
 
 class TransferQuerySet(models.QuerySet):
+    def owned_by(self, ownership):
+        """The transfers of a signed-in user or of an anonymous browser session (see tfapp.ownership)."""
+        return self.filter(ownership.lookup())
+
+    def visible_to(self, ownership):
+        """What one visitor's lists show: their own transfers and those shared publicly."""
+        return self.filter(ownership.lookup() | models.Q(shared=True))
+
+    def shared(self):
+        return self.filter(shared=True)
+
     def finished(self):
         return self.filter(status=Transfer.Status.DONE)
 
@@ -125,6 +139,11 @@ class Transfer(models.Model):
                                       help_text="The latest intermediate image while it runs.")
     client = models.CharField(max_length=64, blank=True, db_index=True,
                               help_text="Hashed address of the client that submitted it, for per-client limits.")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
+                              related_name="transfers", help_text="The signed-in user who created it.")
+    visitor = models.CharField(max_length=64, blank=True, db_index=True,
+                               help_text="The anonymous browser session that created it, until its user signs in.")
+    shared = models.BooleanField("shared in the public gallery", default=False, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker started it.")
     worker = models.CharField(max_length=128, blank=True, help_text="The worker (host-pid) that last started it.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -224,3 +243,44 @@ class TransferStyle(models.Model):
 
     def files(self):
         return [field for field in (self.image, self.thumbnail) if field]
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def matching(self, key):
+        """The token whose hash is that of ``key`` (none when revoked or unknown)."""
+        return self.filter(key_hash=ApiToken.hash(key)).select_related("user").first()
+
+
+class ApiToken(models.Model):
+    """A personal API token: only its SHA-256 is stored, so a leaked database reveals no usable token.
+
+    The key is 32 random bytes, so a fast hash is as safe as a slow one here.
+    """
+
+    PREFIX = "rst_"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80, help_text="What the token is for, to recognise it later.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=12, editable=False, help_text="The token's first characters.")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.hint}…)"
+
+    @classmethod
+    def issue(cls, user, name):
+        """Create a token; returns it and its key, which is shown once and never stored."""
+        key = cls.PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name, key_hash=cls.hash(key), hint=key[:len(cls.PREFIX) + 4])
+        return token, key
+
+    @staticmethod
+    def hash(key):
+        return hashlib.sha256(key.encode()).hexdigest()

@@ -21,6 +21,7 @@ from . import conf, engines, pipeline
 from .engines.base import Progress
 from .exceptions import Cancelled, InvalidImage, StyleTransferError
 from .imaging import THUMBNAIL_SIZE, encode_png, encode_thumbnail, open_image, tensor2image
+from .metadata import without_metadata
 from .models import Transfer, TransferStyle
 from .presets import preset_vector
 
@@ -47,8 +48,9 @@ class ImageInput:
 
     @classmethod
     def from_upload(cls, upload):
-        """From a file cleaned by ImageUploadField (which attached ``.extension``)."""
-        return cls(upload, upload.extension)
+        """From a file cleaned by ImageUploadField: re-encoded upright, without metadata (see imaging)."""
+        data, extension = without_metadata(upload)
+        return cls(ContentFile(data), extension)
 
     @classmethod
     def from_stored(cls, field):
@@ -66,16 +68,19 @@ class StyleChoice:
     preset: object = None
 
 
-def create_transfer(content, styles, options, client="", inputs_id=None):
+def create_transfer(content, styles, options, client="", ownership=None, inputs_id=None):
     """Store the content and styles (ImageInput, StyleChoice list) as a queued transfer of ``options.method``.
 
-    ``inputs_id`` marks it as the same inputs as earlier transfers (run with other
-    methods). Either the rows and all their files are written, or nothing is.
+    ``ownership`` (a tfapp.ownership.Ownership) says whose it is; without one it
+    belongs to nobody but staff. ``inputs_id`` marks it as the same inputs as earlier
+    transfers (run with other methods). Either the rows and all their files are
+    written, or nothing is.
     """
     resolved = options.resolved()
     method = engines.method_class(resolved.method)
+    owner_fields = ownership.fields() if ownership else {}
     transfer = Transfer(method=resolved.method, quality=resolved.quality or "", queue=method.queue,
-                        engine=method.engine, client=client, max_size=resolved.max_size,
+                        engine=method.engine, client=client, **owner_fields, max_size=resolved.max_size,
                         style_size=resolved.style_size, style_pooling=resolved.style_pooling,
                         strength=round(resolved.strength * 100), preserve_colours=resolved.preserve_colours)
     if inputs_id:

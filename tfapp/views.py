@@ -1,7 +1,7 @@
 import hashlib
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -10,6 +10,7 @@ from django.views.generic import ListView
 from . import conf, engines
 from .forms import TransferForm, methods_on_offer
 from .models import StylePreset, Transfer
+from .ownership import Ownership
 from .progress import progress, watcher
 from .tasks import cancel as cancel_transfer
 from .tasks import enqueue_transfer, rerun
@@ -20,17 +21,23 @@ def client_id(request):
     return hashlib.sha256(request.META.get("REMOTE_ADDR", "").encode()).hexdigest()[:32]
 
 
+def submit(form):
+    """Store a valid TransferForm's transfer and queue it for a worker: the page and the API both submit so."""
+    transfer = form.save()
+    enqueue_transfer(transfer.pk, transfer.queue)
+    return transfer
+
+
 def upload(request):
     """The home page: pick a photo and styles; the transfer is queued for a worker.
 
     ``?from=<public id>`` opens the form with an earlier transfer's inputs and parameters.
     """
     if request.method == "POST":
-        form = TransferForm(request.POST, request.FILES, client=client_id(request))
+        form = TransferForm(request.POST, request.FILES, client=client_id(request),
+                            ownership=Ownership.of_request(request, create=True))
         if form.is_valid():
-            transfer = form.save()
-            enqueue_transfer(transfer.pk, transfer.queue)
-            return redirect(transfer)
+            return redirect(submit(form))
         source = form.source
     else:
         source = _source_transfer(request.GET.get("from"))
@@ -42,7 +49,7 @@ def upload(request):
         "model_error": engines.unavailable_reason(engines.DEFAULT_METHOD),
         "max_upload_bytes": conf.max_upload_bytes(),
         "method_data": form.method_data(),
-        "recent": Transfer.objects.finished()[:6],
+        "recent": Transfer.objects.finished().visible_to(Ownership.of_request(request))[:6],
     })
 
 
@@ -54,38 +61,41 @@ def _source_transfer(public_id):
 
 
 def detail(request, public_id):
+    """A transfer's page: anyone with its (unguessable) link may see it; only its owner may change it."""
     transfer = get_object_or_404(Transfer.objects.prefetch_related("styles__preset"), public_id=public_id)
     return render(request, "tfapp/transfer_detail.html", {
         "transfer": transfer,
+        "is_owner": Ownership.of_request(request).owns(transfer),
         "method": next((offer for offer in methods_on_offer() if offer.name == transfer.method), None),
         "other_methods": [offer for offer in methods_on_offer() if offer.name != transfer.method],
-        "siblings": Transfer.objects.siblings_of(transfer),
+        "siblings": Transfer.objects.siblings_of(transfer).visible_to(Ownership.of_request(request)),
     })
 
 
 @require_POST
 def cancel(request, public_id):
-    """Stop a queued or running transfer; it ends cancelled, with no result."""
-    transfer = get_object_or_404(Transfer, public_id=public_id)
+    """Stop a queued or running transfer of the requester's; it ends cancelled, with no result."""
+    transfer = _owned_transfer(request, public_id)
     cancel_transfer(transfer)
     return redirect(transfer)
 
 
 @require_POST
 def try_method(request, public_id):
-    """Run the same inputs and parameters again with another method (``method`` in the POST)."""
+    """Run the same inputs and parameters again with another method (``method`` in the POST).
+
+    The new transfer is the requester's, whoever made the one it repeats.
+    """
     source = get_object_or_404(Transfer.objects.prefetch_related("styles"), public_id=public_id)
     data = {**{key: str(value) for key, value in TransferForm.initial_from(source).items() if value is not None},
             "method": request.POST.get("method", ""), "quality": request.POST.get("quality", "")}
-    form = TransferForm(data, client=client_id(request))
+    form = TransferForm(data, client=client_id(request), ownership=Ownership.of_request(request, create=True))
     if not form.is_valid():
         for error in form.errors.get("__all__", []) + [e for name, errors in form.errors.items()
                                                         if name != "__all__" for e in errors]:
             messages.error(request, error)
         return redirect(source)
-    transfer = form.save()
-    enqueue_transfer(transfer.pk, transfer.queue)
-    return redirect(transfer)
+    return redirect(submit(form))
 
 
 def status(request, public_id):
@@ -128,10 +138,48 @@ def download(request, public_id):
                         content_type="image/png")
 
 
-class GalleryView(ListView):
-    """Recent finished transfers as a grid of thumbnails."""
+def _owned_transfer(request, public_id):
+    """The transfer, if the request's owner owns it: 404 when there is none, 403 when it is someone else's."""
+    transfer = get_object_or_404(Transfer, public_id=public_id)
+    if not Ownership.of_request(request).owns(transfer):
+        raise PermissionDenied("Only the person who made this transfer can change it.")
+    return transfer
 
-    queryset = Transfer.objects.finished().recent()
+
+@require_POST
+def share(request, public_id):
+    """Show the transfer in the public gallery (``shared=on``) or take it out of it."""
+    transfer = _owned_transfer(request, public_id)
+    transfer.shared = request.POST.get("shared") == "on"
+    transfer.save(update_fields=["shared"])
+    messages.success(request, "Shared in the public gallery." if transfer.shared else "No longer in the public gallery.")
+    return redirect(transfer)
+
+
+def delete(request, public_id):
+    """Ask to confirm, then delete the transfer's row and all its files."""
+    transfer = _owned_transfer(request, public_id)
+    if request.method == "POST":
+        transfer.delete()
+        messages.success(request, "The transfer and its images are deleted.")
+        return redirect("tfapp:gallery")
+    return render(request, "tfapp/transfer_confirm_delete.html", {"transfer": transfer})
+
+
+class GalleryView(ListView):
+    """Finished transfers as a grid of thumbnails: the visitor's own and shared ones, or one of the two."""
+
     template_name = "tfapp/gallery.html"
     context_object_name = "transfers"
     paginate_by = 24
+    scope = "visible"  # "visible", "mine" or "public"
+
+    def get_queryset(self):
+        ownership = Ownership.of_request(self.request)
+        transfers = Transfer.objects.finished().recent()
+        if self.scope == "public":
+            return transfers.shared()
+        return transfers.owned_by(ownership) if self.scope == "mine" else transfers.visible_to(ownership)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(scope=self.scope, **kwargs)

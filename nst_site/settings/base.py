@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from csp.constants import NONE, SELF
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -22,18 +24,52 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_tasks",
     "django_tasks_db",
+    "csp",
+    "ninja",
     "tfapp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight after the security headers, before sessions and the rest.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
+
+# Every script and style comes from a static file: no inline code runs, and no page can be framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "tfapp:upload"
+LOGOUT_REDIRECT_URL = "tfapp:upload"
 
 ROOT_URLCONF = "nst_site.urls"
 WSGI_APPLICATION = "nst_site.wsgi.application"
@@ -100,7 +136,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "var" / "static"))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("NST_MEDIA_ROOT", BASE_DIR / "media"))
 
@@ -123,9 +159,14 @@ for _name in ("NST_VGG_WEIGHTS", "NST_ADAIN_MODEL_DIR"):
 # defaults and converts each to the type it needs.
 _NUMERIC_SETTINGS = ("NST_ENGINE_THREADS", "NST_MAX_PENDING_PER_CLIENT", "NST_MAX_PENDING_TOTAL",
                      "NST_MAX_ATTEMPTS", "NST_JOB_TIME_LIMIT", "NST_MAX_CONTENT_SIZE", "NST_STALE_AFTER",
-                     "NST_HEARTBEAT_SECONDS", "NST_MAX_OUTPUT_SIZE", "NST_STATUS_WAIT",
-                     "NST_SLOW_JOB_TIME_LIMIT", "NST_SLOW_WORKERS", "NST_SLOW_WORKER_NICE", "NST_PREVIEW_INTERVAL")
+                     "NST_HEARTBEAT_SECONDS", "NST_MAX_OUTPUT_SIZE", "NST_STATUS_WAIT", "NST_API_RATE_LIMIT",
+                     "NST_WEB_PROCESSES", "NST_WEB_THREADS", "NST_SLOW_JOB_TIME_LIMIT", "NST_SLOW_WORKERS",
+                     "NST_SLOW_WORKER_NICE", "NST_PREVIEW_INTERVAL")
 globals().update({name: float(os.environ[name]) for name in _NUMERIC_SETTINGS if name in os.environ})
+# Switches: 1/true/yes/on turn them on, anything else off.
+_BOOLEAN_SETTINGS = ("NST_SIGNUP_OPEN", "NST_API_ANONYMOUS")
+globals().update({name: os.environ[name].strip().lower() in ("1", "true", "yes", "on")
+                  for name in _BOOLEAN_SETTINGS if name in os.environ})
 for _name in ("NST_MODEL_BASE_URL", "NST_ADAIN_BASE_URL"):
     if _name in os.environ:
         globals()[_name] = os.environ[_name]

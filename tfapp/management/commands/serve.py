@@ -1,5 +1,10 @@
 """``manage.py serve``: the web server and background workers together, for one machine.
 
+The web server is gunicorn with threaded workers (``gthread``): each waiting
+result page holds a thread for up to ``NST_STATUS_WAIT`` seconds (long-polling),
+so threads, not processes, set how many pages can wait at once. ``--dev-server``
+runs Django's development server instead, for development only.
+
 Workers that die (a crash, the kernel's OOM killer) are started again; Ctrl-C
 stops everything, and so does `serve` itself being killed.
 """
@@ -27,8 +32,10 @@ class Command(BaseCommand):
                             help="Number of workers for fast transfers (default: NST_WORKERS or 1).")
         parser.add_argument("--slow-workers", type=int, default=conf.slow_workers(),
                             help="Number of workers for minutes-long transfers (default: NST_SLOW_WORKERS or 1).")
+        parser.add_argument("--dev-server", action="store_true",
+                            help="Serve with Django's development server instead of gunicorn (development only).")
 
-    def handle(self, *args, addrport, workers, slow_workers, **options):
+    def handle(self, *args, addrport, workers, slow_workers, dev_server, **options):
         manage = [sys.executable, sys.argv[0]]
         worker_env = dict(os.environ)
         worker_env.setdefault("NST_ENGINE_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
@@ -38,7 +45,8 @@ class Command(BaseCommand):
         commands.update({f"slow worker {number + 1}": manage + ["worker", "--queues", "slow", "--nice",
                                                                 str(conf.slow_worker_niceness())]
                          for number in range(slow_workers)})
-        children = {"web": self._start(manage + ["web", "--noreload", addrport], os.environ)}
+        web = manage + ["web", "--noreload", addrport] if dev_server else gunicorn_command(addrport)
+        children = {"web": self._start(web, os.environ)}
         children.update({name: self._start(command, worker_env) for name, command in commands.items()})
         signal.signal(signal.SIGTERM, _interrupt)
         try:
@@ -63,6 +71,15 @@ class Command(BaseCommand):
                 if name != "web" and child.poll() is not None:
                     self.stderr.write(f"{name} exited with status {child.returncode}; starting it again.")
                     children[name] = self._start(commands[name], worker_env)
+
+
+def gunicorn_command(addrport):
+    """gunicorn serving the site's WSGI application on ``addrport`` (``host:port`` or a port)."""
+    bind = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
+    return [sys.executable, "-m", "gunicorn", "nst_site.wsgi:application", "--bind", bind,
+            "--worker-class", "gthread", "--workers", str(conf.web_processes()), "--threads", str(conf.web_threads()),
+            # Waiting status requests answer within NST_STATUS_WAIT; a stop should not wait much longer.
+            "--graceful-timeout", "10", "--backlog", "1024", "--error-logfile", "-"]
 
 
 def _stop_with_parent():

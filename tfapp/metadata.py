@@ -1,0 +1,136 @@
+"""Uploads stored without the metadata cameras and phones hide in them.
+
+EXIF (GPS position, camera serial, embedded thumbnail), XMP, IPTC and comments are
+dropped. The EXIF orientation is applied first, so the stored image is upright; an
+embedded colour profile is applied too (the pixels are converted to sRGB and the
+profile is not kept), so the colours look the same without it and the profile cannot
+identify the device either.
+
+A JPEG that is already upright and has no profile keeps its compressed data as it
+is: only its metadata segments are cut out, so its pixels are exactly the uploaded
+ones. Any other image is decoded and written again (JPEG at quality 95, or PNG).
+"""
+import io
+import logging
+import struct
+
+from PIL import Image, ImageCms, ImageOps
+
+logger = logging.getLogger(__name__)
+
+SRGB = ImageCms.createProfile("sRGB")
+ORIENTATION = 0x0112
+#: Modes a PNG stores as they are; anything else (CMYK, YCbCr, 32-bit) becomes RGB(A).
+PNG_MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "I;16")
+
+
+def without_metadata(upload):
+    """``(bytes, extension)`` of ``upload`` (an image file already checked by the form) with no metadata.
+
+    JPEGs stay JPEGs (quality 95); every other format becomes a lossless PNG. Only
+    the first frame of an animation is kept, as only it is stylized.
+    """
+    upload.seek(0)
+    with Image.open(upload) as image:
+        image.seek(0)
+        is_jpeg = image.format in ("JPEG", "MPO")
+        if is_jpeg and image.getexif().get(ORIENTATION, 1) == 1 and not image.info.get("icc_profile"):
+            stripped = _stripped_if_readable(upload)
+            if stripped:
+                return stripped, ".jpg"
+        upright = ImageOps.exif_transpose(image)
+        pixels = _in_srgb(upright, image.info.get("icc_profile"))
+    upload.seek(0)
+    # Pillow writes some of ``info`` (comments, the ICC profile into PNGs) back out: start clean.
+    transparency = pixels.info.get("transparency") if pixels.mode in ("P", "L", "RGB") else None
+    pixels.info = {}
+    buffer = io.BytesIO()
+    if is_jpeg:
+        pixels.convert("L" if pixels.mode in ("1", "L") else "RGB").save(buffer, format="JPEG", quality=95)
+        return buffer.getvalue(), ".jpg"
+    if pixels.mode not in PNG_MODES:
+        pixels = pixels.convert("RGBA" if "A" in pixels.getbands() else "RGB")
+    # A palette image's transparency is pixel data, not metadata: it is kept.
+    options = {"transparency": transparency} if transparency is not None else {}
+    pixels.save(buffer, format="PNG", **options)
+    return buffer.getvalue(), ".png"
+
+
+def _stripped_if_readable(upload):
+    """The JPEG without its metadata segments, if it still decodes (else None: it is written again instead)."""
+    upload.seek(0)
+    stripped = jpeg_without_metadata(upload.read())
+    upload.seek(0)
+    try:
+        with Image.open(io.BytesIO(stripped)) as check:
+            check.draft("RGB", (64, 64))  # decoding at 1/8 scale still reads every byte
+            check.load()
+    except (OSError, ValueError, SyntaxError):
+        logger.info("A JPEG could not be stripped losslessly; it is written again.")
+        return None
+    return stripped
+
+
+def _in_srgb(image, icc_profile):
+    """The image's pixels converted from its embedded profile to sRGB (as they are without one).
+
+    A profile Little CMS cannot use is ignored, as a browser would.
+    """
+    image.info.pop("icc_profile", None)
+    if not icc_profile or image.mode not in ("RGB", "RGBA", "CMYK", "L"):
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        output_mode = "RGBA" if image.mode == "RGBA" else "RGB"
+        return ImageCms.profileToProfile(image, source, SRGB, outputMode=output_mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        logger.info("Ignored an embedded colour profile that could not be read.")
+        return image
+
+
+#: JPEG markers whose segments are kept: JFIF (APP0), Adobe's colour transform (APP14,
+#: needed to decode CMYK files) and everything that is not an APPn or comment segment.
+KEPT_APPS = (0xE0, 0xEE)
+SOS, EOI = 0xDA, 0xD9
+
+
+def jpeg_without_metadata(data):
+    """The JPEG file ``data`` up to its first image's end, without APP1-APP13, APP15 and COM segments.
+
+    The compressed image data is copied byte for byte. A multi-picture file's other
+    pictures (with their own EXIF) follow the first image's end and are left out.
+    """
+    kept, position = [data[:2]], 2
+    while position < len(data):
+        marker, position = _next_marker(data, position)
+        if marker == EOI or marker is None or position + 2 > len(data):
+            break
+        length = struct.unpack(">H", data[position:position + 2])[0]
+        segment_end = position + length
+        if marker == SOS:
+            segment_end = _end_of_scan(data, segment_end)
+        if not (0xE1 <= marker <= 0xEF and marker not in KEPT_APPS) and marker != 0xFE:
+            kept.append(bytes((0xFF, marker)) + data[position:segment_end])
+        position = segment_end
+    return b"".join(kept) + b"\xff\xd9"
+
+
+def _next_marker(data, position):
+    """The marker at ``position`` (fill bytes skipped) and where its segment starts."""
+    while position < len(data) and data[position] == 0xFF:
+        position += 1
+    if position >= len(data):
+        return None, position
+    return data[position], position + 1
+
+
+def _end_of_scan(data, position):
+    """Where a scan's entropy-coded data ends: at the first 0xFF that starts a marker (not stuffing or RSTn)."""
+    while True:
+        position = data.find(b"\xff", position)
+        if position < 0 or position + 1 >= len(data):
+            return len(data)
+        following = data[position + 1]
+        if following != 0x00 and not 0xD0 <= following <= 0xD7 and following != 0xFF:
+            return position
+        position += 1 if following == 0xFF else 2
