@@ -3,6 +3,7 @@ from django.core.files.base import ContentFile
 
 from tfapp.forms import ImageUploadField
 from tfapp.models import StylePreset
+from tfapp.ownership import Ownership
 from tfapp.pipeline import Options
 from tfapp.processing import ImageInput, StyleChoice, create_transfer, run_transfer
 
@@ -14,14 +15,15 @@ def image_input(name, image):
     return ImageInput.from_upload(ImageUploadField().clean(upload(name, image)))
 
 
-def make_transfer(run=True, size=(48, 32), styles=None, options=None):
+def make_transfer(run=True, size=(48, 32), styles=None, options=None, owner=None):
     """A stored transfer of a small synthetic photo, stylized unless ``run`` is False.
 
     ``styles`` is a list of StyleChoice; by default one synthetic style of weight 1.
+    ``owner``: the user it belongs to (by default, nobody but staff).
     """
     styles = styles or [StyleChoice(image_input("style.png", make_image((32, 32))))]
     transfer = create_transfer(image_input("photo.png", make_image(size)), styles,
-                               options=options or Options())
+                               options=options or Options(), ownership=Ownership(user=owner) if owner else None)
     if run:
         run_transfer(transfer.pk)
         transfer.refresh_from_db()

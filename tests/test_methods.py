@@ -26,6 +26,14 @@ def submit(client, django_capture_on_commit_callbacks):
     return post
 
 
+@pytest.fixture
+def user(client, django_user_model):
+    """A signed-in user, who owns the transfers made with ``make_transfer(owner=user)``."""
+    person = django_user_model.objects.create_user("ada", password="a long passphrase 42")
+    client.force_login(person)
+    return person
+
+
 def form_error_codes(response):
     form = response.context["form"]
     return [error.code for errors in form.errors.as_data().values() for error in errors]
@@ -95,11 +103,11 @@ def test_a_running_transfer_without_progress_reports_an_estimate_of_time_left(cl
     assert state["progress"] is None and state["eta_seconds"] is not None and state["eta_seconds"] >= 0
 
 
-def test_cancelling_a_queued_transfer_ends_it_cancelled_with_no_result(client, isolated_storage):
+def test_cancelling_a_queued_transfer_ends_it_cancelled_with_no_result(client, user, isolated_storage):
     """Cancel (a POST) stops a queued transfer; a worker reaching it later skips it."""
     from tfapp.processing import run_transfer
 
-    transfer = make_transfer(run=False)
+    transfer = make_transfer(run=False, owner=user)
     response = client.post(reverse("tfapp:cancel", args=[transfer.public_id]))
     assert response.status_code == 302
     run_transfer(transfer.pk)
@@ -109,18 +117,25 @@ def test_cancelling_a_queued_transfer_ends_it_cancelled_with_no_result(client, i
     assert "was cancelled" in client.get(transfer.get_absolute_url()).content.decode()
 
 
-def test_cancel_needs_a_post_and_leaves_a_finished_transfer_alone(client):
+def test_only_the_owner_can_cancel(client, django_user_model):
+    """Someone else's transfer cannot be cancelled: 403, and it stays queued."""
+    transfer = make_transfer(run=False, owner=django_user_model.objects.create_user("bob"))
+    assert client.post(reverse("tfapp:cancel", args=[transfer.public_id])).status_code == 403
+    assert Transfer.objects.get(pk=transfer.pk).status == Transfer.Status.QUEUED
+
+
+def test_cancel_needs_a_post_and_leaves_a_finished_transfer_alone(client, user):
     """A GET cannot cancel, and a done transfer stays done with its result."""
-    transfer = make_transfer()
+    transfer = make_transfer(owner=user)
     assert client.get(reverse("tfapp:cancel", args=[transfer.public_id])).status_code == 405
     client.post(reverse("tfapp:cancel", args=[transfer.public_id]))
     transfer.refresh_from_db()
     assert transfer.status == Transfer.Status.DONE and transfer.result_image
 
 
-def test_a_cancelled_transfer_can_be_run_again(client, django_capture_on_commit_callbacks):
+def test_a_cancelled_transfer_can_be_run_again(client, user, django_capture_on_commit_callbacks):
     """"Run it again" queues a cancelled transfer, which then finishes."""
-    transfer = make_transfer(run=False)
+    transfer = make_transfer(run=False, owner=user)
     client.post(reverse("tfapp:cancel", args=[transfer.public_id]))
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("tfapp:retry", args=[transfer.public_id]))
@@ -128,14 +143,15 @@ def test_a_cancelled_transfer_can_be_run_again(client, django_capture_on_commit_
     assert transfer.status == Transfer.Status.DONE
 
 
-def test_trying_another_method_reruns_the_same_inputs_as_a_sibling(client, django_capture_on_commit_callbacks):
+def test_trying_another_method_reruns_the_same_inputs_as_a_sibling(client, user, django_capture_on_commit_callbacks):
     """"Try another method" makes a new transfer of the same photo and styles, shown side by side."""
-    first = make_transfer()
+    first = make_transfer(owner=user)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("tfapp:try_method", args=[first.public_id]), {"method": "magenta"})
     second = Transfer.objects.exclude(pk=first.pk).get()
     assert response["Location"] == second.get_absolute_url()
     assert second.inputs_id == first.inputs_id and second.status == Transfer.Status.DONE
+    assert second.owner == user
     assert second.strength == first.strength and second.max_size == first.max_size
     page = client.get(first.get_absolute_url()).content.decode()
     assert second.result_preview.url in page and "other methods" in page
