@@ -52,8 +52,9 @@ EPSILON_NODE = "ada_in/batchnorm/add/y"
 DOWNSAMPLING = 8
 MIN_SIDE = 2 * DOWNSAMPLING
 
-#: Longest side run in one piece. Peak memory at 1024 px is about 1.6 GB and grows
-#: with the pixels (measured in README.md), so larger content is tiled.
+#: Longest side run in one piece. A process's peak memory (measured by bench/adain.py):
+#: 1.0 GiB at 512 px, 1.5 GiB at 1024 px, 3.3 GiB at 2048 px in one piece but 1.5 GiB in
+#: 1024 px tiles, which cost about 1.6 times the work per pixel.
 DEFAULT_TILE_SIZE = 1024
 
 _IMAGES = tf.TensorSpec([1, None, None, 3], tf.float32)
@@ -76,10 +77,15 @@ class AdainMethod(Method):
         "qualities": "AdaIN has one setting.",
     }
 
-    #: Seconds per megapixel of result and fixed seconds (the painting's encoding),
-    #: fitted to 512 and 1024 px runs on the 2-core development machine.
-    SECONDS_PER_MEGAPIXEL = 9.0
-    SECONDS_FIXED = 0.6
+    #: Seconds per megapixel of result and fixed seconds (encoding a 256 px painting) on
+    #: two idle cores: half the CPU seconds ``bench/adain.py`` measured at 512x512 (6.6 s,
+    #: 0.44 s of them the painting), since the busy development machine's clock could not
+    #: time it; VGG-19's 1.27 s forward pass there suggests this is ~20 % pessimistic.
+    SECONDS_PER_MEGAPIXEL = 11.8
+    SECONDS_FIXED = 0.22
+    #: Work per pixel in tiles relative to one piece: overlapping tiles (~14 % more pixels at
+    #: 2048 px) and one more encoder pass for the photo's statistics (half the work).
+    TILED_WORK = 1.64
 
     def __init__(self, model_dir=None):
         model_dir = model_dir or conf.adain_model_dir()
@@ -133,7 +139,10 @@ class AdainMethod(Method):
 
     @classmethod
     def estimate_seconds(cls, width, height, quality=None):
-        return cls.SECONDS_FIXED + cls.SECONDS_PER_MEGAPIXEL * width * height / 1e6
+        megapixels = width * height / 1e6
+        if max(width, height) > DEFAULT_TILE_SIZE:
+            megapixels *= cls.TILED_WORK
+        return cls.SECONDS_FIXED + cls.SECONDS_PER_MEGAPIXEL * megapixels
 
     def _stylize_piece(self, content, target, strength, content_statistics=None):
         """Encode, align and decode one image or tile; ``[1, H, W, 3]`` in [0, 1] of its size."""

@@ -1,0 +1,180 @@
+"""AdaIN: the frozen graphs as they are against their weights dequantized once; time and memory by size.
+
+1. In this process, for a 512x512 and a 512x341 photo and a 256 px painting, one
+   transfer (encode the photo and the painting, AdaIN, decode) two ways, taking
+   turns: the frozen graphs as shipped (their ``Dequantize`` ops run on every call)
+   and ``AdainMethod`` (the same weights dequantized once at load, float32
+   ``tf.function``s). Also the parts of the float path: encoding the photo, encoding
+   the painting, decoding.
+2. For 512, 1024 and 2048 px, a fresh process runs ``AdainMethod.stylize`` in one
+   piece (and at 2048 also in 1024 px tiles) and reports its time and its peak
+   resident memory, so one size's memory never counts towards another's.
+
+    python bench/adain.py [--runs 5] [--threads 2]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _common import CONTENT, SHARED, STYLE, summary  # noqa: E402
+
+ADAIN_DIR = SHARED / "models" / "adain-vgg19"
+PHOTO = CONTENT / "astronaut.png"
+PAINTING = STYLE / "starry_night.jpg"
+MEMORY_RUNS = ((512, None), (1024, None), (2048, None), (2048, 1024))
+
+
+def setup_django(threads):
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nst_site.settings.development")
+    os.environ.setdefault("NST_ADAIN_MODEL_DIR", str(ADAIN_DIR))
+    os.environ["NST_ENGINE_THREADS"] = str(threads)
+    django.setup()
+
+
+def images(size):
+    """The photo resized to exactly ``size`` (width, height) and the painting at 256 px."""
+    from PIL import Image
+
+    from tfapp.imaging import image2tensor, open_image, style2tensor
+
+    photo = open_image(PHOTO).resize(size, Image.Resampling.LANCZOS)
+    return image2tensor(photo), style2tensor(open_image(PAINTING), 256, pooling=False)
+
+
+class GraphTransfer:
+    """The shipped graphs: encoder, and decoder fed after its baked-in AdaIN (so strength works the same)."""
+
+    def __init__(self):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.encode = self._load("encoder_opt_quantized.pb").prune("input:0", "output/Relu:0")
+        self.decode = self._load("decoder_opt_quantized.pb").prune("ada_in/add:0", "output/mul:0")
+
+    def _load(self, name):
+        graph_def = self.tf.compat.v1.GraphDef()
+        graph_def.ParseFromString((ADAIN_DIR / name).read_bytes())
+        return self.tf.compat.v1.wrap_function(lambda: self.tf.compat.v1.import_graph_def(graph_def, name=""), [])
+
+    def __call__(self, content, style, epsilon=1e-5):
+        from tfapp.engines.adain import adain, statistics
+
+        content_features = self.encode(self.tf.constant(content * 255.0))
+        style_mean, style_std = statistics(self.encode(self.tf.constant(style * 255.0)))
+        aligned = adain(content_features, *statistics(content_features, epsilon), style_mean, style_std)
+        return self.tf.clip_by_value(self.decode(aligned), 0.0, 255.0).numpy() / 255.0
+
+
+def timed(function, *args):
+    """Wall-clock seconds of one call."""
+    return timed_with_cpu(function, *args)[0]
+
+
+def timed_with_cpu(function, *args):
+    """Wall-clock and CPU seconds (all of this process's threads) of one call.
+
+    On a machine other processes are busy on, the wall clock mostly measures them;
+    the CPU seconds are the work this call did, which they change far less.
+    """
+    started, started_cpu = time.perf_counter(), time.process_time()
+    function(*args)
+    return time.perf_counter() - started, time.process_time() - started_cpu
+
+
+def print_times(label, measured):
+    wall, cpu = zip(*measured)
+    print(f"  {label:17} {summary(wall)}; CPU {summary(cpu)}")
+
+
+def compare(runs):
+    import numpy as np
+
+    from tfapp.engines.adain import AdainMethod, _padded
+
+    method, graph = AdainMethod(), GraphTransfer()
+    for size in ((512, 512), (512, 341)):
+        content, style = images(size)
+        # Both ways need sides the decoder returns whole; 341 rows are padded to 344 for both.
+        padded = _padded(content)
+        float_result = method.stylize(padded, [(style, 1.0)])
+        graph_result = graph(padded, style)
+        difference = np.abs(float_result - graph_result).max()
+        print(f"{size[0]}x{size[1]}: float vs graph output, max difference {difference:.2e}")
+        times = {"graph as shipped": [], "float weights": []}
+        for _ in range(runs):
+            times["graph as shipped"].append(timed_with_cpu(graph, padded, style))
+            times["float weights"].append(timed_with_cpu(method.stylize, content, [(style, 1.0)]))
+        for label, measured in times.items():
+            print_times(label, measured)
+        parts(method, content, style, runs)
+
+
+def parts(method, content, style, runs):
+    from tfapp.engines.adain import _padded
+
+    features = method._encode(_padded(content))
+    pieces = {"encode photo": lambda: method._encode(_padded(content)).numpy(),
+              "encode painting": lambda: method._encode(_padded(style)).numpy(),
+              "decode": lambda: method._decode(features).numpy()}
+    for label, piece in pieces.items():
+        print_times(f"  {label}", [timed_with_cpu(piece) for _ in range(runs)])
+
+
+def peak_resident_bytes():
+    """This process's own peak resident memory (VmHWM; ru_maxrss would carry a forked parent's)."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
+
+
+def one_size(long_side, tile_size):
+    """In a fresh process: one square transfer of ``long_side`` px; prints a JSON line."""
+    from tfapp.engines.adain import AdainMethod
+
+    content, style = images((long_side, long_side))
+    method = AdainMethod()
+    method.stylize(content[:, :64, :64], [(style, 1.0)])
+    loaded = peak_resident_bytes()
+    seconds = timed(method.stylize, content, [(style, 1.0)], 1.0, None, tile_size or long_side)
+    print(json.dumps({"seconds": seconds, "peak": peak_resident_bytes(), "loaded": loaded}))
+
+
+def memory(threads):
+    for long_side, tile_size in MEMORY_RUNS:
+        command = [sys.executable, __file__, "--threads", str(threads), "--one-size", str(long_side)]
+        if tile_size:
+            command += ["--tile-size", str(tile_size)]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        figures = json.loads(output.splitlines()[-1])
+        label = f"{long_side}x{long_side}" + (f" in {tile_size} px tiles" if tile_size else " in one piece")
+        print(f"{label:27} {figures['seconds']:.2f} s, peak {figures['peak'] / 2**30:.2f} GiB "
+              f"(model loaded and warm: {figures['loaded'] / 2**30:.2f} GiB)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--tile-size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--skip-memory", action="store_true", help="Only the timing comparison.")
+    options = parser.parse_args()
+    setup_django(options.threads)
+    if options.one_size:
+        return one_size(options.one_size, options.tile_size)
+    print(f"{options.threads} threads, {os.cpu_count()} cores")
+    compare(options.runs)
+    if not options.skip_memory:
+        memory(options.threads)
+
+
+if __name__ == "__main__":
+    main()
