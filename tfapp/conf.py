@@ -142,3 +142,13 @@ def max_output_size():
 def output_sizes():
     """The output sizes the upload form offers, up to ``max_output_size()``."""
     return [size for size in (512, 768, 1024, 2048, 3072, 4096) if size <= max_output_size()]
+
+
+def runtime():
+    """What runs the lite engine's networks: ``openvino`` or ``litert``; empty picks the fastest installed (OpenVINO)."""
+    return str(_get("NST_RUNTIME", ""))
+
+
+def precision():
+    """``f32``, or ``bf16`` (OpenVINO on CPUs with native bfloat16 only; elsewhere f32 is used)."""
+    return str(_get("NST_PRECISION", "f32"))

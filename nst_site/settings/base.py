@@ -121,6 +121,8 @@ _NUMERIC_SETTINGS = ("NST_ENGINE_THREADS", "NST_MAX_PENDING_PER_CLIENT", "NST_MA
                      "NST_MAX_ATTEMPTS", "NST_JOB_TIME_LIMIT", "NST_MAX_CONTENT_SIZE", "NST_STALE_AFTER",
                      "NST_HEARTBEAT_SECONDS", "NST_MAX_OUTPUT_SIZE", "NST_STATUS_WAIT")
 globals().update({name: float(os.environ[name]) for name in _NUMERIC_SETTINGS if name in os.environ})
+NST_RUNTIME = os.environ.get("NST_RUNTIME", "")
+NST_PRECISION = os.environ.get("NST_PRECISION", "f32")
 if "NST_MODEL_BASE_URL" in os.environ:
     NST_MODEL_BASE_URL = os.environ["NST_MODEL_BASE_URL"]
 
