@@ -34,11 +34,11 @@ MIN_SIDE = 16
 # Transfer networks built for distinct content sizes, least recently used dropped first.
 INTERPRETER_CACHE_SIZE = 8
 
-# Each cached network keeps its activations allocated (LiteRT: about 1.7 kB per
-# content pixel, 1.7 GB at 1024x1024; OpenVINO about 0.5 kB), so the cache is bounded
-# by pixels too: beside the network in use, older ones stay only while all together
-# have at most this many.
-INTERPRETER_CACHE_PIXELS = 1_500_000
+# Each cached network keeps its activations allocated, about
+# ``runtime.bytes_per_pixel`` per content pixel, so the cache is bounded by memory
+# too: beside the network in use, older ones stay only while all together need at
+# most this many bytes (1.5 million pixels on LiteRT, 8 million on OpenVINO).
+INTERPRETER_CACHE_BYTES = 2_500_000_000
 
 CONTENT_INPUT = "content_image"
 VECTOR_INPUT = "mobilenet_conv/Conv/BiasAdd"
@@ -146,7 +146,8 @@ class LiteEngine(Engine):
 
     def _over_cache_limits(self):
         pixels = sum(height * width for _, (height, width) in self._networks)
-        return len(self._networks) > INTERPRETER_CACHE_SIZE or pixels > INTERPRETER_CACHE_PIXELS
+        return (len(self._networks) > INTERPRETER_CACHE_SIZE
+                or pixels * self.runtime.bytes_per_pixel > INTERPRETER_CACHE_BYTES)
 
 
 class TransferModel:

@@ -80,6 +80,9 @@ class Runtime:
     #: The runtime's own name, for people.
     display_name = ""
 
+    #: Memory a built transfer network holds per content pixel, in bytes (measured at 512-1536 px).
+    bytes_per_pixel = 0
+
     #: Whether :meth:`network` accepts ``shared_statistics``: instance norms fed
     #: from outside, so tiles of one image can share the whole image's statistics.
     shares_statistics = False
@@ -109,6 +112,7 @@ class Network:
 class LiteRtRuntime(Runtime):
     name = "litert"
     display_name = "LiteRT"
+    bytes_per_pixel = 1700
 
     def network(self, flatbuffer):
         return LiteRtNetwork(flatbuffer, self.threads)
@@ -152,6 +156,7 @@ def _openvino_core():
 class OpenVinoRuntime(Runtime):
     name = "openvino"
     display_name = "OpenVINO"
+    bytes_per_pixel = 300
     shares_statistics = True
 
     def __init__(self, threads, precision="f32"):
