@@ -145,7 +145,7 @@ def output_sizes():
 
 
 def runtime():
-    """What runs the lite engine's networks: ``openvino`` or ``litert``; empty picks the fastest installed (OpenVINO)."""
+    """What runs the lite engine's transfer network: ``openvino``, ``litert``, or empty for the fastest installed."""
     return str(_get("NST_RUNTIME", ""))
 
 
