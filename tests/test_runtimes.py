@@ -149,7 +149,7 @@ def test_statistics_fed_back_reproduce_the_one_piece_result(openvino, vector):
 
 @needs_openvino
 def test_tiles_with_whole_image_statistics_match_the_one_piece_result(openvino, litert, vector):
-    """At 1024 px, tiled at 512 px vs. one piece: under 1 level of 255 on average, 5x closer than per-tile statistics."""
+    """A 1024 px content tiled at 512 px is within 1 level of 255 (mean) of one piece, 5x closer than per-tile."""
     content = photo(1024, 1024)
     assert max(tiling.plan_axis(1024, 512)[1]) > 0
     shared = np.abs(openvino.transfer(content, vector, 512) - openvino.transfer(content, vector)).mean() * 255
