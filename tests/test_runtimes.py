@@ -138,13 +138,17 @@ def test_the_transfer_network_has_13_instance_norms():
 
 
 @needs_openvino
-def test_statistics_fed_back_reproduce_the_one_piece_result(openvino, vector):
-    """Running a tile with the statistics read from that same tile gives exactly the one-piece output."""
-    content = photo(96, 64)
-    statistics = openvino._statistics(content, vector)
-    assert len(statistics) == 26
-    fed = openvino._run("fed", content, {"mobilenet_conv/Conv/BiasAdd": vector, **statistics})
-    assert np.array_equal(fed, openvino.transfer(content, vector))
+def test_statistics_fed_back_reproduce_the_one_piece_result(vector):
+    """A network fed the statistics another read on the same content gives exactly the plain network's output."""
+    flatbuffer = TransferModel((settings.NST_LITE_MODEL_DIR / TRANSFER_FILE).read_bytes()).for_size(64, 96)
+    runtime = runtimes.OpenVinoRuntime(2)
+    inputs = {"content_image": photo(96, 64), "mobilenet_conv/Conv/BiasAdd": vector}
+    plain = runtime.network(flatbuffer)(inputs)
+    read = runtime.network(flatbuffer, shared_statistics="read")(inputs)
+    assert len(read) == 27 and np.array_equal(read[0], plain[0])
+    statistics = {f"statistic_{index}": statistic for index, statistic in enumerate(read[1:])}
+    fed = runtime.network(flatbuffer, shared_statistics="fed")({**inputs, **statistics})
+    assert np.array_equal(fed[0], plain[0])
 
 
 @needs_openvino
