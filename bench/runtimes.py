@@ -106,6 +106,8 @@ def main():
     content = image2tensor(large, max(LARGE))
     calls = {label: (lambda e=engine: e.transfer(content, vector)) for label, engine in by_label.items()}
     report("4096x2731", compare(calls, args.large_runs), speedups)
+    print("(tiled, the runtimes differ by design: OpenVINO's tiles share the whole image's statistics, LiteRT's "
+          "use their own; see bench/tile_statistics.py)")
     options = pipeline.Options(max_size=max(LARGE))
     calls = {label: (lambda e=engine: pipeline.stylize(large, painting, options, e).image)
              for label, engine in by_label.items()}
