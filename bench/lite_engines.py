@@ -1,4 +1,4 @@
-"""Why the lite engine rewrites the fp16 graph: it against the dynamic-range int8 file.
+"""Why the lite engine rewrites the fp16 graph: it against the dynamic-range int8 file, both on LiteRT.
 
 For several content sizes, prints the warm time of one transfer-network call with
 (1) the fp16 file with its upsampling sizes rewritten for the content size (what
@@ -21,6 +21,7 @@ from _common import CONTENT, LITE_DIR, STYLE  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from tfapp.engines.runtimes import LiteRtRuntime  # noqa: E402
 from tfapp.engines.lite import LiteEngine  # noqa: E402
 from tfapp.imaging import image2tensor, style2tensor  # noqa: E402
 
@@ -56,7 +57,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    engine = LiteEngine(LITE_DIR)
+    engine = LiteEngine(LITE_DIR, LiteRtRuntime(2))
     vector = engine.style_vector(style2tensor(Image.open(STYLE / "starry_night.jpg"), 256))
     photo = Image.open(CONTENT / "astronaut.png")
     print(f"{'content WxH':>12} {'fp16 rewritten':>15} {'int8 dynamic':>13} {'int8 output':>12} {'new-size build':>15}")

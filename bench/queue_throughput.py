@@ -3,11 +3,11 @@
 1. N transfers (default 100, 512 px) submitted concurrently: wall time until all are
    done, throughput, none lost; with 1 worker and with 2 workers (and 1 worker using
    both cores), plus p95 latency of page loads while the queue is full and each
-   worker's resident memory.
+   worker's resident memory; for each runtime (``--runtimes``, OpenVINO and LiteRT).
 2. One transfer on an idle system: upload until the result page shows the image,
    next to the raw model call (the lecture notebook path).
 
-    python bench/queue_throughput.py [--transfers 100] [--rounds 3]
+    python bench/queue_throughput.py [--transfers 100] [--rounds 3] [--runtimes openvino litert]
 """
 import argparse
 import json
@@ -64,8 +64,8 @@ def page_latencies(port, stop):
     return latencies
 
 
-def load_run(count, workers, threads):
-    env = {"NST_WORKERS": str(workers), "NST_ENGINE_THREADS": str(threads),
+def load_run(count, workers, threads, runtime):
+    env = {"NST_WORKERS": str(workers), "NST_ENGINE_THREADS": str(threads), "NST_RUNTIME": runtime,
            "NST_MAX_PENDING_PER_CLIENT": str(count), "NST_MAX_PENDING_TOTAL": str(count)}
     with tempfile.TemporaryDirectory() as workdir:
         process, port, _ = start_server(Path(workdir), env, command="serve")
@@ -114,11 +114,20 @@ def wait_for_workers(port):
         time.sleep(0.1)
 
 
-def idle_run(runs):
+def print_load_run(runtime, workers, threads, result):
+    rss = ", ".join(f"{size:.0f}" for size in result["rss"]) + " MiB"
+    if result["refused"]:
+        print(f"  uploads refused with HTTP {result['refused']}")
+    print(f"{runtime:>8} {workers:>14} x {threads} {result['done']:>4}/{result['accepted']:<4} {result['wall']:>7.1f}s "
+          f"{result['done'] / result['wall']:>7.2f} {result['p95'] * 1000:>7.0f}ms {rss:>16}")
+
+
+def idle_run(runs, runtime):
     from site_vs_model import wait_until_done
 
     with tempfile.TemporaryDirectory() as workdir:
-        process, port, _ = start_server(Path(workdir), {"NST_WORKERS": "1"}, command="serve")
+        process, port, _ = start_server(Path(workdir), {"NST_WORKERS": "1", "NST_RUNTIME": runtime},
+                                        command="serve")
         try:
             wait_for_workers(port)
             times = []
@@ -143,30 +152,39 @@ def main():
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the three configurations this many times, in turn, and compare medians "
                              "(this VM's speed drifts over minutes)")
+    parser.add_argument("--runtimes", nargs="+", default=["openvino", "litert"], choices=["openvino", "litert"],
+                        help="NST_RUNTIME of the served site, each in every round (the first is the one compared "
+                             "with the notebook path)")
     args = parser.parse_args()
     print(f"{args.transfers} concurrent uploads of {PHOTO.name} (512x512) + {PAINTING.name}, lite engine")
     print(f"page p95: '/' and '/gallery/' loaded by one visitor every {VISITOR_PAUSE} s while the queue drains")
-    print(f"{'workers x threads':>18} {'done':>9} {'wall':>8} {'per s':>7} {'page p95':>9} {'worker RSS':>16}")
+    print(f"{'runtime':>8} {'workers x threads':>18} {'done':>9} {'wall':>8} {'per s':>7} {'page p95':>9} "
+          f"{'worker RSS':>16}")
     throughput = {}
     for _ in range(args.rounds):
-        for workers, threads in ((1, 1), (1, 2), (2, 1)):
-            result = load_run(args.transfers, workers, threads)
-            throughput.setdefault((workers, threads), []).append(result["done"] / result["wall"])
-            rss = ", ".join(f"{size:.0f}" for size in result["rss"]) + " MiB"
-            if result["refused"]:
-                print(f"  uploads refused with HTTP {result['refused']}")
-            print(f"{workers:>14} x {threads} {result['done']:>4}/{result['accepted']:<4} {result['wall']:>7.1f}s "
-                  f"{result['done'] / result['wall']:>7.2f} {result['p95'] * 1000:>7.0f}ms {rss:>16}")
-    base, best_single, double = (statistics.median(throughput[config]) for config in ((1, 1), (1, 2), (2, 1)))
-    print(f"throughput (medians of {args.rounds} round(s)) 2 workers / 1 worker (1 thread each): {double / base:.2f}x; "
-          f"2 workers / 1 worker using both cores: {double / best_single:.2f}x")
+        for runtime in args.runtimes:
+            for workers, threads in ((1, 1), (1, 2), (2, 1)):
+                result = load_run(args.transfers, workers, threads, runtime)
+                throughput.setdefault((runtime, workers, threads), []).append(result["done"] / result["wall"])
+                print_load_run(runtime, workers, threads, result)
+    for runtime in args.runtimes:
+        base, best_single, double = (statistics.median(throughput[(runtime, *config)])
+                                     for config in ((1, 1), (1, 2), (2, 1)))
+        print(f"{runtime} (medians of {args.rounds} round(s)): 2 workers {double:.2f}/s, 2 workers / 1 worker "
+              f"(1 thread each): {double / base:.2f}x; "
+              f"2 workers / 1 worker using both cores: {double / best_single:.2f}x")
+    if len(args.runtimes) > 1:
+        first, other = args.runtimes[:2]
+        gains = [statistics.median(throughput[(first, *config)]) / statistics.median(throughput[(other, *config)])
+                 for config in ((1, 1), (1, 2), (2, 1))]
+        print(f"transfers per second, {first} / {other}: 1x1 {gains[0]:.2f}x, 1x2 {gains[1]:.2f}x, 2x1 {gains[2]:.2f}x")
     print()
     from site_vs_model import NotebookPath
 
-    path = NotebookPath()
+    path = NotebookPath(args.runtimes[0])
     notebook = [path.run(PHOTO, PAINTING)[1] for _ in range(args.runs + 1)][1:]
-    idle = idle_run(args.runs)
-    print(f"idle system, upload -> result page and image loaded: {summary(idle)}")
+    idle = idle_run(args.runs, args.runtimes[0])
+    print(f"idle system ({args.runtimes[0]}), upload -> result page and image loaded: {summary(idle)}")
     print(f"raw model call, notebook path:                       {summary(notebook)}")
     print(f"difference of medians: {statistics.median(idle) - statistics.median(notebook):+.3f} s")
 

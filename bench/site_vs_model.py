@@ -40,10 +40,12 @@ from _common import (  # noqa: E402
 class NotebookPath:
     """The lecture's code path, timed from files to stylized image, with the engine loaded once."""
 
-    def __init__(self):
+    def __init__(self, runtime=""):
+        from tfapp import conf
+        from tfapp.engines import runtimes
         from tfapp.engines.lite import LiteEngine
 
-        self.engine = LiteEngine(LITE_DIR)
+        self.engine = LiteEngine(LITE_DIR, runtimes.choose(runtime, conf.precision(), conf.engine_threads()))
 
     def run(self, content_path, style_path):
         """One transfer; returns (model seconds, total seconds, content tensor shape)."""
@@ -111,12 +113,12 @@ def with_site_paused(processes, work):
             os.kill(pid, signal.SIGCONT)
 
 
-def paired_runs(runs, content_path, style_path):
+def paired_runs(runs, content_path, style_path, runtime):
     """Alternate the notebook path (with the site paused) and the site, so both meet the same machine."""
-    notebook = NotebookPath()
+    notebook = NotebookPath(runtime)
     results = {"model": [], "notebook": [], "site": [], "upload": [], "ratio": []}
     with tempfile.TemporaryDirectory() as workdir:
-        process, port, ready_seconds = start_server(Path(workdir), command="serve")
+        process, port, ready_seconds = start_server(Path(workdir), {"NST_RUNTIME": runtime}, command="serve")
         try:
             processes = site_processes(process)
             for run in range(runs + 1):
@@ -132,20 +134,29 @@ def paired_runs(runs, content_path, style_path):
     return results, ready_seconds, shape
 
 
+def notebook_label(runtime):
+    from tfapp import conf
+    from tfapp.engines import runtimes
+
+    return runtimes.choose(runtime, conf.precision(), conf.engine_threads()).label
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--content", type=Path, default=CONTENT / "astronaut.png")
     parser.add_argument("--style", type=Path, default=STYLE / "starry_night.jpg")
+    parser.add_argument("--runtime", default="", choices=["", "openvino", "litert"],
+                        help="NST_RUNTIME of both paths (default: the fastest installed)")
     args = parser.parse_args()
 
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nst_site.settings.development")
     django.setup()
-    results, ready, shape = paired_runs(args.runs, args.content, args.style)
-    print(f"content {args.content.name} at {shape[2]}x{shape[1]}, style {args.style.name} at 256 px, lite engine, "
-          f"warm; notebook (site paused) and site runs alternate")
+    results, ready, shape = paired_runs(args.runs, args.content, args.style, args.runtime)
+    print(f"content {args.content.name} at {shape[2]}x{shape[1]}, style {args.style.name} at 256 px, lite engine "
+          f"on {notebook_label(args.runtime)}, warm; notebook (site paused) and site runs alternate")
     print(f"model call alone              {summary(results['model'])}")
     print(f"(a) notebook path             {summary(results['notebook'])}")
     print(f"(b) site, HTTP upload->stored {summary(results['site'])}")

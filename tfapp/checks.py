@@ -9,13 +9,16 @@ from pathlib import Path
 from django.core.checks import Warning, register
 
 from . import conf
-from .engines import MAGENTA_ENGINES
+from .engines import MAGENTA_ENGINES, runtimes
 
 #: The frozen graphs the ``adain`` method loads.
 ADAIN_REQUIRED_FILES = ("encoder_opt_quantized.pb", "decoder_opt_quantized.pb")
 
 #: The TFLite files the ``lite`` engine loads.
 LITE_REQUIRED_FILES = ("style_predict_quantized_256.tflite", "style_transfer_f16_384.tflite")
+
+#: The package that installs each runtime.
+RUNTIME_PACKAGES = {"openvino": "openvino", "litert": "ai-edge-litert"}
 
 OFFLINE_HINT = (
     "On a connected machine run `python manage.py download_models`; offline, set "
@@ -113,3 +116,31 @@ def check_method_weights(app_configs, **kwargs):
             id="tfapp.W006",
         ))
     return warnings
+
+
+@register()
+def check_runtime(app_configs, **kwargs):
+    """Warn when NST_RUNTIME or NST_PRECISION names something this machine cannot run.
+
+    The lite engine then falls back (to the other runtime, or to f32) rather than
+    fail, so these are warnings that the setting has no effect, with what to do.
+    """
+    name, precision = conf.runtime(), conf.precision()
+    if name and name not in runtimes.RUNTIMES:
+        return [Warning(f"NST_RUNTIME is {name!r}, which is not a runtime; the lite engine will not load.",
+                        hint=f"Set NST_RUNTIME to one of: {', '.join(runtimes.RUNTIMES)}, or leave it empty.",
+                        id="tfapp.W011")]
+    if precision not in runtimes.PRECISIONS:
+        return [Warning(f"NST_PRECISION is {precision!r}, which is not a precision; the lite engine will not load.",
+                        hint=f"Set NST_PRECISION to one of: {', '.join(runtimes.PRECISIONS)}.", id="tfapp.W012")]
+    if name and not runtimes.is_installed(name):
+        return [Warning(f"NST_RUNTIME is {name}, which is not installed; the lite engine uses "
+                        f"{runtimes.default_runtime()} instead.",
+                        hint=f"Install it with `pip install {RUNTIME_PACKAGES[name]}` (./run does), "
+                             "or leave NST_RUNTIME empty.", id="tfapp.W013")]
+    if precision == "bf16" and not runtimes.native_bf16():
+        return [Warning("NST_PRECISION is bf16, but this CPU has no native bfloat16 arithmetic (or OpenVINO is "
+                        "missing); the lite engine computes in f32 instead.",
+                        hint="Set NST_PRECISION=f32, or run on a CPU with AVX-512 BF16 or AMX and OpenVINO.",
+                        id="tfapp.W014")]
+    return []

@@ -203,3 +203,13 @@ def web_processes():
 def web_threads():
     """Threads per web server process: requests served at once, long-polling status requests included."""
     return int(_get("NST_WEB_THREADS", 64))
+
+
+def runtime():
+    """What runs the lite engine's transfer network: ``openvino``, ``litert``, or empty for the fastest installed."""
+    return str(_get("NST_RUNTIME", ""))
+
+
+def precision():
+    """``f32``, or ``bf16`` (OpenVINO on CPUs with native bfloat16 only; elsewhere f32 is used)."""
+    return str(_get("NST_PRECISION", "f32"))

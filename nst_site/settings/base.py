@@ -170,6 +170,8 @@ globals().update({name: os.environ[name].strip().lower() in ("1", "true", "yes",
 for _name in ("NST_MODEL_BASE_URL", "NST_ADAIN_BASE_URL"):
     if _name in os.environ:
         globals()[_name] = os.environ[_name]
+NST_RUNTIME = os.environ.get("NST_RUNTIME", "")
+NST_PRECISION = os.environ.get("NST_PRECISION", "f32")
 
 LOGGING = {
     "version": 1,

@@ -17,10 +17,10 @@ from collections import OrderedDict
 
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
-from ai_edge_litert.interpreter import Interpreter
 
 from .. import conf, tiling
 from ..exceptions import ModelUnavailable
+from . import runtimes
 from .base import Capabilities
 from .magenta import MagentaMethod
 
@@ -38,10 +38,15 @@ MIN_SIDE = 16
 # Transfer networks built for distinct content sizes, least recently used dropped first.
 INTERPRETER_CACHE_SIZE = 8
 
-# Each cached network keeps its activations allocated, about 1.7 kB per content
-# pixel (1.7 GB at 1024x1024), so the cache is bounded by pixels too: beside the
-# network in use, older ones stay only while all together have at most this many.
-INTERPRETER_CACHE_PIXELS = 1_500_000
+# Each cached network keeps its activations allocated, about
+# ``runtime.bytes_per_pixel`` per content pixel, so the cache is bounded by memory
+# too: beside the network in use, older ones stay only while all together need at
+# most this many bytes (1.5 million pixels on LiteRT, 8 million on OpenVINO).
+INTERPRETER_CACHE_BYTES = 2_500_000_000
+
+CONTENT_INPUT = "content_image"
+VECTOR_INPUT = "mobilenet_conv/Conv/BiasAdd"
+STYLE_INPUT = "style_image"
 
 
 def _half(length):
@@ -50,10 +55,17 @@ def _half(length):
 
 
 class LiteEngine(MagentaMethod):
+    """Magenta's TFLite networks, run by the runtime ``NST_RUNTIME`` names (see :mod:`.runtimes`).
+
+    The style predictor always runs on LiteRT: it is an int8 network, which
+    OpenVINO computes differently (style vectors differ by up to 0.5 of about 2.4)
+    and no faster (7 ms at 256x256), and stored preset vectors come from LiteRT.
+    """
+
     engine = "lite"
     capabilities = Capabilities(strength=True, blending=True, style_vectors=True)
 
-    def __init__(self, model_dir=None):
+    def __init__(self, model_dir=None, runtime=None):
         model_dir = model_dir or conf.lite_model_dir()
         missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
         if missing:
@@ -62,10 +74,12 @@ class LiteEngine(MagentaMethod):
                 "Run `python manage.py download_models --engine lite`, or set NST_LITE_MODEL_DIR "
                 "to a folder that has them."
             )
-        self._threads = conf.engine_threads()
+        threads = conf.engine_threads()
+        self.runtime = runtime or runtimes.choose(conf.runtime(), conf.precision(), threads)
+        self.label = f"{MagentaMethod.label}: TFLite on {self.runtime.label}"
         self._lock = threading.Lock()
         try:
-            self._predictor = _Network(self._threads, model_path=str(model_dir / PREDICT_FILE))
+            self._predictor = runtimes.LiteRtRuntime(threads).network((model_dir / PREDICT_FILE).read_bytes())
             self._transfer_model = TransferModel((model_dir / TRANSFER_FILE).read_bytes())
         except (ValueError, RuntimeError, OSError) as error:
             raise ModelUnavailable(f"The TFLite model in {model_dir} could not be loaded: {error}") from error
@@ -90,21 +104,36 @@ class LiteEngine(MagentaMethod):
     def style_vector(self, style):
         """``[1, h, w, 3]`` style image in ``[0, 1]`` -> ``float32`` style vector ``[1, 1, 1, 100]``."""
         with self._lock:
-            return self._predictor(style)
+            return self._predictor({STYLE_INPUT: style})[0]
 
     def transfer(self, content, style_vector, tile_size=None):
         """``[1, H, W, 3]`` content + ``[1, 1, 1, 100]`` style vector -> ``[1, H, W, 3]`` in ``[0, 1]``.
 
         Content whose long side exceeds ``tile_size`` (default
         :data:`tiling.DEFAULT_TILE_SIZE`) is stylized in overlapping tiles of at most
-        that side, which bounds the network's memory; see :mod:`tfapp.tiling`.
+        that side, which bounds the network's memory; see :mod:`tfapp.tiling`. Where
+        the runtime can (OpenVINO), every tile is normalised with the instance-norm
+        statistics of the whole image, seen downscaled to
+        :data:`tiling.STATISTICS_SIZE`, so tiles agree with each other; on LiteRT
+        each tile uses its own.
         """
         tile_size = tile_size or tiling.DEFAULT_TILE_SIZE
-        if max(content.shape[1:3]) > tile_size:
-            return tiling.stylize_in_tiles(content, lambda tile: self._transfer_whole(tile, style_vector), tile_size)
-        return self._transfer_whole(content, style_vector)
+        if max(content.shape[1:3]) <= tile_size:
+            return self._run("whole", content, {VECTOR_INPUT: style_vector})
+        inputs = {VECTOR_INPUT: style_vector}
+        kind = "whole"
+        if self.runtime.shares_statistics:
+            inputs.update(self._statistics(tiling.downscaled(content, tiling.STATISTICS_SIZE), style_vector))
+            kind = "fed"
+        return tiling.stylize_in_tiles(content, lambda tile: self._run(kind, tile, inputs), tile_size)
 
-    def _transfer_whole(self, content, style_vector):
+    def _statistics(self, content, style_vector):
+        """The whole-image instance-norm statistics of ``content``, as inputs of a ``fed`` network."""
+        statistics = self._run("read", content, {VECTOR_INPUT: style_vector}, all_outputs=True)[1:]
+        return {f"statistic_{index}": statistic for index, statistic in enumerate(statistics)}
+
+    def _run(self, kind, content, inputs, all_outputs=False):
+        """Run the ``kind`` of transfer network (see ``OpenVinoRuntime.network``) at the content's size."""
         height, width = content.shape[1:3]
         padded = np.pad(
             content,
@@ -112,21 +141,29 @@ class LiteEngine(MagentaMethod):
             mode="symmetric",
         )
         with self._lock:
-            output = self._network_for(padded.shape[1:3])(padded, style_vector)
-        return np.clip(output[:, :height, :width], 0.0, 1.0)
+            outputs = self._network_for(kind, padded.shape[1:3])({CONTENT_INPUT: padded, **inputs})
+        if all_outputs:
+            return outputs
+        return np.clip(outputs[0][:, :height, :width], 0.0, 1.0)
 
-    def _network_for(self, size):
-        network = self._networks.pop(size, None)
+    def _network_for(self, kind, size):
+        key = (kind, size)
+        network = self._networks.pop(key, None)
         if network is None:
-            network = _Network(self._threads, model_content=self._transfer_model.for_size(*size))
-        self._networks[size] = network
+            flatbuffer = self._transfer_model.for_size(*size)
+            if kind == "whole":
+                network = self.runtime.network(flatbuffer)
+            else:
+                network = self.runtime.network(flatbuffer, shared_statistics=kind)
+        self._networks[key] = network
         while len(self._networks) > 1 and self._over_cache_limits():
             self._networks.popitem(last=False)
         return network
 
     def _over_cache_limits(self):
-        pixels = sum(height * width for height, width in self._networks)
-        return len(self._networks) > INTERPRETER_CACHE_SIZE or pixels > INTERPRETER_CACHE_PIXELS
+        pixels = sum(height * width for _, (height, width) in self._networks)
+        return (len(self._networks) > INTERPRETER_CACHE_SIZE
+                or pixels * self.runtime.bytes_per_pixel > INTERPRETER_CACHE_BYTES)
 
 
 class TransferModel:
@@ -161,26 +198,3 @@ def _resize_size_buffers(flatbuffer):
             tensor = graph.Tensors(operator.Inputs(1))
             views.append(model.Buffers(tensor.Buffer()).DataAsNumpy())
     return views
-
-
-class _Network:
-    """One interpreter and its inputs. Not thread-safe: the engine serialises calls."""
-
-    def __init__(self, threads, **source):
-        self.interpreter = Interpreter(num_threads=threads, **source)
-        inputs = {detail["name"]: detail["index"] for detail in self.interpreter.get_input_details()}
-        self.image_input = inputs.pop("content_image" if "content_image" in inputs else "style_image")
-        self.vector_input = next(iter(inputs.values()), None)
-        self.output = self.interpreter.get_output_details()[0]["index"]
-        self.shape = None
-
-    def __call__(self, image, style_vector=None):
-        if image.shape != self.shape:
-            self.interpreter.resize_tensor_input(self.image_input, list(image.shape))
-            self.interpreter.allocate_tensors()
-            self.shape = image.shape
-        self.interpreter.set_tensor(self.image_input, np.ascontiguousarray(image, np.float32))
-        if self.vector_input is not None:
-            self.interpreter.set_tensor(self.vector_input, style_vector)
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self.output)
