@@ -288,3 +288,21 @@ def test_docs_page_uses_local_files_only(client):
     page = client.get("/api/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in page
     assert "cdn" not in page.lower() and "https://" not in page
+
+
+def test_the_api_takes_a_method_and_reports_its_progress_fields(client, token, django_capture_on_commit_callbacks):
+    """A transfer created with method=adain runs AdaIN; its state carries method, progress, preview and time left."""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/transfers", {**files(), "method": "adain"}, **auth(token))
+    assert response.status_code == 201, response.content
+    state = client.get(f"/api/transfers/{response.json()['id']}", **auth(token)).json()
+    assert state["method"] == "adain" and state["status"] == "done"
+    assert state["progress"] == 1.0 and state["preview_url"] is None and state["eta_seconds"] is None
+    assert Transfer.objects.get().engine == "adain"
+
+
+def test_the_api_refuses_a_quality_the_method_lacks_as_json(client, token):
+    """Magenta with quality=fine: 400 with the form's code, and nothing stored."""
+    response = client.post("/api/transfers", {**files(), "method": "magenta", "quality": "fine"}, **auth(token))
+    assert response.status_code == 400
+    assert response.json()["code"] == "no_quality" and not Transfer.objects.exists()

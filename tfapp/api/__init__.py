@@ -15,7 +15,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import ModelSchema, NinjaAPI, Schema, Status
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from .. import conf
 from ..forms import TransferForm
@@ -57,10 +57,15 @@ class TransferOut(Schema):
     id: UUID
     status: str
     status_display: str
+    method: str
     queue_position: Optional[int] = None
     attempts: int
     error: str
     result_url: Optional[str] = None
+    progress: Optional[float] = Field(None, description="Share of the work done, 0-1; null while unknown.")
+    steps: Optional[int] = Field(None, description="Iterations a long method has reported so far.")
+    preview_url: Optional[str] = Field(None, description="The latest intermediate image of a long method.")
+    eta_seconds: Optional[int] = Field(None, description="Seconds still needed; null when unknown.")
     token: str
     shared: bool
     created_at: datetime
