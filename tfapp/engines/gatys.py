@@ -17,8 +17,9 @@ The optimiser is chosen per preset from ``bench/gatys.py``, which runs both over
 same schedule (so the same VGG evaluations and about the same time; figures in
 README.md). With one to three iterations at the fine scales (draft), Adam wins: at
 512 px style 1.324 / content 2.982 against L-BFGS's 2.116 / 3.176, because L-BFGS
-needs a few steps at each scale before its curvature estimate is any good. With more
-iterations L-BFGS converges further (standard, fine).
+needs a few steps at each scale before its curvature estimate is any good. Over the
+earlier standard schedule (6, 10, 24, 40, 50) L-BFGS reached 0.196 / 2.246 against
+Adam's 0.294 / 2.545, so standard and fine use L-BFGS.
 """
 import logging
 import math
