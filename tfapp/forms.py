@@ -10,7 +10,7 @@ from PIL import Image
 from . import conf, engines, pipeline
 from .engines.base import Capabilities
 from .exceptions import InvalidImage, ModelUnavailable, UnsupportedByEngine
-from .imaging import THUMBNAIL_SIZE, open_image
+from .imaging import THUMBNAIL_SIZE, open_image, result_size
 from .models import StylePreset, Transfer
 from .pipeline import Options
 from .processing import ImageInput, StyleChoice, create_transfer
@@ -76,6 +76,7 @@ class ImageUploadField(forms.FileField):
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(upload) as image:
                     image_format, (width, height) = image.format, image.size
+                    upload.pixel_size = (width, height)
         except Image.DecompressionBombError as error:
             raise ValidationError(self.error_messages["decompression_bomb"], code="too_many_pixels") from error
         except (OSError, ValueError, SyntaxError) as error:
@@ -131,6 +132,9 @@ class TransferForm(forms.Form):
     error_messages = {
         "model_unavailable": "The style-transfer model is unavailable: %(reason)s",
         "unsupported": "%(reason)s",
+        "too_slow": ("%(method)s would take about %(minutes)s minutes for a %(width)s x %(height)s px result, "
+                     "more than this server allows (%(limit)s minutes). Choose a smaller output size or a lower "
+                     "quality."),
         "client_queue_full": "You already have %(count)s transfers waiting. Please wait for one to finish.",
         "queue_full": "The server is busy with %(count)s transfers. Please try again in a minute.",
         "no_source": "The transfer to re-run no longer exists; upload the images again.",
@@ -202,6 +206,7 @@ class TransferForm(forms.Form):
         self.content = self._content(cleaned.get("content_image"))
         self.styles = self._styles(cleaned)
         self._check_method(cleaned)
+        self._check_time(cleaned)
         return cleaned
 
     def _check_queue(self):
@@ -271,6 +276,22 @@ class TransferForm(forms.Form):
         except UnsupportedByEngine as error:
             raise ValidationError(self.error_messages["unsupported"], code=UNSUPPORTED_CODES[error.control],
                                   params={"reason": str(error)}) from error
+
+    def _check_time(self, cleaned):
+        """Refuse what the method would not finish within its queue's time limit, saying how long it would take."""
+        upload = cleaned.get("content_image")
+        photo = getattr(upload, "pixel_size", None) or (
+            (self.source.content_width, self.source.content_height) if self.source else None)
+        if not photo or None in photo:
+            return
+        method = engines.method_class(cleaned["method"])
+        width, height = result_size(photo, self.options(cleaned).resolved().max_size)
+        seconds = method.estimate_seconds(width, height, cleaned.get("quality") or None)
+        limit = conf.job_time_limit(method.queue)
+        if seconds > limit:
+            raise ValidationError(self.error_messages["too_slow"], code="too_slow", params={
+                "method": method.label, "minutes": round(seconds / 60), "width": width, "height": height,
+                "limit": round(limit / 60)})
 
     def options(self, cleaned=None):
         data = cleaned or self.cleaned_data

@@ -108,6 +108,13 @@ def average_pool_3x3(tensor):
     return total / count
 
 
+def result_size(photo_size, max_size):
+    """``(width, height)`` of the result for a ``photo_size`` photo: long side at most ``max_size``, never enlarged."""
+    width, height = photo_size
+    scale = min(1.0, max_size / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def style2tensor(image, style_size, pooling=True):
     """The style image as the model sees it: long side ``style_size``, optionally smoothed.
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from . import engines
 from .changes import DatabaseChanges, check_interval
 from .exceptions import ModelUnavailable
+from .imaging import result_size
 from .models import Transfer
 
 logger = logging.getLogger(__name__)
@@ -73,9 +74,7 @@ def eta_seconds(transfer):
         method = engines.method_class(transfer.method)
     except ModelUnavailable:
         return None
-    side_scale = transfer.max_size / max(transfer.content_width or 1, transfer.content_height or 1, 1)
-    scale = min(1.0, side_scale)
-    width, height = round((transfer.content_width or 1) * scale), round((transfer.content_height or 1) * scale)
+    width, height = result_size((transfer.content_width or 1, transfer.content_height or 1), transfer.max_size)
     return max(0, round(method.estimate_seconds(width, height, transfer.quality or None) - elapsed))
 
 
