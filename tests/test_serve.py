@@ -18,6 +18,10 @@ from .conftest import CONTENT_DIR, ROOT, STYLE_DIR, wait_for
 pytestmark = pytest.mark.workers
 
 
+#: Where every method's weights are, as a deployment sets them (the README's offline set-up copies them instead).
+METHOD_WEIGHTS = {"NST_ADAIN_MODEL_DIR": str(settings.NST_ADAIN_MODEL_DIR), "NST_VGG_WEIGHTS": str(settings.NST_VGG_WEIGHTS)}
+
+
 def _children(pid):
     """Process ids whose parent is ``pid``."""
     found = []
@@ -43,7 +47,8 @@ def _alive(pid):
 @pytest.fixture
 def site(tmp_path):
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="nst_site.settings.development", NST_ENGINE="lite",
-               NST_LITE_MODEL_DIR=str(settings.NST_LITE_MODEL_DIR), NST_DB_PATH=str(tmp_path / "db.sqlite3"),
+               NST_LITE_MODEL_DIR=str(settings.NST_LITE_MODEL_DIR), **METHOD_WEIGHTS,
+               NST_DB_PATH=str(tmp_path / "db.sqlite3"),
                NST_MEDIA_ROOT=str(tmp_path / "media"))
     env.pop("DATABASE_URL", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
@@ -100,7 +105,7 @@ def production_site(tmp_path):
     """`serve` as `./run` starts it: production settings over plain HTTP, after collectstatic."""
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="nst_site.settings.production", DJANGO_SECRET_KEY="x" * 50,
                DJANGO_ALLOWED_HOSTS="127.0.0.1", DJANGO_SECURE_COOKIES="0", DJANGO_STATIC_ROOT=str(tmp_path / "static"),
-               NST_ENGINE="lite", NST_LITE_MODEL_DIR=str(settings.NST_LITE_MODEL_DIR),
+               NST_ENGINE="lite", NST_LITE_MODEL_DIR=str(settings.NST_LITE_MODEL_DIR), **METHOD_WEIGHTS,
                NST_DB_PATH=str(tmp_path / "db.sqlite3"), NST_MEDIA_ROOT=str(tmp_path / "media"))
     env.pop("DATABASE_URL", None)
     for command in (["migrate", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
@@ -147,7 +152,7 @@ def test_deploy_check_passes_with_the_documented_environment(tmp_path):
                DJANGO_SECRET_KEY="k3y-" + "v" * 20 + "-0123456789abcdefghijklmnop", DJANGO_ALLOWED_HOSTS="photos.example.org",
                DJANGO_SECURE_SSL_REDIRECT="1", DJANGO_SECURE_HSTS_SECONDS="31536000",
                DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS="1", DJANGO_SECURE_HSTS_PRELOAD="1", DJANGO_BEHIND_PROXY="1",
-               NST_ENGINE="lite", NST_LITE_MODEL_DIR=str(settings.NST_LITE_MODEL_DIR),
+               NST_ENGINE="lite", NST_LITE_MODEL_DIR=str(settings.NST_LITE_MODEL_DIR), **METHOD_WEIGHTS,
                NST_DB_PATH=str(tmp_path / "db.sqlite3"))
     checked = subprocess.run([sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env,
                              capture_output=True, text=True)
