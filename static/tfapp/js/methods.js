@@ -65,6 +65,8 @@
     if (styleSize) styleSize.disabled = !can.style_scale;
     var quality = form.querySelector("select[name='quality']");
     if (quality) quality.disabled = can.qualities.length === 0;
+    var qualityControl = form.querySelector("[data-needs='qualities']");
+    if (qualityControl) qualityControl.hidden = can.qualities.length === 0;
     showTimes();
   }
 
