@@ -152,3 +152,16 @@ def max_output_size():
 def output_sizes():
     """The output sizes the upload form offers, up to ``max_output_size()``."""
     return [size for size in (512, 768, 1024, 2048, 3072, 4096) if size <= max_output_size()]
+
+
+def trained_model_dir():
+    """Folder of the published trained style networks, one subfolder per name (``train_style`` fills it)."""
+    return Path(_get("NST_TRAINED_MODEL_DIR", model_dir() / "trained"))
+
+
+def training_run_dir():
+    """Folder of training runs in progress (checkpoints, logs, validation images), one subfolder per name.
+
+    Derived from ``NST_MODEL_DIR``, not a setting of its own.
+    """
+    return model_dir() / "training-runs"
