@@ -1,5 +1,6 @@
 """Training a style network with `manage.py train_style`: it learns, resumes, survives signals and publishes."""
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -9,7 +10,7 @@ import time
 import numpy as np
 import pytest
 from django.conf import settings as django_settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from PIL import Image
 
@@ -132,3 +133,111 @@ def test_sigkill_mid_checkpoint_leaves_the_previous_one_resumable(photos):
     call_command("train_style", "--name", "killed", "--resume", "--steps", str(step + 1))
     assert checkpoint("killed")[1]["step"] == step + 1
     assert "killed" in os.listdir(django_settings.NST_TRAINED_MODEL_DIR)
+
+
+def publish_untrained(name, steps=0):
+    """Publish a freshly initialised network as the trained style ``name`` (what publishing does not care about)."""
+    from tfapp.engines.style_network import StyleNetwork
+    from tfapp.engines.trained import publish
+    return publish(StyleNetwork(seed=steps), name, {"name": name, "steps": steps}, force=True)
+
+
+def test_the_published_network_runs_in_a_fresh_process_at_any_size():
+    """A fresh process loads trained:NAME and returns 1x1, 333x517 and 1024x683 images at exactly their size."""
+    publish_untrained("fresh")
+    script = ("import django, numpy as np; django.setup()\n"
+              "from tfapp.engines.trained import TrainedMethod\n"
+              "method = TrainedMethod('fresh')\n"
+              "for h, w in ((1, 1), (333, 517), (683, 1024)):\n"
+              "    out = method.stylize(np.random.default_rng(0).random((1, h, w, 3), np.float32))\n"
+              "    print(method.name, out.shape, out.dtype, 0 <= out.min() <= out.max() <= 1)\n")
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="nst_site.settings.development",
+               NST_TRAINED_MODEL_DIR=str(django_settings.NST_TRAINED_MODEL_DIR))
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"trained:fresh {shape} float32 True" for shape in
+                                          ("(1, 1, 1, 3)", "(1, 333, 517, 3)", "(1, 683, 1024, 3)")]
+
+
+def snapshot(folder):
+    """Every file under ``folder`` (hidden ones too) with its bytes: to show a folder was left as it was."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+@pytest.fixture
+def published():
+    """A trained style called "taken" already on the site; returns the trained-models folder."""
+    publish_untrained("taken", steps=7)
+    return django_settings.NST_TRAINED_MODEL_DIR
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--name", "x"], "Give the painting and --photos"),
+    ([str(CONTENT_DIR / "nowhere.png"), "--photos", "PHOTOS", "--name", "x"], "is not an image that can be read"),
+    ([str(ROOT / "README.md"), "--photos", "PHOTOS", "--name", "x"], "is not an image that can be read"),
+    ([PAINTING, "--photos", "PHOTOS", "--name", "Bad Name!"], "cannot name a trained style"),
+    ([PAINTING, "--photos", "PHOTOS", "--name", "taken"], "A trained style called 'taken' exists already"),
+    ([PAINTING, "--photos", "PHOTOS", "--name", "x", "--steps", "0"], "--steps must be at least 1"),
+    (["--name", "missing", "--resume"], "There is no training run called 'missing'"),
+    (["--name", "missing", "--export"], "There is no training run called 'missing'"),
+])
+def test_bad_arguments_are_refused_and_change_nothing(published, photos, arguments, message):
+    """Each bad argument stops with its sentence; the published models are as they were and no run is started."""
+    before = snapshot(published)
+    with pytest.raises(CommandError, match=message):
+        call_command("train_style", *[str(photos) if argument == "PHOTOS" else argument for argument in arguments])
+    assert snapshot(published) == before
+    assert not (django_settings.NST_MODEL_DIR / "training-runs").exists()
+
+
+def make_folder(root, files):
+    """A photos folder holding ``files``: name -> source photo path, or text for a file that is not an image."""
+    root.mkdir()
+    for name, source in files.items():
+        if isinstance(source, str):
+            (root / name).write_text(source)
+        else:
+            shutil.copy(source, root / name)
+    return root
+
+
+@pytest.mark.parametrize("files, message", [
+    (None, "does not exist or is not a folder"),
+    ({}, r"has 0 usable photo\(s\) \(0 other file\(s\) skipped\); training needs at least 3"),
+    ({"a.jpg": "text named like a photo", "b.png": CONTENT_DIR / "chelsea.png", "c.txt": "notes",
+      "d.png": CONTENT_DIR / "coffee.png"}, r"has 2 usable photo\(s\) \(2 other file\(s\) skipped\)"),
+])
+def test_too_few_photos_is_a_clear_error(published, tmp_path, files, message):
+    """A missing folder, an empty one, or one with fewer usable photos than a batch plus one is refused."""
+    folder = tmp_path / "photos" if files is None else make_folder(tmp_path / "photos", files)
+    before = snapshot(published)
+    with pytest.raises(CommandError, match=message):
+        call_command("train_style", PAINTING, "--photos", str(folder), "--name", "x", "--batch", "2")
+    assert snapshot(published) == before
+
+
+def test_a_failed_save_leaves_the_earlier_model_whole(published):
+    """A disk that fills up while publishing (file size limit) gives an error; the old model stays, nothing else."""
+    from tfapp.engines.trained import TrainedMethod
+    from tfapp.exceptions import TrainingError
+    before = snapshot(published)
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, limits[1]))
+    try:
+        with pytest.raises(TrainingError, match="Could not save the trained style 'taken'.*File too large"):
+            publish_untrained("taken", steps=8)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, previous_handler)
+    assert snapshot(published) == before
+    assert TrainedMethod("taken").metadata["steps"] == 7
+
+
+def test_force_replaces_a_published_style(published):
+    """--force publishes over a style of the same name, and only the new one remains."""
+    from tfapp.engines.trained import TrainedMethod
+    publish_untrained("taken", steps=9)
+    assert TrainedMethod("taken").metadata["steps"] == 9
+    assert sorted(os.listdir(published)) == ["taken"]

@@ -43,11 +43,11 @@ class _Serving(tf.Module):
 
 def publish_checkpoint(run, force=False):
     """Publish the latest checkpoint of ``run`` as the trained style ``run.name``; returns its folder."""
+    settings = run.settings()
     checkpoint = run.load_checkpoint()
     if checkpoint is None:
         raise TrainingError(f"The run {run.name!r} has no checkpoint to export yet.")
     arrays, state = checkpoint
-    settings = run.settings()
     network = StyleNetwork(settings.seed)
     load_network_weights(network, arrays)
     metadata = {"name": run.name, "steps": state["step"], "losses": state["losses"], "trained_on": state["device"],
