@@ -12,6 +12,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("NST_SHARED_DIR", ROOT.parent / "shared"))
 LITE_DIR = SHARED / "models" / "magenta-lite"
+#: Every method's weights, from the shared copies (the product downloads them on a connected machine).
+MODEL_ENV = {"NST_ENGINE": "lite", "NST_LITE_MODEL_DIR": str(LITE_DIR),
+             "NST_ADAIN_MODEL_DIR": str(SHARED / "models" / "adain-vgg19"),
+             "NST_VGG_WEIGHTS": str(SHARED / "models" / "vgg19-normalised" / "vgg19_normalised_relu4_1.npz")}
 CONTENT = SHARED / "images" / "content"
 STYLE = SHARED / "images" / "style"
 
@@ -32,7 +36,7 @@ def start_server(workdir, extra_env=None, command="runserver"):
 
     ``command`` is ``runserver`` (the web process alone) or ``serve`` (web server and workers).
     """
-    env = dict(os.environ, NST_ENGINE="lite", NST_LITE_MODEL_DIR=str(LITE_DIR), NST_DB_PATH=str(workdir / "db.sqlite3"),
+    env = dict(os.environ, **MODEL_ENV, NST_DB_PATH=str(workdir / "db.sqlite3"),
                NST_MEDIA_ROOT=str(workdir / "media"), **(extra_env or {}))
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run(manage + ["migrate", "--noinput", "-v", "0"], env=env, check=True)
@@ -71,10 +75,13 @@ def multipart(fields, files):
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-def upload_transfer(port, content_path, style_path):
-    """POST one transfer like a browser (with the CSRF cookie); returns the response status and Location."""
+def upload_transfer(port, content_path, style_path, fields=None):
+    """POST one transfer like a browser (with the CSRF cookie); returns the response status and Location.
+
+    ``fields`` adds form fields, e.g. ``{"method": "gatys", "quality": "draft"}``.
+    """
     token = "b" * 32
-    body, content_type = multipart({"csrfmiddlewaretoken": token}, [
+    body, content_type = multipart({"csrfmiddlewaretoken": token, **(fields or {})}, [
         ("content_image", content_path.name, content_path.read_bytes()),
         ("style_image", style_path.name, style_path.read_bytes()),
     ])

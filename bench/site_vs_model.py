@@ -55,7 +55,7 @@ class NotebookPath:
         content = image2tensor(Image.open(content_path), max_size=512)
         style = style2tensor(Image.open(style_path), 256)
         model_started = time.perf_counter()
-        output = self.engine.stylize(content, style)
+        output = self.engine.stylize(content, [(style, 1.0)])
         model_seconds = time.perf_counter() - model_started
         tensor2image(output)
         return model_seconds, time.perf_counter() - started, content.shape

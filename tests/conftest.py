@@ -84,7 +84,7 @@ def wait_for(condition, timeout):
 @pytest.fixture
 def worker_queue(settings):
     """This process enqueues into the real database queue; returns extra environment for workers."""
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "slow"]}}
     return {}
 
 

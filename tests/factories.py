@@ -20,7 +20,7 @@ def make_transfer(run=True, size=(48, 32), styles=None, options=None):
     ``styles`` is a list of StyleChoice; by default one synthetic style of weight 1.
     """
     styles = styles or [StyleChoice(image_input("style.png", make_image((32, 32))))]
-    transfer = create_transfer(image_input("photo.png", make_image(size)), styles, engine="lite",
+    transfer = create_transfer(image_input("photo.png", make_image(size)), styles,
                                options=options or Options())
     if run:
         run_transfer(transfer.pk)

@@ -131,9 +131,9 @@ def closed_port():
 def test_local_savedmodel_stylizes_to_exactly_the_content_size(hub_settings, saved_model_dir):
     """A local SavedModel folder as NST_HUB_HANDLE gives a HubEngine whose output matches the content."""
     hub_settings.NST_HUB_HANDLE = str(saved_model_dir)
-    engine = engines.get_engine()
+    engine = engines.get()
     content = random_image(7, 10)
-    output = engine.stylize(content, flat_style([0.2, 0.4, 0.6]))
+    output = engine.stylize(content, [(flat_style([0.2, 0.4, 0.6]), 1.0)])
     assert isinstance(engine, HubEngine)
     assert output.shape == (1, 7, 10, 3) and output.dtype == np.float32
     np.testing.assert_allclose(output, expected_blend(content, [0.2, 0.4, 0.6]), atol=1e-4)
@@ -144,7 +144,7 @@ def test_tiny_and_odd_content_sizes_come_back_unchanged_in_size(hub_settings, sa
     """Content smaller than the network's minimum, or not a multiple of 4, is padded and cropped back."""
     hub_settings.NST_HUB_HANDLE = str(saved_model_dir)
     content = random_image(height, width, seed=height * width)
-    output = engines.get_engine().stylize(content, flat_style([1.0, 0.0, 0.0]))
+    output = engines.get().stylize(content, [(flat_style([1.0, 0.0, 0.0]), 1.0)])
     np.testing.assert_allclose(output, expected_blend(content, [1.0, 0.0, 0.0]), atol=1e-4)
 
 
@@ -152,14 +152,14 @@ def test_style_smaller_than_inception_needs_is_padded(hub_settings, saved_model_
     """An 8x8 style image still works: it is mirrored up to the style network's minimum size."""
     hub_settings.NST_HUB_HANDLE = str(saved_model_dir)
     content = random_image(16, 16)
-    output = engines.get_engine().stylize(content, flat_style([0.0, 1.0, 0.0], side=8))
+    output = engines.get().stylize(content, [(flat_style([0.0, 1.0, 0.0], side=8), 1.0)])
     np.testing.assert_allclose(output, expected_blend(content, [0.0, 1.0, 0.0]), atol=1e-4)
 
 
 def test_output_is_clipped_to_the_unit_range(hub_settings, saved_model_dir):
     """Values the network pushes past 1 are clipped."""
     hub_settings.NST_HUB_HANDLE = str(saved_model_dir)
-    output = engines.get_engine().stylize(random_image(8, 8), flat_style([3.0, 3.0, 3.0]))
+    output = engines.get().stylize(random_image(8, 8), [(flat_style([3.0, 3.0, 3.0]), 1.0)])
     assert output.max() == 1.0
 
 
@@ -167,35 +167,35 @@ def test_compressed_url_is_downloaded_once_into_the_project_cache(hub_settings, 
     """A .tar.gz URL is fetched into NST_MODEL_DIR/tfhub, and loading again does not fetch it again."""
     handle = model_server.url("/magenta/2.tar.gz")
     hub_settings.NST_HUB_HANDLE = handle
-    engines.get_engine()
+    engines.get()
     engines.reset()
-    engine = engines.get_engine()
+    engine = engines.get()
     assert len(model_server.requests) == 1
     assert "tf-hub-format=compressed" in model_server.requests[0]
     assert (cache_folder(hub_settings, handle) / "saved_model.pb").is_file()
-    assert engine.stylize(random_image(6, 6), flat_style([0.5] * 3)).shape == (1, 6, 6, 3)
+    assert engine.stylize(random_image(6, 6), [(flat_style([0.5] * 3), 1.0)]).shape == (1, 6, 6, 3)
 
 
 def test_system_check_stops_warning_once_the_url_is_cached(hub_settings, model_server):
     """The not-downloaded-yet warning (tfapp.W004) disappears after the engine has downloaded the model."""
     hub_settings.NST_HUB_HANDLE = model_server.url("/magenta/2.tar.gz")
     assert [message.id for message in check_model(None)] == ["tfapp.W004"]
-    engines.get_engine()
+    engines.get()
     assert check_model(None) == []
 
 
 def test_forbidden_url_makes_the_engine_unavailable_with_a_reason(hub_settings, model_server):
-    """An HTTP 403 gives ModelUnavailable naming the handle and what to do, remembered by get_engine()."""
+    """An HTTP 403 gives ModelUnavailable naming the handle and what to do, remembered by the registry."""
     model_server.routes["/forbidden.tar.gz"] = (403, b"Forbidden")
     handle = model_server.url("/forbidden.tar.gz")
     hub_settings.NST_HUB_HANDLE = handle
     with pytest.raises(ModelUnavailable) as raised:
-        engines.get_engine()
+        engines.get()
     message = str(raised.value)
     assert handle in message and "403" in message
     assert "NST_ENGINE=lite" in message and "download_models" in message
     with pytest.raises(ModelUnavailable):
-        engines.get_engine()
+        engines.get()
     assert engines.unavailable_reason() == message
     assert len(model_server.requests) == 1
 
@@ -206,7 +206,7 @@ def test_corrupt_archive_makes_the_engine_unavailable(hub_settings, model_server
     handle = model_server.url("/corrupt.tar.gz")
     hub_settings.NST_HUB_HANDLE = handle
     with pytest.raises(ModelUnavailable, match="could not be loaded"):
-        engines.get_engine()
+        engines.get()
     assert not cache_folder(hub_settings, handle).exists()
 
 
@@ -221,7 +221,7 @@ def test_missing_local_folder_makes_the_engine_unavailable(hub_settings, tmp_pat
     missing = tmp_path / "no-such-model"
     hub_settings.NST_HUB_HANDLE = str(missing)
     with pytest.raises(ModelUnavailable, match="NST_HUB_HANDLE"):
-        engines.get_engine()
+        engines.get()
     assert str(missing) in engines.unavailable_reason()
 
 

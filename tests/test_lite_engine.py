@@ -27,14 +27,14 @@ def starry_night():
 def test_output_has_the_content_size(engine, starry_night, name):
     """Whatever the content's size and aspect ratio, the result has exactly that size."""
     content = image2tensor(open_image(CONTENT_DIR / name), max_size=512)
-    assert engine.stylize(content, starry_night).shape == content.shape
+    assert engine.stylize(content, [(starry_night, 1.0)]).shape == content.shape
 
 
 @pytest.mark.parametrize("height, width", [(1, 1), (3, 30), (30, 3), (51, 510), (510, 51), (383, 385), (97, 131)])
 def test_odd_and_tiny_sizes_keep_their_size(engine, starry_night, height, width):
     """Sizes that are not multiples of four, and 1x1, come back unchanged in size, in [0, 1]."""
     content = np.random.default_rng(1).random((1, height, width, 3), dtype=np.float32)
-    output = engine.stylize(content, starry_night)
+    output = engine.stylize(content, [(starry_night, 1.0)])
     assert output.shape == (1, height, width, 3)
     assert 0.0 <= output.min() and output.max() <= 1.0
 
@@ -61,7 +61,7 @@ def test_result_colours_move_towards_the_style(engine, style_name):
     photo = open_image(CONTENT_DIR / "chelsea.png")
     painting = open_image(STYLE_DIR / style_name)
     content = image2tensor(photo, 512)
-    result = tensor2image(engine.stylize(content, style2tensor(painting, 256)))
+    result = tensor2image(engine.stylize(content, [(style2tensor(painting, 256), 1.0)]))
     photo_pixels = tensor2image(content)
     assert np.abs(np.asarray(result, float) - np.asarray(photo_pixels, float)).mean() > 10
     assert colour_distance(result, painting) < 0.7 * colour_distance(photo_pixels, painting)

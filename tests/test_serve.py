@@ -1,4 +1,4 @@
-"""`manage.py serve`, what `./run` starts: the web server and a worker, stopped together by Ctrl-C."""
+"""`manage.py serve`, what `./run` starts: the web server and a worker per queue, stopped together by Ctrl-C."""
 import json
 import os
 import signal
@@ -63,7 +63,7 @@ def _serving(port):
 
 
 def test_serve_runs_a_transfer_and_ctrl_c_stops_everything(site):
-    """The site answers, a worker finishes an upload, and one Ctrl-C stops the server and the worker."""
+    """The site answers, a worker finishes an upload, and one Ctrl-C stops the server and both workers."""
     process, port = site
     wait_for(lambda: _serving(port), timeout=60)
     status, location = upload_transfer(port, CONTENT_DIR / "chelsea.png", STYLE_DIR / "the_scream.jpg")
@@ -74,7 +74,7 @@ def test_serve_runs_a_transfer_and_ctrl_c_stops_everything(site):
 
     wait_for(finished, timeout=60)
     children = _children(process.pid)
-    assert len(children) == 2
+    assert len(children) == 3  # the web server, a worker for fast transfers and one for slow ones
     process.send_signal(signal.SIGINT)
     assert process.wait(30) == 0
     wait_for(lambda: not any(_alive(pid) for pid in children), timeout=10)
@@ -86,7 +86,7 @@ def test_killing_serve_stops_its_web_server_and_worker(site):
     process, port = site
     wait_for(lambda: _serving(port), timeout=60)
     children = _children(process.pid)
-    assert len(children) == 2
+    assert len(children) == 3
     process.kill()
     process.wait()
     wait_for(lambda: not any(_alive(pid) for pid in children), timeout=30)

@@ -150,7 +150,7 @@ def test_each_transfer_stores_its_files_under_unique_names(client, isolated_stor
 
 def test_model_is_loaded_once_for_many_requests(client, submit):
     """Many transfers reuse the process's model instead of loading it again."""
-    engines.get_engine()
+    engines.get()
     loads = engines.load_count
     for _ in range(5):
         submit()

@@ -16,8 +16,8 @@ REDIS_SERVER = shutil.which("redis-server")
 
 pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]
 
-DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
-REDIS_QUEUE = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "slow"]}}
+REDIS_QUEUE = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default", "slow"]}}
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def worker_queue(request, settings):
     extra_env = {}
     if request.param == "redis":
         url = request.getfixturevalue("redis_url")
-        settings.RQ_QUEUES = {"default": {"URL": url}}
+        settings.RQ_QUEUES = {"default": {"URL": url}, "slow": {"URL": url}}
         settings.TASKS = REDIS_QUEUE
         extra_env["NST_REDIS_URL"] = url
     else:

@@ -46,10 +46,10 @@ class StylePresetAdmin(admin.ModelAdmin):
 class TransferAdmin(admin.ModelAdmin):
     """A read-only gallery of every transfer; deleting one deletes its files."""
 
-    list_display = ("short_id", "content_preview", "style_preview", "result_preview", "status", "engine",
+    list_display = ("short_id", "content_preview", "style_preview", "result_preview", "status", "method", "engine",
                     "result_size", "attempts", "waited", "ran", "created_at")
     list_display_links = ("short_id", "result_preview")
-    list_filter = ("status", "engine", "created_at")
+    list_filter = ("status", "method", "queue", "engine", "created_at")
     search_fields = ("public_id", "error_message")
     date_hierarchy = "created_at"
     readonly_fields = ("content_preview", "style_preview", "result_preview", "waited", "ran")
@@ -58,17 +58,18 @@ class TransferAdmin(admin.ModelAdmin):
     list_per_page = 50
     fieldsets = (
         (None, {"fields": ("public_id", "status", "error_message", "client")}),
-        ("Queue", {"fields": ("created_at", "queued_at", "started_at", "heartbeat_at", "finished_at", "attempts", "worker",
-                              "waited", "ran")}),
+        ("Queue", {"fields": ("queue", "created_at", "queued_at", "started_at", "heartbeat_at", "finished_at",
+                              "attempts", "worker", "waited", "ran", "progress", "progress_steps")}),
         ("Images", {"fields": ("content_preview", "result_preview", "content_image", "result_image")}),
-        ("Parameters", {"fields": ("engine", "max_size", "style_size", "style_pooling", "strength",
-                                   "preserve_colours")}),
+        ("Parameters", {"fields": ("method", "quality", "engine", "max_size", "style_size", "style_pooling",
+                                   "strength", "preserve_colours")}),
         ("Timings (seconds)", {"fields": ("preprocess_seconds", "model_seconds", "encode_seconds")}),
     )
 
-    @admin.action(description="Re-run selected failed transfers")
+    @admin.action(description="Re-run selected failed or cancelled transfers")
     def rerun_selected(self, request, queryset):
-        count = sum(rerun(transfer) for transfer in queryset.filter(status=Transfer.Status.FAILED))
+        stopped = queryset.filter(status__in=(Transfer.Status.FAILED, Transfer.Status.CANCELLED))
+        count = sum(rerun(transfer) for transfer in stopped)
         self.message_user(request, f"Queued {count} transfer(s) again.")
 
     def get_queryset(self, request):

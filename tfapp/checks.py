@@ -1,4 +1,4 @@
-"""System checks: warn, on every ``manage.py`` command, when the model cannot be found.
+"""System checks: warn, on every ``manage.py`` command, when a method's model cannot be found.
 
 They only look at settings and files. Loading TensorFlow or the model, or asking
 the network, would slow down every command, ``migrate`` and ``check`` included.
@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.checks import Warning, register
 
 from . import conf
-from .engines import ENGINES
+from .engines import MAGENTA_ENGINES
 
 #: The TFLite files the ``lite`` engine loads.
 LITE_REQUIRED_FILES = ("style_predict_quantized_256.tflite", "style_transfer_f16_384.tflite")
@@ -22,13 +22,13 @@ OFFLINE_HINT = (
 
 @register()
 def check_model(app_configs, **kwargs):
-    """Warn when NST_ENGINE is unknown or the files its engine needs are missing."""
+    """Warn when NST_ENGINE is unknown or the files Magenta's engine needs are missing."""
     engine = conf.engine_name()
-    if engine not in ENGINES:
+    if engine not in MAGENTA_ENGINES:
         return [
             Warning(
-                f"NST_ENGINE is {engine!r}, which is not an engine.",
-                hint=f"Set NST_ENGINE to one of: {', '.join(sorted(ENGINES))}.",
+                f"NST_ENGINE is {engine!r}, which is not an engine of the magenta method.",
+                hint=f"Set NST_ENGINE to one of: {', '.join(sorted(MAGENTA_ENGINES))}.",
                 id="tfapp.W001",
             )
         ]

@@ -100,9 +100,30 @@ def max_attempts():
     return int(_get("NST_MAX_ATTEMPTS", 3))
 
 
-def job_time_limit():
-    """Seconds a transfer may run before it is stopped and marked failed."""
+#: The job queues: fast work (Magenta, AdaIN) and minutes-long work (Gatys), each with its own workers.
+QUEUES = ("default", "slow")
+
+
+def job_time_limit(queue="default"):
+    """Seconds a transfer may run before it is stopped and marked failed (the slow queue has its own limit)."""
+    if queue == "slow":
+        return float(_get("NST_SLOW_JOB_TIME_LIMIT", 1800))
     return float(_get("NST_JOB_TIME_LIMIT", 120))
+
+
+def slow_workers():
+    """Workers ``serve`` starts for the slow queue, besides the ``NST_WORKERS`` for the default one."""
+    return int(_get("NST_SLOW_WORKERS", 1))
+
+
+def slow_worker_niceness():
+    """How much lower a slow-queue worker's CPU priority is, so a long job yields to fast transfers."""
+    return int(_get("NST_SLOW_WORKER_NICE", 10))
+
+
+def preview_interval():
+    """Least seconds between two previews a long-running transfer stores while it runs."""
+    return float(_get("NST_PREVIEW_INTERVAL", 2))
 
 
 def heartbeat_seconds():

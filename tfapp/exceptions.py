@@ -18,7 +18,15 @@ class OutOfResources(StyleTransferError):
 
 
 class UnsupportedByEngine(StyleTransferError):
-    """The chosen engine cannot apply a requested control (strength, blending, a preset vector)."""
+    """The chosen method cannot apply a requested control (strength, blending, a preset vector).
+
+    ``control`` names the control ("strength", "blending", "preserve_colours", "quality",
+    "style_vectors"), so a form can attach the error to it.
+    """
+
+    def __init__(self, message, control=""):
+        super().__init__(message)
+        self.control = control
 
 
 class Cancelled(StyleTransferError):

@@ -1,12 +1,15 @@
+import dataclasses
 import warnings
+from dataclasses import dataclass, field
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 from PIL import Image
 
-from . import conf, engines
-from .exceptions import InvalidImage, ModelUnavailable
+from . import conf, engines, pipeline
+from .engines.base import Capabilities
+from .exceptions import InvalidImage, ModelUnavailable, UnsupportedByEngine
 from .imaging import THUMBNAIL_SIZE, open_image
 from .models import StylePreset, Transfer
 from .pipeline import Options
@@ -90,8 +93,10 @@ class ImageUploadField(forms.FileField):
 
 STYLE_SLOTS = 4
 STYLE_SIZES = (128, 192, 256, 384, 512)
-VECTORLESS_EXPLANATION = ("The TF-Hub model takes the style image end to end and exposes no style vector, "
-                          "so strength and blending need the lite engine.")
+QUALITY_LABELS = {"draft": "Draft", "standard": "Standard", "fine": "Fine"}
+#: The form error code for each control a method may refuse (see UnsupportedByEngine.control).
+UNSUPPORTED_CODES = {"blending": "blend_unsupported", "strength": "strength_unsupported",
+                     "preserve_colours": "colours_unsupported", "quality": "no_quality"}
 
 
 class RangeInput(forms.NumberInput):
@@ -106,6 +111,9 @@ class TransferForm(forms.Form):
     """
 
     content_image = ImageUploadField(label="Photo", required=False, help_text="The picture to repaint.")
+    method = forms.ChoiceField(label="Method", required=False, help_text="How the photo is repainted.")
+    quality = forms.ChoiceField(label="Quality", required=False,
+                                help_text="More iterations at more scales: finer, and slower.")
     strength = forms.IntegerField(
         label="Strength", min_value=0, max_value=100, initial=100, widget=RangeInput, required=False,
         help_text="0 % is the network's rendition of your photo, 100 % the full style.")
@@ -122,14 +130,13 @@ class TransferForm(forms.Form):
 
     error_messages = {
         "model_unavailable": "The style-transfer model is unavailable: %(reason)s",
+        "unsupported": "%(reason)s",
         "client_queue_full": "You already have %(count)s transfers waiting. Please wait for one to finish.",
         "queue_full": "The server is busy with %(count)s transfers. Please try again in a minute.",
         "no_source": "The transfer to re-run no longer exists; upload the images again.",
         "no_style": "Choose a style: upload an image or pick one of the paintings.",
         "zero_weights": "Give at least one style a weight above zero.",
         "missing_file": "A stored image of %(what)s is missing or damaged; please choose the images again.",
-        "blend_unsupported": "This engine cannot blend several styles; choose one style.",
-        "strength_unsupported": "This engine cannot weaken a style; use 100 %.",
     }
 
     def __init__(self, *args, client="", **kwargs):
@@ -147,10 +154,34 @@ class TransferForm(forms.Form):
         self.fields["style_size"].initial = conf.style_size()
         self.fields["output_size"].choices = [(size, f"{size} px") for size in conf.output_sizes()]
         self.fields["output_size"].initial = conf.max_content_size()
-        self.vectors_supported = _engine_supports_vectors()
-        if not self.vectors_supported:
-            self.fields["strength"].disabled = True
-            self.fields["strength"].help_text = VECTORLESS_EXPLANATION
+        self.methods = methods_on_offer()
+        self.fields["method"].choices = [(method.name, method.label) for method in self.methods]
+        self.fields["method"].initial = engines.DEFAULT_METHOD
+        qualities = dict.fromkeys(quality for method in self.methods for quality in method.capabilities.qualities)
+        self.fields["quality"].choices = [("", "Default")] + [(quality, QUALITY_LABELS.get(quality, quality))
+                                                               for quality in qualities]
+        self._disable_what_the_method_cannot_do()
+
+    def _disable_what_the_method_cannot_do(self):
+        """The page opens with the controls of the chosen method; its script switches them with the choice."""
+        capabilities = self.selected_method.capabilities
+        if not capabilities.strength:
+            self.fields["strength"].widget.attrs["disabled"] = True
+        if not capabilities.qualities:
+            self.fields["quality"].widget.attrs["disabled"] = True
+
+    @property
+    def selected_method(self):
+        """The offer of the method chosen (in the submitted data, the initial data, or the default)."""
+        name = (self.data.get("method") if self.is_bound else None) or self.initial.get("method") or \
+            engines.DEFAULT_METHOD
+        return next((offer for offer in self.methods if offer.name == name), self.methods[0])
+
+    def method_data(self):
+        """What the page's script needs to switch controls and estimate times: per method, as JSON data."""
+        return {offer.name: {"capabilities": dataclasses.asdict(offer.capabilities), "reasons": offer.reasons,
+                             "estimates": offer.estimates, "available": not offer.unavailable_reason}
+                for offer in self.methods}
 
     def style_slots(self):
         """The bound fields of each style slot, for the template."""
@@ -161,14 +192,15 @@ class TransferForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         self.source = self._source(cleaned.get("source"))
-        reason = engines.unavailable_reason()
+        cleaned["method"] = cleaned.get("method") or engines.DEFAULT_METHOD
+        reason = engines.unavailable_reason(cleaned["method"])
         if reason:
             raise ValidationError(self.error_messages["model_unavailable"], code="model_unavailable",
                                   params={"reason": reason})
         self._check_queue()
         self.content = self._content(cleaned.get("content_image"))
         self.styles = self._styles(cleaned)
-        self._check_engine(cleaned)
+        self._check_method(cleaned)
         return cleaned
 
     def _check_queue(self):
@@ -203,6 +235,7 @@ class TransferForm(forms.Form):
         chosen = [(slot, cleaned.get(style_field("image", slot)), cleaned.get(style_field("preset", slot)))
                   for slot in range(STYLE_SLOTS)]
         chosen = [(slot, upload, preset) for slot, upload, preset in chosen if upload or preset]
+        self._styles_from_source = not chosen
         if chosen:
             styles = [StyleChoice(ImageInput.from_upload(upload) if upload else self._stored(preset.image, preset),
                                   self._weight(cleaned, slot), None if upload else preset)
@@ -228,28 +261,38 @@ class TransferForm(forms.Form):
         weight = cleaned.get(style_field("weight", slot))
         return float(self.fields[style_field("weight", slot)].initial if weight is None else weight)
 
-    def _check_engine(self, cleaned):
-        if self.vectors_supported:
-            return
-        if len([style for style in self.styles if style.weight > 0]) > 1:
-            raise ValidationError(self.error_messages["blend_unsupported"], code="blend_unsupported")
-        if _strength(cleaned) < 100:
-            raise ValidationError(self.error_messages["strength_unsupported"], code="strength_unsupported")
+    def _check_method(self, cleaned):
+        """Refuse the controls the chosen method cannot honour, with the method's own reason."""
+        method = engines.method_class(cleaned["method"])
+        style_count = len([style for style in self.styles if style.weight > 0])
+        try:
+            pipeline.check_controls(method, style_count, self.options(cleaned))
+        except UnsupportedByEngine as error:
+            raise ValidationError(self.error_messages["unsupported"], code=UNSUPPORTED_CODES[error.control],
+                                  params={"reason": str(error)}) from error
 
-    def options(self):
-        data = self.cleaned_data
-        return Options(max_size=data["output_size"], style_size=data["style_size"],
-                       strength=_strength(data) / 100, preserve_colours=data["preserve_colours"])
+    def options(self, cleaned=None):
+        data = cleaned or self.cleaned_data
+        return Options(method=data.get("method") or engines.DEFAULT_METHOD, quality=data.get("quality") or None,
+                       max_size=data.get("output_size"), style_size=data.get("style_size"),
+                       strength=_strength(data) / 100, preserve_colours=bool(data.get("preserve_colours")))
 
     def save(self):
         """Store the inputs as a new queued transfer and return it."""
-        return create_transfer(self.content, self.styles, engine=engines.get_engine().name,
-                               options=self.options(), client=self.client)
+        return create_transfer(self.content, self.styles, options=self.options(), client=self.client,
+                               inputs_id=self._inputs_id())
+
+    def _inputs_id(self):
+        """The source's inputs id when this re-run reuses its photo and styles unchanged, else None."""
+        if not self.source or self.cleaned_data.get("content_image") or not self._styles_from_source:
+            return None
+        return self.source.inputs_id
 
     @classmethod
     def initial_from(cls, transfer):
         """Initial data that repeats ``transfer``'s parameters (its images come through ``source``)."""
-        initial = {"source": transfer.public_id, "strength": transfer.strength,
+        initial = {"source": transfer.public_id, "method": transfer.method, "quality": transfer.quality,
+                   "strength": transfer.strength,
                    "preserve_colours": transfer.preserve_colours, "style_size": transfer.style_size,
                    "output_size": transfer.max_size}
         for style in transfer.styles.all():
@@ -268,8 +311,40 @@ def _strength(cleaned):
     return 100 if strength is None else strength
 
 
-def _engine_supports_vectors():
-    try:
-        return engines.get_engine().supports_style_vectors
-    except ModelUnavailable:
-        return True
+@dataclass
+class MethodOffer:
+    """A method as the upload page offers it: its declarations, whether it can run, and how long it takes."""
+
+    name: str
+    label: str
+    description: str
+    queue: str
+    capabilities: object
+    reasons: dict
+    unavailable_reason: str = None
+    #: ``{quality or "": [fixed seconds, seconds per megapixel]}``, for the page to estimate a photo's time.
+    estimates: dict = field(default_factory=dict)
+
+
+def methods_on_offer():
+    """Every method the site knows, with its availability (loading each once per process)."""
+    offers = []
+    for name in engines.names():
+        try:
+            method = engines.method_class(name)
+        except ModelUnavailable as error:
+            offers.append(MethodOffer(name, name, "", "default", Capabilities(), {}, str(error)))
+            continue
+        offers.append(MethodOffer(name, method.label, method.description, method.queue, method.capabilities,
+                                  method.reasons, engines.unavailable_reason(name), _estimates(method)))
+    return offers
+
+
+def _estimates(method):
+    """A linear fit of the method's time estimate in megapixels, per quality, for the page's script."""
+    estimates = {}
+    for quality in method.capabilities.qualities or (None,):
+        small, large = (method.estimate_seconds(side, side, quality) for side in (500, 1000))
+        per_megapixel = (large - small) / 0.75
+        estimates[quality or ""] = [round(small - 0.25 * per_megapixel, 3), round(per_megapixel, 3)]
+    return estimates

@@ -55,23 +55,29 @@ class TransferQuerySet(models.QuerySet):
         return self.filter(status__in=(Transfer.Status.QUEUED, Transfer.Status.RUNNING))
 
     def queue_positions(self):
-        """The place in the queue (1 = next) of each queued transfer, by public id."""
-        queued = self.filter(status=Transfer.Status.QUEUED).order_by("queued_at").values_list("public_id", "queued_at")
-        positions, position, previous = {}, 0, None
-        for index, (public_id, queued_at) in enumerate(queued, start=1):
+        """The place in its queue (1 = next) of each queued transfer, by public id."""
+        queued = self.filter(status=Transfer.Status.QUEUED).order_by("queued_at").values_list(
+            "public_id", "queue", "queued_at")
+        positions, counts, last = {}, {}, {}
+        for public_id, queue, queued_at in queued:
+            counts[queue] = counts.get(queue, 0) + 1
             # Transfers queued at the same instant share a place, as in Transfer.queue_position.
-            if queued_at != previous:
-                position, previous = index, queued_at
-            positions[public_id] = position
+            if last.get(queue, (None,))[0] != queued_at:
+                last[queue] = (queued_at, counts[queue])
+            positions[public_id] = last[queue][1]
         return positions
+
+    def siblings_of(self, transfer):
+        """Other transfers of the same inputs (run with other methods), oldest first."""
+        return self.filter(inputs_id=transfer.inputs_id).exclude(pk=transfer.pk).order_by("created_at")
 
     def stalled(self, heartbeat_before):
         """Running transfers whose worker has not reported since ``heartbeat_before``."""
         return self.filter(status=Transfer.Status.RUNNING, heartbeat_at__lt=heartbeat_before)
 
-    def overdue(self, started_before):
-        """Running transfers that started before ``started_before``."""
-        return self.filter(status=Transfer.Status.RUNNING, started_at__lt=started_before)
+    def overdue(self, started_before, queue):
+        """Running transfers of ``queue`` that started before ``started_before``."""
+        return self.filter(status=Transfer.Status.RUNNING, queue=queue, started_at__lt=started_before)
 
 
 class Transfer(models.Model):
@@ -82,6 +88,7 @@ class Transfer(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     public_id = models.UUIDField("public id", default=uuid.uuid4, unique=True, editable=False)
     content_image = models.ImageField(upload_to=transfer_path, width_field="content_width",
@@ -92,7 +99,13 @@ class Transfer(models.Model):
     content_width = models.PositiveIntegerField(null=True, editable=False)
     content_height = models.PositiveIntegerField(null=True, editable=False)
 
-    engine = models.CharField(max_length=16)
+    method = models.CharField(max_length=64, default="magenta", db_index=True,
+                              help_text="The style-transfer method (see tfapp.engines).")
+    quality = models.CharField(max_length=16, blank=True, help_text="The method's quality preset, if it has any.")
+    queue = models.CharField(max_length=16, default="default", help_text="The job queue it runs in.")
+    inputs_id = models.UUIDField(default=uuid.uuid4, db_index=True, editable=False,
+                                 help_text="Shared by transfers of the same inputs run with other methods.")
+    engine = models.CharField(max_length=16, help_text="The implementation that ran it.")
     max_size = models.PositiveIntegerField(help_text="Long side of the result, in pixels.")
     style_size = models.PositiveIntegerField(help_text="Long side the style image is seen at, in pixels.")
     style_pooling = models.BooleanField(default=True)
@@ -106,6 +119,10 @@ class Transfer(models.Model):
     preprocess_seconds = models.FloatField(null=True, blank=True, help_text="Decoding and resizing both inputs.")
     model_seconds = models.FloatField(null=True, blank=True, help_text="The style-transfer network itself.")
     encode_seconds = models.FloatField(null=True, blank=True, help_text="Encoding and storing the result.")
+    progress = models.FloatField(null=True, blank=True, help_text="Share of the work done, 0-1, while it runs.")
+    progress_steps = models.PositiveIntegerField(default=0, help_text="Steps (iterations) reported so far.")
+    preview_image = models.ImageField(upload_to=transfer_path, blank=True,
+                                      help_text="The latest intermediate image while it runs.")
     client = models.CharField(max_length=64, blank=True, db_index=True,
                               help_text="Hashed address of the client that submitted it, for per-client limits.")
     attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker started it.")
@@ -129,10 +146,10 @@ class Transfer(models.Model):
 
     @property
     def queue_position(self):
-        """1 for the next transfer a worker will take; None unless queued."""
+        """1 for the next transfer a worker of its queue will take; None unless queued."""
         if self.status != self.Status.QUEUED:
             return None
-        ahead = Transfer.objects.filter(status=self.Status.QUEUED, queued_at__lt=self.queued_at)
+        ahead = Transfer.objects.filter(status=self.Status.QUEUED, queue=self.queue, queued_at__lt=self.queued_at)
         return ahead.count() + 1
 
     @property
@@ -164,7 +181,8 @@ class Transfer(models.Model):
 
     def files(self):
         """The stored files of this transfer and its styles that exist."""
-        fields = (self.content_image, self.result_image, self.content_thumbnail, self.result_thumbnail)
+        fields = (self.content_image, self.result_image, self.content_thumbnail, self.result_thumbnail,
+                  self.preview_image)
         own = [field for field in fields if field]
         return own + [stored for style in self.styles.all() for stored in style.files()] if self.pk else own
 

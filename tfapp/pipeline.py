@@ -1,9 +1,8 @@
 """Stylize one Pillow image with one or several others: the interface views, tasks and commands call.
 
 Nothing here knows about requests or the database; nothing outside the engines
-touches tensors. Strength and style blending work on *style vectors*, the 100
-numbers Magenta's style prediction network makes of a style image (Ghiasi et al.
-2017); only engines with ``supports_style_vectors`` offer them.
+touches tensors. Which controls apply is read from the chosen method's
+declarations (:class:`tfapp.engines.base.Capabilities`), never from its name.
 """
 import dataclasses
 import numbers
@@ -28,9 +27,12 @@ class Options:
     Magenta's identity interpolation of style vectors. ``preserve_colours`` keeps
     the content's colours (see :func:`tfapp.colour.preserve_colours`);
     ``match_luminance`` applies only with it. ``tile_size`` is the longest side the
-    network runs at in one piece (see :mod:`tfapp.tiling`).
+    network runs at in one piece (see :mod:`tfapp.tiling`). ``method`` names a
+    method of :mod:`tfapp.engines`; ``quality`` is one of its qualities (``None``: its default).
     """
 
+    method: str = engines.DEFAULT_METHOD
+    quality: str = None
     max_size: int = None
     style_size: int = None
     style_pooling: bool = None
@@ -66,7 +68,7 @@ class Stylized:
     options: Options = field(default_factory=Options)
 
 
-def stylize(content_image, styles, options=None, engine=None):
+def stylize(content_image, styles, options=None, method=None, progress=None):
     """Repaint ``content_image`` (an RGB Pillow image) in the style of ``styles``.
 
     ``styles`` is one RGB Pillow image, or a list of ``(style, weight)`` pairs: each
@@ -76,40 +78,44 @@ def stylize(content_image, styles, options=None, engine=None):
     ``[(a, 1), (b, 0)]`` gives exactly the result of ``a`` alone.
 
     The result keeps the content's aspect ratio, its long side limited to
-    ``options.max_size``. Raises ValueError for malformed styles or options, and
-    :class:`~tfapp.exceptions.UnsupportedByEngine` (a StyleTransferError)
-    when the engine has no style vectors and more than one image at full strength is asked for.
+    ``options.max_size``. ``method`` is a loaded method (default: ``options.method``'s);
+    ``progress`` a :class:`tfapp.engines.base.Progress` for long methods. Raises
+    ValueError for malformed styles or options, and
+    :class:`~tfapp.exceptions.UnsupportedByEngine` (a StyleTransferError) when the
+    method cannot honour a control asked for (see :func:`check_supported`).
     """
     options = (options or Options()).resolved()
-    engine = engine or engines.get_engine()
+    method = method or engines.get(options.method)
     weighted_styles = normalised_styles(styles)
-    check_supported(engine, weighted_styles, options)
+    check_supported(method, weighted_styles, options)
     started = time.perf_counter()
     content = image2tensor(content_image, options.max_size)
     style_inputs = [(_model_input(style, options), weight) for style, weight in weighted_styles]
-    content_as_style = None
+    content_style = None
     if options.strength < 1:
-        content_as_style = style2tensor(content_image, options.style_size, options.style_pooling)
+        content_style = style2tensor(content_image, options.style_size, options.style_pooling)
     prepared = time.perf_counter()
-    image = tensor2image(_run_model(engine, content, style_inputs, content_as_style, options))
+    output = method.stylize(content, style_inputs, strength=options.strength, quality=options.quality,
+                            tile_size=options.tile_size, progress=progress, content_style=content_style)
+    image = tensor2image(output)
     finished = time.perf_counter()
     if options.preserve_colours:
         image = colour.preserve_colours(image, tensor2image(content), options.match_luminance)
     return Stylized(image, prepared - started, finished - prepared, options)
 
 
-def style_vector_of(image, style_size=None, pooling=None, engine=None):
+def style_vector_of(image, style_size=None, pooling=None, method=None):
     """The style vector of a Pillow image seen at ``style_size`` (``float32`` ``[1, 1, 1, 100]``).
 
     ``None`` means the site's setting. Store it per style size and pooling: a
     preset passes it to :func:`stylize` instead of its image, saving the prediction.
-    Raises :class:`UnsupportedByEngine` for engines without style vectors.
+    Raises :class:`UnsupportedByEngine` for methods without style vectors.
     """
     options = Options(style_size=style_size, style_pooling=pooling).resolved()
-    engine = engine or engines.get_engine()
-    if not engine.supports_style_vectors:
-        raise UnsupportedByEngine(f"The {engine.label} engine does not expose style vectors.")
-    return engine.style_vector(style2tensor(image, options.style_size, options.style_pooling))
+    method = method or engines.get(engines.DEFAULT_METHOD)
+    if not method.capabilities.style_vectors:
+        raise UnsupportedByEngine(f"{method.label} ({method.engine}) does not expose style vectors.")
+    return method.style_vector(style2tensor(image, options.style_size, options.style_pooling))
 
 
 def normalised_styles(styles):
@@ -137,41 +143,37 @@ def _checked_weight(weight):
     return float(weight)
 
 
-def check_supported(engine, weighted_styles, options):
-    """Raise :class:`UnsupportedByEngine` when ``engine`` cannot apply these styles and options.
+def check_supported(method, weighted_styles, options):
+    """Raise :class:`UnsupportedByEngine` when ``method`` cannot apply these styles and options."""
+    check_controls(method, len(weighted_styles), options)
+    if not method.capabilities.style_vectors and not all(isinstance(style, Image.Image)
+                                                         for style, _ in weighted_styles):
+        raise UnsupportedByEngine(f"{method.label} needs the style image, not a stored style vector.",
+                                  "style_vectors")
 
-    Without style vectors an engine can only take one style image at full strength.
+
+def check_controls(method, style_count, options):
+    """Raise :class:`UnsupportedByEngine` when ``method`` (a class or instance) cannot honour a control.
+
+    ``style_count`` is the number of styles with a weight above zero. The message is
+    the method's own reason where it declares one.
     """
-    if engine.supports_style_vectors:
-        return
-    if len(weighted_styles) > 1:
-        raise UnsupportedByEngine(f"The {engine.label} engine cannot blend several styles; choose one.")
-    if options.strength < 1:
-        raise UnsupportedByEngine(f"The {engine.label} engine cannot weaken a style; use full strength.")
-    if not isinstance(weighted_styles[0][0], Image.Image):
-        raise UnsupportedByEngine(f"The {engine.label} engine needs the style image, not a stored style vector.")
+    capabilities, reasons = method.capabilities, method.reasons
+    refused = {
+        "blending": (style_count > 1 and not capabilities.blending, "cannot blend several styles; choose one."),
+        "strength": (options.strength < 1 and not capabilities.strength, "cannot weaken a style; use 100 %."),
+        "preserve_colours": (options.preserve_colours and not capabilities.preserve_colours,
+                             "cannot keep the photo's colours."),
+        "quality": (options.quality is not None and options.quality not in capabilities.qualities,
+                    f"has no quality {options.quality!r}."),
+    }
+    for control, (is_refused, sentence) in refused.items():
+        if is_refused:
+            raise UnsupportedByEngine(reasons.get(control, f"{method.label} {sentence}"), control)
 
 
 def _model_input(style, options):
-    """What the engine takes for one style: a style tensor for an image, the vector itself otherwise."""
+    """What the method takes for one style: a style tensor for an image, the vector itself otherwise."""
     if isinstance(style, Image.Image):
         return style2tensor(style, options.style_size, options.style_pooling)
     return style
-
-
-def _run_model(engine, content, style_inputs, content_as_style, options):
-    """The engine's output tensor for ``content`` given the prepared styles (see :func:`stylize`)."""
-    if not engine.supports_style_vectors:
-        return engine.stylize(content, style_inputs[0][0])
-    style_vector = sum(weight * _vector(engine, style) for style, weight in style_inputs)
-    if content_as_style is not None:
-        # Magenta's identity interpolation: the content's own style vector pulls the
-        # result back towards the photo as the strength falls.
-        content_vector = engine.style_vector(content_as_style)
-        style_vector = options.strength * style_vector + (1.0 - options.strength) * content_vector
-    return engine.transfer(content, style_vector.astype(np.float32), options.tile_size)
-
-
-def _vector(engine, style_input):
-    """A stored vector as it is; a style tensor through the engine's style prediction."""
-    return style_input if style_input.shape == STYLE_VECTOR_SHAPE else engine.style_vector(style_input)

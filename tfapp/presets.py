@@ -6,14 +6,14 @@ from .imaging import open_image
 from .models import StylePreset
 
 
-def preset_vector(preset, engine, style_size, pooling):
-    """The preset's style vector for this engine and style size, computed on first use only."""
-    key = StylePreset.vector_key(engine.name, style_size, pooling)
+def preset_vector(preset, method, style_size, pooling):
+    """The preset's style vector for this method's engine and style size, computed on first use only."""
+    key = StylePreset.vector_key(method.engine, style_size, pooling)
     if key not in preset.style_vectors:
         with preset.image.open("rb") as stored:
             # Decoded exactly as a worker decodes an uploaded style, so both give the same vector.
             image = open_image(stored, needed_side=style_size)
-        vector = pipeline.style_vector_of(image, style_size, pooling, engine)
+        vector = pipeline.style_vector_of(image, style_size, pooling, method)
         preset.style_vectors[key] = [float(number) for number in vector.ravel()]
         # Only this key is written, so concurrent workers caching other sizes do not lose each other's.
         current = StylePreset.objects.get(pk=preset.pk).style_vectors

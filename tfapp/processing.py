@@ -18,8 +18,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import conf, engines, pipeline
-from .exceptions import InvalidImage, StyleTransferError
-from .imaging import THUMBNAIL_SIZE, encode_png, encode_thumbnail, open_image
+from .engines.base import Progress
+from .exceptions import Cancelled, InvalidImage, StyleTransferError
+from .imaging import THUMBNAIL_SIZE, encode_png, encode_thumbnail, open_image, tensor2image
 from .models import Transfer, TransferStyle
 from .presets import preset_vector
 
@@ -28,6 +29,13 @@ logger = logging.getLogger(__name__)
 OUT_OF_MEMORY = "The server ran out of memory while stylizing this image. Try a smaller output size."
 UNEXPECTED_ERROR = "Something unexpected stopped this transfer. It has been logged; please try again."
 TOO_SLOW = "This transfer took longer than the {limit:.0f} s limit. Try a smaller output size."
+TAKEN_OVER = "This attempt no longer owns the transfer (it was cancelled, or given to another worker)."
+
+#: Least seconds between two progress writes of a running transfer.
+PROGRESS_INTERVAL = 1.0
+
+#: Long side of the previews stored while a transfer runs (results are at most this size by default).
+PREVIEW_SIZE = 1024
 
 
 @dataclass
@@ -58,15 +66,20 @@ class StyleChoice:
     preset: object = None
 
 
-def create_transfer(content, styles, engine, options, client=""):
-    """Store the content and styles (ImageInput, StyleChoice list) as a queued transfer.
+def create_transfer(content, styles, options, client="", inputs_id=None):
+    """Store the content and styles (ImageInput, StyleChoice list) as a queued transfer of ``options.method``.
 
-    Either the rows and all their files are written, or nothing is.
+    ``inputs_id`` marks it as the same inputs as earlier transfers (run with other
+    methods). Either the rows and all their files are written, or nothing is.
     """
     resolved = options.resolved()
-    transfer = Transfer(engine=engine, client=client, max_size=resolved.max_size, style_size=resolved.style_size,
-                        style_pooling=resolved.style_pooling, strength=round(resolved.strength * 100),
-                        preserve_colours=resolved.preserve_colours)
+    method = engines.method_class(resolved.method)
+    transfer = Transfer(method=resolved.method, quality=resolved.quality or "", queue=method.queue,
+                        engine=method.engine, client=client, max_size=resolved.max_size,
+                        style_size=resolved.style_size, style_pooling=resolved.style_pooling,
+                        strength=round(resolved.strength * 100), preserve_colours=resolved.preserve_colours)
+    if inputs_id:
+        transfer.inputs_id = inputs_id
     written = []
     try:
         with transaction.atomic():
@@ -99,16 +112,19 @@ def run_transfer(transfer_id):
     if transfer is None:
         logger.info("Transfer %s is no longer queued; skipping it.", transfer_id)
         return
-    with Heartbeat(transfer):
-        images = _attempt(transfer)
+    with Heartbeat(transfer) as heartbeat:
+        images = _attempt(transfer, TransferProgress(transfer, heartbeat.lost))
     if images:
         _store_previews(transfer, *images)
 
 
-def _attempt(transfer):
+def _attempt(transfer, progress):
     """Stylize a claimed transfer and record the outcome; returns (content, result) images when it is done."""
     try:
-        return _stylize_into(transfer)
+        return _stylize_into(transfer, progress)
+    except Cancelled:
+        logger.info("Transfer %s stopped: %s", transfer.public_id, TAKEN_OVER)
+        progress.discard()
     except StyleTransferError as error:
         logger.warning("Transfer %s failed: %s", transfer.public_id, error)
         _fail(transfer, str(error))
@@ -141,28 +157,32 @@ def _owned(transfer):
 
 def transfer_options(transfer):
     """The pipeline options a stored transfer asks for."""
-    return pipeline.Options(max_size=transfer.max_size, style_size=transfer.style_size,
+    return pipeline.Options(method=transfer.method, quality=transfer.quality or None,
+                            max_size=transfer.max_size, style_size=transfer.style_size,
                             style_pooling=transfer.style_pooling, strength=transfer.strength / 100,
                             preserve_colours=transfer.preserve_colours)
 
 
-def _stylize_into(transfer):
+def _stylize_into(transfer, progress):
     started = time.monotonic()
-    engine = engines.get_engine()
+    method = engines.get(transfer.method)
     options = transfer_options(transfer)
     with transfer.content_image.open("rb") as content_file:
         content_image = open_image(content_file, needed_side=options.max_size)
-    styles = [(_style_input(style, engine, options), style.weight) for style in transfer.styles.all()]
-    stylized = pipeline.stylize(content_image, styles, options, engine)
-    if time.monotonic() - started > conf.job_time_limit():
-        raise StyleTransferError(TOO_SLOW.format(limit=conf.job_time_limit()))
+    styles = [(_style_input(style, method, options), style.weight) for style in transfer.styles.all()]
+    stylized = pipeline.stylize(content_image, styles, options, method, progress)
+    limit = conf.job_time_limit(transfer.queue)
+    if time.monotonic() - started > limit:
+        raise StyleTransferError(TOO_SLOW.format(limit=limit))
     encode_started = time.perf_counter()
     transfer.result_image.save("result.png", ContentFile(encode_png(stylized.image)), save=False)
     # The engine is the worker's: the web process only guessed it from its own settings.
-    recorded = _record(transfer, status=Transfer.Status.DONE, engine=engine.name,
+    recorded = _record(transfer, status=Transfer.Status.DONE, engine=method.engine,
                        result_image=transfer.result_image.name, result_width=stylized.image.width,
                        result_height=stylized.image.height, preprocess_seconds=stylized.preprocess_seconds,
-                       model_seconds=stylized.model_seconds, encode_seconds=time.perf_counter() - encode_started)
+                       model_seconds=stylized.model_seconds, encode_seconds=time.perf_counter() - encode_started,
+                       progress=1.0, preview_image="")
+    progress.discard()
     return (content_image, stylized.image) if recorded else None
 
 
@@ -199,7 +219,7 @@ def _write_preview(rows, field, name, image):
 
 def _fail(transfer, message):
     _delete_result_file(transfer)
-    _record(transfer, status=Transfer.Status.FAILED, error_message=message)
+    _record(transfer, status=Transfer.Status.FAILED, error_message=message, progress=None, preview_image="")
 
 
 def _record(transfer, **fields):
@@ -228,6 +248,8 @@ class Heartbeat:
     def __init__(self, transfer):
         self._transfer = transfer
         self._stopped = threading.Event()
+        #: Set once a beat finds that this attempt no longer owns the transfer (cancelled, or taken over).
+        self.lost = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{transfer.pk}", daemon=True)
 
     def __enter__(self):
@@ -242,7 +264,8 @@ class Heartbeat:
         try:
             while not self._stopped.wait(conf.heartbeat_seconds()):
                 try:
-                    _owned(self._transfer).update(heartbeat_at=timezone.now())
+                    if not _owned(self._transfer).update(heartbeat_at=timezone.now()):
+                        self.lost.set()
                 except DatabaseError:
                     # A busy database must not end the heartbeat: the next beat tries again.
                     logger.warning("Heartbeat of transfer %s could not be written.", self._transfer.public_id)
@@ -250,12 +273,64 @@ class Heartbeat:
             connection.close()
 
 
-def _style_input(style, engine, options):
-    """A preset's stored style vector when the engine takes vectors, else the style image."""
-    if style.preset and engine.supports_style_vectors:
-        return preset_vector(style.preset, engine, options.style_size, options.style_pooling)
+def _style_input(style, method, options):
+    """A preset's stored style vector when the method takes vectors, else the style image."""
+    if style.preset and method.capabilities.style_vectors:
+        return preset_vector(style.preset, method, options.style_size, options.style_pooling)
     with style.image.open("rb") as stored:
         return open_image(stored, needed_side=options.style_size)
+
+
+class TransferProgress(Progress):
+    """Records a running method's progress and previews on its transfer, and stops it once cancelled.
+
+    Each report counts a step; the fraction and step count are written at most every
+    PROGRESS_INTERVAL seconds and a preview at most every ``NST_PREVIEW_INTERVAL``, so
+    a method reporting many small iterations costs the database little. Every write
+    is conditional on this attempt still owning the transfer: when it does not (its
+    owner cancelled it, or the reaper gave it up), :class:`Cancelled` is raised to stop
+    the method.
+    """
+
+    def __init__(self, transfer, lost):
+        self._transfer = transfer
+        self._lost = lost
+        self._steps = 0
+        self._written_at = self._preview_at = -float("inf")
+        self._previews = []
+
+    def report(self, fraction, preview=None):
+        if self._lost.is_set():
+            raise Cancelled(TAKEN_OVER)
+        self._steps += 1
+        now = time.monotonic()
+        if now - self._written_at < PROGRESS_INTERVAL:
+            return
+        self._written_at = now
+        fields = {"progress": min(max(float(fraction), 0.0), 1.0), "progress_steps": self._steps}
+        if preview is not None and now - self._preview_at >= conf.preview_interval():
+            self._preview_at = now
+            fields["preview_image"] = self._store_preview(preview())
+        if not _owned(self._transfer).update(**fields):
+            raise Cancelled(TAKEN_OVER)
+        self._delete_previews(keep=fields.get("preview_image") or (self._previews[-1] if self._previews else None))
+
+    def _store_preview(self, image):
+        field = self._transfer.preview_image
+        field.save(f"preview-{self._steps}.jpg", ContentFile(encode_thumbnail(tensor2image(image), PREVIEW_SIZE)),
+                   save=False)
+        self._previews.append(field.name)
+        return field.name
+
+    def _delete_previews(self, keep=None):
+        storage = self._transfer.preview_image.storage
+        for name in [name for name in self._previews if name != keep]:
+            storage.delete(name)
+            self._previews.remove(name)
+
+    def discard(self):
+        """Delete every preview this attempt stored (the result, or nothing, replaces them)."""
+        self._delete_previews()
 
 
 def delete_unreferenced_files(transfer):

@@ -12,29 +12,71 @@ import time
 from collections import Counter
 
 from django.db import DatabaseError, connection
+from django.utils import timezone
 
+from . import engines
 from .changes import DatabaseChanges, check_interval
+from .exceptions import ModelUnavailable
 from .models import Transfer
 
 logger = logging.getLogger(__name__)
 
 
 def progress(transfer):
-    """The JSON-ready state of a transfer; ``token`` changes whenever anything shown changes."""
+    """The JSON-ready state of a transfer; ``token`` changes whenever anything shown changes.
+
+    ``progress`` is the share of the work done (0..1; null while unknown: a method that
+    reports none is running), ``steps`` the iterations reported so far, ``preview_url``
+    the latest intermediate image (null when none), ``eta_seconds`` the time left
+    (null when unknown): from the progress when the method reports it, else from the
+    method's estimate for this size.
+    """
     queue_position = transfer.queue_position
     return {
         "status": transfer.status,
         "status_display": transfer.get_status_display(),
+        "method": transfer.method,
         "queue_position": queue_position,
         "attempts": transfer.attempts,
         "error": transfer.error_message,
         "result_url": transfer.result_image.url if transfer.result_image else None,
-        "token": _token(transfer.status, queue_position, transfer.attempts),
+        "progress": _fraction(transfer),
+        "steps": transfer.progress_steps or None,
+        "preview_url": transfer.preview_image.url if transfer.preview_image else None,
+        "eta_seconds": eta_seconds(transfer),
+        "token": _token(transfer.status, queue_position, transfer.attempts, transfer.progress,
+                        transfer.preview_image.name),
     }
 
 
-def _token(status, queue_position, attempts):
-    return f"{status}-{queue_position or 0}-{attempts}"
+def _token(status, queue_position, attempts, fraction, preview):
+    percent = -1 if fraction is None else int(fraction * 100)
+    return f"{status}-{queue_position or 0}-{attempts}-{percent}-{preview or ''}"
+
+
+def _fraction(transfer):
+    if transfer.status == Transfer.Status.DONE:
+        return 1.0
+    if transfer.status == Transfer.Status.QUEUED:
+        return 0.0
+    return transfer.progress if transfer.status == Transfer.Status.RUNNING else None
+
+
+def eta_seconds(transfer):
+    """Seconds a running transfer still needs, rounded; None when not running or unknown."""
+    if transfer.status != Transfer.Status.RUNNING or transfer.started_at is None:
+        return None
+    elapsed = (timezone.now() - transfer.started_at).total_seconds()
+    if transfer.progress:
+        return round(elapsed * (1 - transfer.progress) / transfer.progress)
+    try:
+        method = engines.method_class(transfer.method)
+    except ModelUnavailable:
+        return None
+    side_scale = transfer.max_size / max(transfer.content_width or 1, transfer.content_height or 1, 1)
+    scale = min(1.0, side_scale)
+    width, height = round((transfer.content_width or 1) * scale), round((transfer.content_height or 1) * scale)
+    return max(0, round(method.estimate_seconds(width, height, transfer.quality or None) - elapsed))
 
 
 class Watcher:
@@ -112,12 +154,13 @@ class Watcher:
 
 def _tokens_of(public_ids):
     """The current token of each transfer (None for a deleted one), in at most two queries."""
-    rows = Transfer.objects.filter(public_id__in=public_ids).values_list("public_id", "status", "attempts")
-    found = {public_id: (status, attempts) for public_id, status, attempts in rows}
+    rows = Transfer.objects.filter(public_id__in=public_ids).values_list(
+        "public_id", "status", "attempts", "progress", "preview_image")
+    found = {public_id: fields for public_id, *fields in rows}
     positions = {}
-    if any(status == Transfer.Status.QUEUED for status, _ in found.values()):
+    if any(fields[0] == Transfer.Status.QUEUED for fields in found.values()):
         positions = Transfer.objects.queue_positions()
-    return {public_id: _token(found[public_id][0], positions.get(public_id), found[public_id][1])
+    return {public_id: _token(found[public_id][0], positions.get(public_id), *found[public_id][1:])
             if public_id in found else None for public_id in public_ids}
 
 

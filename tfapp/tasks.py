@@ -26,14 +26,14 @@ def stylize_transfer(transfer_id):
     run_transfer(transfer_id)
 
 
-def enqueue_transfer(transfer_id):
-    """Queue the transfer for a worker once the current transaction commits."""
-    transaction.on_commit(lambda: _enqueue_now(transfer_id))
+def enqueue_transfer(transfer_id, queue="default"):
+    """Queue the transfer in ``queue`` (its method's) for a worker once the current transaction commits."""
+    transaction.on_commit(lambda: _enqueue_now(transfer_id, queue))
 
 
-def _enqueue_now(transfer_id):
+def _enqueue_now(transfer_id, queue):
     try:
-        stylize_transfer.enqueue(transfer_id)
+        stylize_transfer.using(queue_name=queue).enqueue(transfer_id)
     except Exception:
         # Any backend failure (Redis down, database locked) must leave a readable
         # outcome rather than a transfer that stays queued forever.
@@ -48,11 +48,27 @@ def rerun(transfer):
         reset = Transfer.objects.filter(pk=transfer.pk).exclude(status__in=_PENDING).update(
             status=Transfer.Status.QUEUED, error_message="", attempts=0, started_at=None, heartbeat_at=None,
             finished_at=None, result_image="", result_thumbnail="", result_width=None, result_height=None,
-            preprocess_seconds=None, model_seconds=None, encode_seconds=None, queued_at=timezone.now())
+            preprocess_seconds=None, model_seconds=None, encode_seconds=None, queued_at=timezone.now(),
+            progress=None, progress_steps=0, preview_image="")
         if reset:
             transaction.on_commit(lambda: delete_unreferenced_files(Transfer.objects.get(pk=transfer.pk)))
-            enqueue_transfer(transfer.pk)
+            enqueue_transfer(transfer.pk, transfer.queue)
     return bool(reset)
+
+
+def cancel(transfer):
+    """Cancel a queued or running transfer; returns whether it was still pending.
+
+    A queued job is skipped when a worker reaches it. A running one loses its claim:
+    its worker notices at the next heartbeat or progress report, stops, and deletes
+    what it wrote. Files already stored for it (a preview) go now.
+    """
+    with transaction.atomic():
+        stopped = Transfer.objects.filter(pk=transfer.pk, status__in=_PENDING).update(
+            status=Transfer.Status.CANCELLED, finished_at=timezone.now(), progress=None, preview_image="")
+        if stopped:
+            transaction.on_commit(lambda: delete_unreferenced_files(Transfer.objects.get(pk=transfer.pk)))
+    return bool(stopped)
 
 
 def recover_stalled_transfers():
@@ -64,11 +80,13 @@ def recover_stalled_transfers():
     removed. Safe to call from every worker at once. Returns how many it recovered.
     """
     now = timezone.now()
-    overdue = Transfer.objects.overdue(now - timedelta(seconds=conf.job_time_limit() + conf.stale_after()))
+    overdue = [transfer for queue in conf.QUEUES for transfer in Transfer.objects.overdue(
+        now - timedelta(seconds=conf.job_time_limit(queue) + conf.stale_after()), queue)]
     stalled = Transfer.objects.stalled(now - timedelta(seconds=conf.stale_after()))
     recovered = 0
     for transfer in overdue:
-        recovered += _abandon(transfer, retry=False, message=TOO_SLOW.format(limit=conf.job_time_limit()))
+        message = TOO_SLOW.format(limit=conf.job_time_limit(transfer.queue))
+        recovered += _abandon(transfer, retry=False, message=message)
     for transfer in stalled.exclude(pk__in=[t.pk for t in overdue]):
         retry = transfer.attempts < conf.max_attempts()
         recovered += _abandon(transfer, retry, WORKER_LOST.format(attempts=transfer.attempts))
@@ -79,6 +97,7 @@ def _abandon(transfer, retry, message):
     fields = ({"status": Transfer.Status.QUEUED, "started_at": None, "heartbeat_at": None,
                "queued_at": timezone.now()} if retry else
               {"status": Transfer.Status.FAILED, "error_message": message, "finished_at": timezone.now()})
+    fields.update(progress=None, progress_steps=0, preview_image="")
     with transaction.atomic():
         taken = Transfer.objects.filter(pk=transfer.pk, status=Transfer.Status.RUNNING,
                                         attempts=transfer.attempts).update(**fields)
@@ -88,5 +107,5 @@ def _abandon(transfer, retry, message):
                        "queued again" if retry else "failed")
         transaction.on_commit(lambda: delete_unreferenced_files(transfer))
         if retry:
-            enqueue_transfer(transfer.pk)
+            enqueue_transfer(transfer.pk, transfer.queue)
     return 1

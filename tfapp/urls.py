@@ -9,5 +9,7 @@ urlpatterns = [
     path("t/<uuid:public_id>/", views.detail, name="detail"),
     path("t/<uuid:public_id>/status.json", views.status, name="status"),
     path("t/<uuid:public_id>/retry/", views.retry, name="retry"),
+    path("t/<uuid:public_id>/cancel/", views.cancel, name="cancel"),
+    path("t/<uuid:public_id>/try/", views.try_method, name="try_method"),
     path("t/<uuid:public_id>/download/", views.download, name="download"),
 ]

@@ -1,5 +1,6 @@
 import hashlib
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -7,9 +8,10 @@ from django.views.decorators.http import require_POST
 from django.views.generic import ListView
 
 from . import conf, engines
-from .forms import TransferForm
+from .forms import TransferForm, methods_on_offer
 from .models import StylePreset, Transfer
 from .progress import progress, watcher
+from .tasks import cancel as cancel_transfer
 from .tasks import enqueue_transfer, rerun
 
 
@@ -27,7 +29,7 @@ def upload(request):
         form = TransferForm(request.POST, request.FILES, client=client_id(request))
         if form.is_valid():
             transfer = form.save()
-            enqueue_transfer(transfer.pk)
+            enqueue_transfer(transfer.pk, transfer.queue)
             return redirect(transfer)
         source = form.source
     else:
@@ -37,8 +39,9 @@ def upload(request):
         "form": form,
         "source": source,
         "presets": StylePreset.objects.all(),
-        "model_error": engines.unavailable_reason(),
+        "model_error": engines.unavailable_reason(engines.DEFAULT_METHOD),
         "max_upload_bytes": conf.max_upload_bytes(),
+        "method_data": form.method_data(),
         "recent": Transfer.objects.finished()[:6],
     })
 
@@ -52,7 +55,37 @@ def _source_transfer(public_id):
 
 def detail(request, public_id):
     transfer = get_object_or_404(Transfer.objects.prefetch_related("styles__preset"), public_id=public_id)
-    return render(request, "tfapp/transfer_detail.html", {"transfer": transfer})
+    return render(request, "tfapp/transfer_detail.html", {
+        "transfer": transfer,
+        "method": next((offer for offer in methods_on_offer() if offer.name == transfer.method), None),
+        "other_methods": [offer for offer in methods_on_offer() if offer.name != transfer.method],
+        "siblings": Transfer.objects.siblings_of(transfer),
+    })
+
+
+@require_POST
+def cancel(request, public_id):
+    """Stop a queued or running transfer; it ends cancelled, with no result."""
+    transfer = get_object_or_404(Transfer, public_id=public_id)
+    cancel_transfer(transfer)
+    return redirect(transfer)
+
+
+@require_POST
+def try_method(request, public_id):
+    """Run the same inputs and parameters again with another method (``method`` in the POST)."""
+    source = get_object_or_404(Transfer.objects.prefetch_related("styles"), public_id=public_id)
+    data = {**{key: str(value) for key, value in TransferForm.initial_from(source).items() if value is not None},
+            "method": request.POST.get("method", ""), "quality": request.POST.get("quality", "")}
+    form = TransferForm(data, client=client_id(request))
+    if not form.is_valid():
+        for error in form.errors.get("__all__", []) + [e for name, errors in form.errors.items()
+                                                        if name != "__all__" for e in errors]:
+            messages.error(request, error)
+        return redirect(source)
+    transfer = form.save()
+    enqueue_transfer(transfer.pk, transfer.queue)
+    return redirect(transfer)
 
 
 def status(request, public_id):
@@ -78,8 +111,9 @@ def _progress_of(public_id):
 
 @require_POST
 def retry(request, public_id):
-    """Queue a failed transfer again with the same inputs."""
-    transfer = get_object_or_404(Transfer, public_id=public_id, status=Transfer.Status.FAILED)
+    """Queue a failed or cancelled transfer again with the same inputs."""
+    transfer = get_object_or_404(Transfer, public_id=public_id,
+                                 status__in=(Transfer.Status.FAILED, Transfer.Status.CANCELLED))
     rerun(transfer)
     return redirect(transfer)
 

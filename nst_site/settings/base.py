@@ -86,10 +86,11 @@ else:
 NST_REDIS_URL = os.environ.get("NST_REDIS_URL", "")
 if NST_REDIS_URL:
     INSTALLED_APPS.insert(INSTALLED_APPS.index("tfapp"), "django_rq")
-    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
-    RQ_QUEUES = {"default": {"URL": NST_REDIS_URL, "DEFAULT_TIMEOUT": -1}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default", "slow"]}}
+    RQ_QUEUES = {queue: {"URL": NST_REDIS_URL, "DEFAULT_TIMEOUT": -1} for queue in ("default", "slow")}
 else:
-    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    # "default" for fast transfers, "slow" for minutes-long ones (tfapp.conf.QUEUES), so neither waits on the other.
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "slow"]}}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
@@ -122,7 +123,8 @@ for _name in ("NST_VGG_WEIGHTS", "NST_ADAIN_MODEL_DIR", "NST_TRAINED_MODEL_DIR")
 # defaults and converts each to the type it needs.
 _NUMERIC_SETTINGS = ("NST_ENGINE_THREADS", "NST_MAX_PENDING_PER_CLIENT", "NST_MAX_PENDING_TOTAL",
                      "NST_MAX_ATTEMPTS", "NST_JOB_TIME_LIMIT", "NST_MAX_CONTENT_SIZE", "NST_STALE_AFTER",
-                     "NST_HEARTBEAT_SECONDS", "NST_MAX_OUTPUT_SIZE", "NST_STATUS_WAIT")
+                     "NST_HEARTBEAT_SECONDS", "NST_MAX_OUTPUT_SIZE", "NST_STATUS_WAIT",
+                     "NST_SLOW_JOB_TIME_LIMIT", "NST_SLOW_WORKERS", "NST_SLOW_WORKER_NICE", "NST_PREVIEW_INTERVAL")
 globals().update({name: float(os.environ[name]) for name in _NUMERIC_SETTINGS if name in os.environ})
 if "NST_MODEL_BASE_URL" in os.environ:
     NST_MODEL_BASE_URL = os.environ["NST_MODEL_BASE_URL"]

@@ -1,9 +1,11 @@
-"""The one place that chooses, loads and caches the style-transfer model.
+"""The method registry: which style-transfer methods exist, and each one loaded once per process.
 
-``get_engine()`` loads the engine named by ``NST_ENGINE`` the first time it is
-called in a process and returns the same instance afterwards, from any thread.
-A failure to load is remembered too, so every page can say why the model is
-unavailable without retrying a slow download on each request.
+``get(name)`` loads a method the first time it is asked for in a process and returns
+the same instance afterwards, from any thread; methods load independently, so a slow
+or failing one never holds up another. A failure to load is remembered too, so every
+page can say why a method is unavailable without retrying a slow download on each
+request. ``method_class(name)`` gives a method's declarations (label, queue,
+capabilities) without loading its weights.
 """
 import logging
 import threading
@@ -17,68 +19,107 @@ from ..exceptions import ModelUnavailable
 
 logger = logging.getLogger(__name__)
 
-ENGINES = {
+#: Every method, in the order the pages offer them. Magenta's class depends on NST_ENGINE.
+METHODS = {
+    "magenta": None,
+}
+
+#: Magenta's two implementations, chosen by NST_ENGINE.
+MAGENTA_ENGINES = {
     "hub": "tfapp.engines.hub.HubEngine",
     "lite": "tfapp.engines.lite.LiteEngine",
 }
 
-_lock = threading.Lock()
-_engine = None
-_error = None
+DEFAULT_METHOD = "magenta"
+
+_locks = {name: threading.Lock() for name in METHODS}
+_loaded = {}
+_errors = {}
 load_count = 0
 
 
-def get_engine():
-    """The process's engine, loaded on first use. Raises ModelUnavailable."""
-    global _engine, _error, load_count
-    if _engine is None and _error is None:
-        with _lock:
-            if _engine is None and _error is None:
-                try:
-                    _engine = create(conf.engine_name())
-                    load_count += 1
-                except ModelUnavailable as error:
-                    _error = error
-    if _error is not None:
-        raise _error
-    return _engine
+def names():
+    """The identifiers of all methods, available or not, in display order."""
+    return list(METHODS)
 
 
-def create(name):
-    """A new, uncached instance of the engine called ``name``. Raises ModelUnavailable."""
-    if name not in ENGINES:
+def method_class(name):
+    """The class of method ``name``, without loading its weights. Raises ModelUnavailable."""
+    if name not in METHODS:
+        raise ModelUnavailable(f"There is no style-transfer method called {name!r}; choose one of: "
+                               f"{', '.join(METHODS)}.")
+    return import_string(METHODS[name] or _magenta_path(conf.engine_name()))
+
+
+def _magenta_path(engine):
+    if engine not in MAGENTA_ENGINES:
         raise ModelUnavailable(
-            f"NST_ENGINE is {name!r}; it must be one of: {', '.join(sorted(ENGINES))}."
+            f"NST_ENGINE is {engine!r}; it must be one of: {', '.join(sorted(MAGENTA_ENGINES))}."
         )
+    return MAGENTA_ENGINES[engine]
+
+
+def get(name=DEFAULT_METHOD):
+    """Method ``name``, loaded on first use in this process. Raises ModelUnavailable."""
+    if name not in _loaded and name not in _errors:
+        with _locks.get(name, _fallback_lock):
+            if name not in _loaded and name not in _errors:
+                try:
+                    _loaded[name] = _load(name)
+                except ModelUnavailable as error:
+                    _errors[name] = error
+    if name in _errors:
+        raise _errors[name]
+    return _loaded[name]
+
+
+_fallback_lock = threading.Lock()
+
+
+def _load(name):
+    global load_count
     started = time.perf_counter()
-    engine = import_string(ENGINES[name])()
-    logger.info("Loaded the %s engine in %.1f s.", name, time.perf_counter() - started)
-    return engine
+    method = method_class(name)()
+    load_count += 1
+    logger.info("Loaded the %s method (%s) in %.1f s.", name, method.engine, time.perf_counter() - started)
+    return method
 
 
-def unavailable_reason():
-    """Why the model cannot be used, or ``None`` when it is loaded and ready."""
+def create_magenta(engine):
+    """A new, uncached Magenta method with the implementation ``engine`` (``hub`` or ``lite``)."""
+    return import_string(_magenta_path(engine))()
+
+
+def unavailable_reason(name=DEFAULT_METHOD):
+    """Why method ``name`` cannot be used, or ``None`` when it is loaded and ready."""
     try:
-        get_engine()
+        get(name)
     except ModelUnavailable as error:
         return str(error)
     return None
 
 
-def warm_up():
-    """Load the engine and run one small transfer, so the first user does not wait."""
-    try:
-        engine = get_engine()
-    except ModelUnavailable as error:
-        logger.warning("Style-transfer model unavailable: %s", error)
-        return
+def availability():
+    """``{name: reason it is unavailable, or None}`` for every method."""
+    return {name: unavailable_reason(name) for name in METHODS}
+
+
+def warm_up(names_to_load=None):
+    """Load the methods (all by default) and run each fast one once, so the first user does not wait."""
     tiny = np.full((1, 64, 64, 3), 0.5, np.float32)
-    engine.stylize(tiny, tiny)
+    for name in names_to_load or METHODS:
+        try:
+            method = get(name)
+        except ModelUnavailable as error:
+            logger.warning("Style-transfer method %s unavailable: %s", name, error)
+            continue
+        if method.queue == "default":
+            method.stylize(tiny, [(tiny, 1.0)])
 
 
 def reset():
-    """Forget the loaded engine (used by tests that switch engines)."""
-    global _engine, _error
-    with _lock:
-        _engine = None
-        _error = None
+    """Forget the loaded methods (used by tests that switch settings)."""
+    for name in list(_loaded) + list(_errors):
+        with _locks.get(name, _fallback_lock):
+            _loaded.pop(name, None)
+            _errors.pop(name, None)

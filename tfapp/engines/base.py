@@ -70,7 +70,8 @@ class Method:
     #: For each capability it lacks, a sentence saying why (shown beside the disabled control).
     reasons = {}
 
-    def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None):
+    def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
+                content_style=None):
         """Repaint ``content`` in the weighted blend of ``styles``.
 
         Args:
@@ -83,6 +84,9 @@ class Method:
             quality: one of ``capabilities.qualities``, or ``None`` for the method's default.
             tile_size: longest side run in one piece; larger content may be tiled (``None``: default).
             progress: a :class:`Progress`, or ``None``.
+            content_style: the content prepared as the styles are (seen at the same size),
+                given when ``strength < 1`` for methods that weaken a style by mixing in the
+                photo's own; others ignore it.
 
         Returns:
             ``float32`` array ``[1, H, W, 3]`` in ``[0, 1]``: exactly the content's size.
@@ -94,64 +98,3 @@ class Method:
         """Expected run time in seconds on this machine for a ``width`` x ``height`` result."""
         raise NotImplementedError
 
-
-# The one-engine interface, replaced by Method as the methods move over.
-
-class Engine:
-    """A loaded style-transfer model.
-
-    Subclasses load their weights in ``__init__`` (raising
-    :class:`~tfapp.exceptions.ModelUnavailable` with a readable reason when they
-    cannot) and implement :meth:`stylize`. An instance is shared by all threads of a
-    process, so ``stylize`` must be thread-safe.
-    """
-
-    #: Short identifier stored on each transfer ("hub", "lite").
-    name = ""
-
-    #: Human-readable description shown on the pages.
-    label = ""
-
-    #: Whether the engine exposes the style as a vector (:meth:`style_vector`,
-    #: :meth:`transfer`). Strength, blending several styles and precomputed preset
-    #: vectors all work on that vector, so an engine without it offers none of them.
-    supports_style_vectors = False
-
-    def stylize(self, content, style):
-        """Repaint ``content`` in the style of ``style``.
-
-        Args:
-            content: ``float32`` array ``[1, H, W, 3]``, RGB in ``[0, 1]``, any H, W >= 1.
-            style: ``float32`` array ``[1, h, w, 3]``, RGB in ``[0, 1]``, already scaled
-                to the size the style should be seen at.
-
-        Returns:
-            ``float32`` array ``[1, H, W, 3]`` in ``[0, 1]``: exactly the content's size.
-        """
-        raise NotImplementedError
-
-    def style_vector(self, style):
-        """Only when :attr:`supports_style_vectors`: the style of ``style`` as numbers.
-
-        Args:
-            style: ``float32`` array ``[1, h, w, 3]``, RGB in ``[0, 1]``, as for :meth:`stylize`.
-
-        Returns:
-            ``float32`` array ``[1, 1, 1, N]``; vectors of one engine may be mixed linearly.
-        """
-        raise NotImplementedError
-
-    def transfer(self, content, style_vector, tile_size=None):
-        """Only when :attr:`supports_style_vectors`: :meth:`stylize` given a style vector.
-
-        Args:
-            content: as for :meth:`stylize`.
-            style_vector: ``float32`` array ``[1, 1, 1, N]`` from :meth:`style_vector`,
-                or a weighted average of several.
-            tile_size: longest side the network runs at in one piece; larger content
-                is stylized in overlapping tiles (``None``: the engine's default).
-
-        Returns:
-            ``float32`` array ``[1, H, W, 3]`` in ``[0, 1]``: exactly the content's size.
-        """
-        raise NotImplementedError

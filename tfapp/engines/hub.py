@@ -20,7 +20,8 @@ import tensorflow_hub as hub
 
 from .. import conf
 from ..exceptions import ModelUnavailable, OutOfResources
-from .base import Engine
+from .base import Capabilities
+from .magenta import MagentaMethod
 
 logger = logging.getLogger(__name__)
 
@@ -108,14 +109,18 @@ def resolve(handle=None):
         return hub.resolve(handle)
 
 
-class HubEngine(Engine):
+VECTORLESS = ("The TF-Hub model takes the style image end to end and exposes no style vector, so strength "
+              "and blending need NST_ENGINE=lite.")
+
+
+class HubEngine(MagentaMethod):
     """Magenta's arbitrary image stylization network, loaded through ``tensorflow_hub``."""
 
-    name = "hub"
-    label = "Magenta arbitrary image stylization (TF-Hub)"
+    engine = "hub"
     # The published signature maps (content, style) to an image; the style vector
-    # between its two networks is not exposed.
-    supports_style_vectors = False
+    # between its two networks is not exposed, and strength and blending work on it.
+    capabilities = Capabilities()
+    reasons = {"strength": VECTORLESS, "blending": VECTORLESS}
 
     def __init__(self):
         handle = conf.hub_handle()
@@ -123,8 +128,10 @@ class HubEngine(Engine):
         with _unavailable_on_failure(handle), _network_timeout():
             self.model = hub.load(handle)
 
-    def stylize(self, content, style):
-        """See :meth:`Engine.stylize`; any content size from 1x1 up works."""
+    def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
+                content_style=None):
+        """See :meth:`Method.stylize`: one style image at full strength; any content size from 1x1 up."""
+        style = styles[0][0]
         height, width = content.shape[1:3]
         content_input = reflect_pad(content, _network_side(height), _network_side(width))
         style_input = reflect_pad(

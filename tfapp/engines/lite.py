@@ -21,11 +21,15 @@ from ai_edge_litert.interpreter import Interpreter
 
 from .. import conf, tiling
 from ..exceptions import ModelUnavailable
-from .base import Engine
+from .base import Capabilities
+from .magenta import MagentaMethod
 
 PREDICT_FILE = "style_predict_quantized_256.tflite"
 TRANSFER_FILE = "style_transfer_f16_384.tflite"
 REQUIRED_FILES = (PREDICT_FILE, TRANSFER_FILE)
+
+#: Shape of a style vector: what the prediction network makes of a style image.
+STYLE_VECTOR_SHAPE = (1, 1, 1, 100)
 
 # The reflection padding of the first 9x9 convolution and the two stride-2 steps
 # need a few pixels to work on; smaller images are mirrored up to this and cropped.
@@ -45,10 +49,9 @@ def _half(length):
     return -(-length // 2)
 
 
-class LiteEngine(Engine):
-    name = "lite"
-    label = "Magenta arbitrary image stylization (TFLite, fp16)"
-    supports_style_vectors = True
+class LiteEngine(MagentaMethod):
+    engine = "lite"
+    capabilities = Capabilities(strength=True, blending=True, style_vectors=True)
 
     def __init__(self, model_dir=None):
         model_dir = model_dir or conf.lite_model_dir()
@@ -68,8 +71,21 @@ class LiteEngine(Engine):
             raise ModelUnavailable(f"The TFLite model in {model_dir} could not be loaded: {error}") from error
         self._networks = OrderedDict()
 
-    def stylize(self, content, style):
-        return self.transfer(content, self.style_vector(style))
+    def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
+                content_style=None):
+        """See :meth:`Method.stylize`. Styles are mixed as style vectors (images are predicted first).
+
+        Strength is Magenta's identity interpolation: the content's own style vector
+        (of ``content_style``) pulls the result back towards the photo as it falls.
+        """
+        style_vector = sum(weight * self._vector(style) for style, weight in styles)
+        if strength < 1:
+            style_vector = strength * style_vector + (1.0 - strength) * self.style_vector(content_style)
+        return self.transfer(content, style_vector.astype(np.float32), tile_size)
+
+    def _vector(self, style):
+        """A stored vector as it is; a style image through the style prediction network."""
+        return style if style.shape == STYLE_VECTOR_SHAPE else self.style_vector(style)
 
     def style_vector(self, style):
         """``[1, h, w, 3]`` style image in ``[0, 1]`` -> ``float32`` style vector ``[1, 1, 1, 100]``."""

@@ -1,5 +1,6 @@
 // Live progress on the result page: asks the transfer's status.json for changes and
-// shows its place in the queue; once it is done or failed, reloads to show the outcome.
+// shows its place in the queue, then how far a long method is (share done, iterations,
+// time left) and its latest preview; once it has ended, reloads to show the outcome.
 // Each request names the state shown (?after=token), so the server answers when that
 // state changes (long-polling); a server that answers at once is asked again later.
 (function () {
@@ -10,6 +11,10 @@
   var badge = document.getElementById("transfer-status");
   var title = document.getElementById("progress-title");
   var note = document.getElementById("progress-note");
+  var bar = document.getElementById("progress-bar");
+  var figures = document.getElementById("progress-figures");
+  var preview = document.getElementById("preview-image");
+  var ended = { done: true, failed: true, cancelled: true };
   var token = "";
   var delay = 500;
 
@@ -28,6 +33,29 @@
       note.textContent = state.attempts > 1 ? "Retrying after a worker stopped (attempt " + state.attempts + ")." :
         "A worker is repainting your photo.";
     }
+    showProgress(state);
+  }
+
+  function showProgress(state) {
+    var known = state.status === "running" && state.progress !== null;
+    bar.hidden = !known;
+    if (known) bar.value = state.progress;
+    var parts = [];
+    if (known) parts.push(Math.floor(state.progress * 100) + " %");
+    if (state.steps) parts.push("iteration " + state.steps);
+    if (state.eta_seconds !== null && state.status === "running") parts.push("about " + duration(state.eta_seconds) + " left");
+    figures.textContent = parts.join(" · ");
+    if (state.preview_url && preview.getAttribute("src") !== state.preview_url) {
+      preview.src = state.preview_url;
+      preview.hidden = false;
+      panel.classList.add("has-preview");
+    }
+  }
+
+  function duration(seconds) {
+    if (seconds < 60) return Math.max(1, Math.round(seconds)) + " s";
+    var minutes = Math.floor(seconds / 60);
+    return minutes + " min " + Math.round(seconds - 60 * minutes) + " s";
   }
 
   function poll() {
@@ -46,7 +74,7 @@
           note.textContent = reply.state.error || "";
           return;
         }
-        if (reply.state.status === "done" || reply.state.status === "failed") {
+        if (ended[reply.state.status]) {
           window.location.reload();
           return;
         }

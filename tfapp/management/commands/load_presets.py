@@ -63,7 +63,7 @@ class Command(BaseCommand):
     def _store_vector(self, preset, engine, reason):
         if engine is None:
             return f" (style vector not stored yet, the model is unavailable: {reason})"
-        if not engine.supports_style_vectors:
+        if not engine.capabilities.style_vectors:
             return " (no style vector: this engine takes the image instead)"
         preset_vector(preset, engine, conf.style_size(), conf.style_pooling())
         return f" with its style vector at {conf.style_size()} px"
@@ -86,8 +86,8 @@ def _details(path, details):
 
 
 def _engine_or_reason():
-    """The engine and None, or None and why it is unavailable (vectors are then computed on first use)."""
+    """Magenta's engine and None, or None and why it is unavailable (vectors are then computed on first use)."""
     try:
-        return engines.get_engine(), None
+        return engines.get(engines.DEFAULT_METHOD), None
     except ModelUnavailable as error:
         return None, str(error)

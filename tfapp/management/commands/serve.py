@@ -12,6 +12,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from tfapp import conf
+
 #: Seconds between checks that every child is still alive.
 SUPERVISE_INTERVAL = 1.0
 
@@ -22,18 +24,25 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000", help="Address and port to serve on.")
         parser.add_argument("--workers", type=int, default=int(os.environ.get("NST_WORKERS", 1)),
-                            help="Number of worker processes (default: NST_WORKERS or 1).")
+                            help="Number of workers for fast transfers (default: NST_WORKERS or 1).")
+        parser.add_argument("--slow-workers", type=int, default=conf.slow_workers(),
+                            help="Number of workers for minutes-long transfers (default: NST_SLOW_WORKERS or 1).")
 
-    def handle(self, *args, addrport, workers, **options):
+    def handle(self, *args, addrport, workers, slow_workers, **options):
         manage = [sys.executable, sys.argv[0]]
         worker_env = dict(os.environ)
         worker_env.setdefault("NST_ENGINE_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+        # Each queue has workers of its own, so a Gatys run never delays a fast transfer; the
+        # slow workers run at a lower CPU priority, so on a shared machine they yield to fast ones.
+        commands = {f"worker {number + 1}": manage + ["worker", "--queues", "default"] for number in range(workers)}
+        commands.update({f"slow worker {number + 1}": manage + ["worker", "--queues", "slow", "--nice",
+                                                                str(conf.slow_worker_niceness())]
+                         for number in range(slow_workers)})
         children = {"web": self._start(manage + ["web", "--noreload", addrport], os.environ)}
-        for number in range(workers):
-            children[f"worker {number + 1}"] = self._start(manage + ["worker"], worker_env)
+        children.update({name: self._start(command, worker_env) for name, command in commands.items()})
         signal.signal(signal.SIGTERM, _interrupt)
         try:
-            self._supervise(children, manage, worker_env)
+            self._supervise(children, commands, worker_env)
         except KeyboardInterrupt:
             self.stdout.write("Stopping the web server and workers…")
         finally:
@@ -44,7 +53,7 @@ class Command(BaseCommand):
         # directly: they get exactly one signal, from _stop, and finish their current transfer.
         return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_stop_with_parent)
 
-    def _supervise(self, children, manage, worker_env):
+    def _supervise(self, children, commands, worker_env):
         while True:
             time.sleep(SUPERVISE_INTERVAL)
             if children["web"].poll() is not None:
@@ -53,7 +62,7 @@ class Command(BaseCommand):
             for name, child in children.items():
                 if name != "web" and child.poll() is not None:
                     self.stderr.write(f"{name} exited with status {child.returncode}; starting it again.")
-                    children[name] = self._start(manage + ["worker"], worker_env)
+                    children[name] = self._start(commands[name], worker_env)
 
 
 def _stop_with_parent():

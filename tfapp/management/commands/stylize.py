@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from tfapp import engines
+from tfapp.engines.base import Progress
 from tfapp.exceptions import StyleTransferError
 from tfapp.imaging import open_image
 from tfapp.models import StylePreset
@@ -23,22 +24,30 @@ class Command(BaseCommand):
         parser.add_argument("--weights", help="Comma-separated blending weights, one per style (default: equal).")
         parser.add_argument("--strength", type=int, default=100, help="Stylization strength, 0-100 (default 100).")
         parser.add_argument("--preserve-colours", action="store_true", help="Keep the photo's colours.")
-        parser.add_argument("--engine", choices=sorted(engines.ENGINES),
-                            help="Engine to use (default: the NST_ENGINE setting).")
+        parser.add_argument("--method", choices=engines.names(), default=engines.DEFAULT_METHOD,
+                            help=f"Style-transfer method (default: {engines.DEFAULT_METHOD}).")
+        parser.add_argument("--quality", help="The method's quality preset, e.g. draft, standard or fine for gatys.")
+        parser.add_argument("--engine", choices=sorted(engines.MAGENTA_ENGINES),
+                            help="The magenta method's implementation (default: the NST_ENGINE setting).")
         parser.add_argument("--max-size", type=int, help="Long side of the result in pixels (default: setting).")
         parser.add_argument("--style-size", type=int, help="Long side the style is seen at (default: setting).")
         parser.add_argument("--no-style-pooling", dest="style_pooling", action="store_false", default=None,
                             help="Do not smooth the style image before predicting its style.")
 
-    def handle(self, *args, content, styles, output, weights, strength, preserve_colours, engine, max_size,
-               style_size, style_pooling, **options):
+    def handle(self, *args, content, styles, output, weights, strength, preserve_colours, method, quality, engine,
+               max_size, style_size, style_pooling, **options):
         _check_numbers(max_size, style_size, strength)
+        if engine and method != engines.DEFAULT_METHOD:
+            raise CommandError(f"--engine chooses the {engines.DEFAULT_METHOD} method's implementation; "
+                               f"leave it out with --method {method}.")
         try:
-            model = engines.create(engine) if engine else engines.get_engine()
-            settings = Options(max_size, style_size, style_pooling, strength / 100, preserve_colours).resolved()
+            model = engines.create_magenta(engine) if engine else engines.get(method)
+            settings = Options(method=method, quality=quality, max_size=max_size, style_size=style_size,
+                               style_pooling=style_pooling, strength=strength / 100,
+                               preserve_colours=preserve_colours).resolved()
             inputs = [_style(name, model, settings) for name in styles]
             stylized = stylize(open_image(content), list(zip(inputs, _weights(weights, len(styles)))), settings,
-                               engine=model)
+                               method=model, progress=_report_to(self.stdout) if model.capabilities.previews else None)
         except (StyleTransferError, ValueError) as error:
             raise CommandError(str(error)) from error
         try:
@@ -46,6 +55,8 @@ class Command(BaseCommand):
             stylized.image.save(output)
         except (OSError, ValueError) as error:
             raise CommandError(f"Could not write {output}: {error}") from error
+        if model.capabilities.previews:
+            self.stdout.write("")
         width, height = stylized.image.size
         self.stdout.write(f"Wrote {output} ({width}x{height}, model {stylized.model_seconds:.2f} s).")
 
@@ -58,18 +69,33 @@ def _check_numbers(max_size, style_size, strength):
         raise CommandError("The strength must be between 0 and 100.")
 
 
-def _style(name, engine, options):
-    """A style image, or a preset's stored style vector when the engine takes vectors."""
+def _style(name, method, options):
+    """A style image, or a preset's stored style vector when the method takes vectors."""
     if not name.startswith(PRESET_PREFIX):
         return open_image(Path(name))
     preset = StylePreset.objects.filter(name__iexact=name[len(PRESET_PREFIX):]).first()
     if preset is None:
         known = ", ".join(StylePreset.objects.values_list("name", flat=True)) or "none; see load_presets"
         raise CommandError(f"No preset called {name[len(PRESET_PREFIX):]!r}. Presets: {known}.")
-    if engine.supports_style_vectors:
-        return preset_vector(preset, engine, options.style_size, options.style_pooling)
+    if method.capabilities.style_vectors:
+        return preset_vector(preset, method, options.style_size, options.style_pooling)
     with preset.image.open("rb") as stored:
         return open_image(stored)
+
+
+class _report_to(Progress):
+    """Prints a long method's progress, at most once per whole percent."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._shown = -1
+
+    def report(self, fraction, preview=None):
+        percent = int(fraction * 100)
+        if percent > self._shown:
+            self._shown = percent
+            self._stream.write(f"\r{percent:3d} %", ending="")
+            self._stream.flush()
 
 
 def _weights(text, count):

@@ -4,7 +4,7 @@ import os
 import threading
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, OperationalError, close_old_connections, connection
 from django_tasks import task_backends
 from django_tasks_db.backend import DatabaseBackend
@@ -14,6 +14,7 @@ from django_tasks_db.utils import exclusive_transaction, is_locked_database_exce
 
 from tfapp import conf, engines
 from tfapp.changes import DatabaseChanges
+from tfapp.exceptions import ModelUnavailable
 from tfapp.processing import worker_name
 from tfapp.tasks import recover_stalled_transfers
 
@@ -26,25 +27,49 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--max-tasks", type=int, help="Exit after this many transfers (for tests).")
+        parser.add_argument("--queues", default=",".join(conf.QUEUES),
+                            help=f"Comma-separated queues to take jobs from (default: all, {','.join(conf.QUEUES)}).")
+        parser.add_argument("--nice", type=int, default=0,
+                            help="Lower this worker's CPU priority by this much (a slow-queue worker yields to "
+                                 "fast ones on the same machine).")
 
-    def handle(self, *args, max_tasks, **options):
-        engines.warm_up()
-        logger.info("Worker %s ready (pid %d, engine %s).", worker_name(), os.getpid(), conf.engine_name())
+    def handle(self, *args, max_tasks, queues, nice, **options):
+        queue_names = [queue for queue in queues.split(",") if queue]
+        unknown = set(queue_names) - set(conf.QUEUES)
+        if unknown or not queue_names:
+            raise CommandError(f"Unknown queues {', '.join(sorted(unknown)) or '(none given)'}; "
+                               f"choose from: {', '.join(conf.QUEUES)}.")
+        if nice:
+            os.nice(nice)
+        engines.warm_up(methods_of(queue_names))
+        logger.info("Worker %s ready (pid %d, queues %s).", worker_name(), os.getpid(), ",".join(queue_names))
         recover_stalled_transfers()
         reaper = Reaper()
         reaper.start()
         try:
             backend = task_backends["default"]
             if isinstance(backend, DatabaseBackend):
-                run_database_worker(max_tasks)
+                run_database_worker(queue_names, max_tasks)
             else:
-                run_rq_worker(max_tasks)
+                run_rq_worker(queue_names, max_tasks)
         finally:
             reaper.stop()
 
 
-def run_database_worker(max_tasks):
-    worker = QueueWorker(queue_names=["default"], interval=conf.worker_poll_interval(), batch=False,
+def methods_of(queue_names):
+    """The methods whose transfers run in these queues (loaded before the first job)."""
+    names = []
+    for name in engines.names():
+        try:
+            if engines.method_class(name).queue in queue_names:
+                names.append(name)
+        except ModelUnavailable as error:
+            logger.warning("Method %s unavailable: %s", name, error)
+    return names
+
+
+def run_database_worker(queue_names, max_tasks):
+    worker = QueueWorker(queue_names=queue_names, interval=conf.worker_poll_interval(), batch=False,
                          backend_name="default", startup_delay=False, max_tasks=max_tasks,
                          worker_id=worker_name(), excluded_queue_names=[])
     worker.configure_signals()
@@ -101,14 +126,14 @@ class QueueWorker(Worker):
         return task_result
 
 
-def run_rq_worker(max_tasks):
+def run_rq_worker(queue_names, max_tasks):
     import django_rq
     from rq import SimpleWorker
 
     # SimpleWorker runs each job in this process: RQ's default worker forks a child
     # per job, which is unsafe once TensorFlow has started its thread pools and
     # would throw away the loaded model after every job.
-    worker = django_rq.get_worker("default", job_class="django_tasks_rq.backend.Job", worker_class=SimpleWorker,
+    worker = django_rq.get_worker(*queue_names, job_class="django_tasks_rq.backend.Job", worker_class=SimpleWorker,
                                   name=worker_name())
     worker.work(max_jobs=max_tasks, with_scheduler=False)
 

@@ -1,0 +1,86 @@
+// The method choice on the upload page: each method's declarations (from the server, in
+// #method-data) switch the controls it cannot honour off, with its reason, and give the
+// expected time for the chosen photo at the chosen output size.
+(function () {
+  "use strict";
+  var form = document.getElementById("transfer-form");
+  var data = document.getElementById("method-data");
+  if (!form || !data) return;
+  var methods = JSON.parse(data.textContent);
+  var photoSize = null; // [width, height] of the chosen photo, once known
+
+  function chosen() {
+    var checked = form.querySelector("input[name='method']:checked");
+    return checked ? checked.value : Object.keys(methods)[0];
+  }
+
+  function outputSize() {
+    var select = form.querySelector("select[name='output_size']");
+    var longSide = select ? parseInt(select.value, 10) : 512;
+    var size = photoSize || [4, 3];
+    var scale = photoSize ? Math.min(1, longSide / Math.max(size[0], size[1])) : longSide / 4;
+    return [Math.round(size[0] * scale), Math.round(size[1] * scale)];
+  }
+
+  function seconds(method, quality) {
+    var fit = methods[method].estimates[quality] || methods[method].estimates[""] ||
+      methods[method].estimates[Object.keys(methods[method].estimates)[0]];
+    var size = outputSize();
+    return fit[0] + fit[1] * size[0] * size[1] / 1e6;
+  }
+
+  function describe(value) {
+    if (value < 1) return "under a second";
+    if (value < 90) return "about " + Math.round(value) + " s";
+    return "about " + Math.round(value / 60) + " min";
+  }
+
+  function showTimes() {
+    var quality = form.querySelector("select[name='quality']");
+    Object.keys(methods).forEach(function (name) {
+      var label = form.querySelector("[data-method-time='" + name + "']");
+      if (!label || !methods[name].available) return;
+      var qualities = methods[name].capabilities.qualities;
+      var picked = quality && qualities.indexOf(quality.value) >= 0 ? quality.value : qualities[1] || qualities[0] || "";
+      label.textContent = describe(seconds(name, picked)) + (photoSize ? " for your photo" : " for a typical photo") +
+        (qualities.length ? " (" + picked + ")" : "");
+    });
+  }
+
+  function apply() {
+    var method = methods[chosen()];
+    var can = method.capabilities;
+    form.querySelectorAll("[data-reason-for]").forEach(function (note) {
+      var control = note.getAttribute("data-reason-for");
+      note.hidden = can[control];
+      note.textContent = method.reasons[control] || "Not available with this method.";
+    });
+    var blend = form.querySelector("[data-needs='blending']");
+    if (blend) blend.disabled = !can.blending;
+    var strength = form.querySelector("input[name='strength']");
+    if (strength) strength.disabled = !can.strength;
+    var colours = form.querySelector("input[name='preserve_colours']");
+    if (colours) colours.disabled = !can.preserve_colours;
+    var styleSize = form.querySelector("select[name='style_size']");
+    if (styleSize) styleSize.disabled = !can.style_scale;
+    var quality = form.querySelector("select[name='quality']");
+    if (quality) quality.disabled = can.qualities.length === 0;
+    showTimes();
+  }
+
+  form.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.name === "content_image" && target.files && target.files[0]) {
+      var url = URL.createObjectURL(target.files[0]);
+      var image = new Image();
+      image.onload = function () {
+        photoSize = [image.naturalWidth, image.naturalHeight];
+        URL.revokeObjectURL(url);
+        showTimes();
+      };
+      image.src = url;
+    }
+    if (target.name === "method" || target.name === "quality" || target.name === "output_size") apply();
+  });
+  apply();
+})();

@@ -1,0 +1,181 @@
+"""Methods per transfer: the registry, the choice in the form, cancel, siblings and the status fields."""
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from tfapp import engines
+from tfapp.exceptions import ModelUnavailable
+from tfapp.models import Transfer
+
+from .conftest import CONTENT_DIR, STYLE_DIR, make_image, media_files, upload
+from .factories import make_transfer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def submit(client, django_capture_on_commit_callbacks):
+    """Post the upload form like the browser, running the job it enqueues; returns the response."""
+    def post(**data):
+        fields = {"content_image": upload("photo.png", make_image((96, 64))),
+                  "style_image": upload("style.png", make_image((64, 64))), **data}
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(reverse("tfapp:upload"), fields)
+    return post
+
+
+def form_error_codes(response):
+    form = response.context["form"]
+    return [error.code for errors in form.errors.as_data().values() for error in errors]
+
+
+def test_the_registry_loads_a_method_once_and_reads_declarations_without_loading(fresh_engine):
+    """Declarations come from the class; the weights are loaded on first use only, once."""
+    declared = engines.method_class("magenta")
+    assert declared.queue == "default" and declared.capabilities.strength
+    loads = engines.load_count
+    first, second = engines.get("magenta"), engines.get("magenta")
+    assert first is second and engines.load_count == loads + 1
+
+
+def test_an_unknown_method_is_unavailable_with_the_known_ones_listed():
+    """Asking for a method that does not exist names the ones that do."""
+    with pytest.raises(ModelUnavailable, match="magenta"):
+        engines.get("cubism")
+
+
+def test_the_chosen_method_is_recorded_on_the_transfer(submit):
+    """A transfer remembers its method and runs in that method's queue."""
+    response = submit(method="magenta")
+    transfer = Transfer.objects.get()
+    assert response.status_code == 302
+    assert (transfer.method, transfer.queue, transfer.status) == ("magenta", "default", Transfer.Status.DONE)
+
+
+def test_an_unknown_method_is_a_form_error(submit):
+    """A method the site does not offer is refused by the form, and nothing is stored."""
+    response = submit(method="cubism")
+    assert response.status_code == 200 and "invalid_choice" in form_error_codes(response)
+    assert not Transfer.objects.exists()
+
+
+def test_a_quality_for_a_method_without_qualities_is_refused(submit):
+    """Magenta has no quality presets, so asking it for one is a form error naming the method."""
+    response = submit(method="magenta", quality="draft")
+    assert "no_quality" in form_error_codes(response)
+    assert "has no quality" in response.content.decode()
+
+
+def test_upload_page_lists_every_method_with_its_description(client):
+    """The page offers each method by label, with what it is good for."""
+    page = client.get(reverse("tfapp:upload")).content.decode()
+    for name in engines.names():
+        declared = engines.method_class(name)
+        assert f'value="{name}"' in page and declared.label in page
+
+
+def test_status_json_has_progress_preview_and_eta_for_every_transfer(client):
+    """A queued transfer is at 0, a done one at 1; neither has a preview or time left."""
+    queued, done = make_transfer(run=False), make_transfer()
+    for transfer, fraction in ((queued, 0.0), (done, 1.0)):
+        state = client.get(reverse("tfapp:status", args=[transfer.public_id])).json()
+        assert state["progress"] == fraction
+        assert state["preview_url"] is None and state["eta_seconds"] is None
+        assert state["method"] == "magenta"
+
+
+def test_a_running_transfer_without_progress_reports_an_estimate_of_time_left(client):
+    """While a method reports no progress, the time left comes from its estimate for the size."""
+    transfer = make_transfer(run=False)
+    from django.utils import timezone
+    Transfer.objects.filter(pk=transfer.pk).update(status=Transfer.Status.RUNNING, started_at=timezone.now())
+    state = client.get(reverse("tfapp:status", args=[transfer.public_id])).json()
+    assert state["progress"] is None and state["eta_seconds"] is not None and state["eta_seconds"] >= 0
+
+
+def test_cancelling_a_queued_transfer_ends_it_cancelled_with_no_result(client, isolated_storage):
+    """Cancel (a POST) stops a queued transfer; a worker reaching it later skips it."""
+    from tfapp.processing import run_transfer
+
+    transfer = make_transfer(run=False)
+    response = client.post(reverse("tfapp:cancel", args=[transfer.public_id]))
+    assert response.status_code == 302
+    run_transfer(transfer.pk)
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.CANCELLED and not transfer.result_image
+    assert not any("result" in name or "preview" in name for name in media_files(isolated_storage))
+    assert "was cancelled" in client.get(transfer.get_absolute_url()).content.decode()
+
+
+def test_cancel_needs_a_post_and_leaves_a_finished_transfer_alone(client):
+    """A GET cannot cancel, and a done transfer stays done with its result."""
+    transfer = make_transfer()
+    assert client.get(reverse("tfapp:cancel", args=[transfer.public_id])).status_code == 405
+    client.post(reverse("tfapp:cancel", args=[transfer.public_id]))
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.DONE and transfer.result_image
+
+
+def test_a_cancelled_transfer_can_be_run_again(client, django_capture_on_commit_callbacks):
+    """"Run it again" queues a cancelled transfer, which then finishes."""
+    transfer = make_transfer(run=False)
+    client.post(reverse("tfapp:cancel", args=[transfer.public_id]))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("tfapp:retry", args=[transfer.public_id]))
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.DONE
+
+
+def test_trying_another_method_reruns_the_same_inputs_as_a_sibling(client, django_capture_on_commit_callbacks):
+    """"Try another method" makes a new transfer of the same photo and styles, shown side by side."""
+    first = make_transfer()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("tfapp:try_method", args=[first.public_id]), {"method": "magenta"})
+    second = Transfer.objects.exclude(pk=first.pk).get()
+    assert response["Location"] == second.get_absolute_url()
+    assert second.inputs_id == first.inputs_id and second.status == Transfer.Status.DONE
+    assert second.strength == first.strength and second.max_size == first.max_size
+    page = client.get(first.get_absolute_url()).content.decode()
+    assert second.result_preview.url in page and "other methods" in page
+
+
+def test_trying_an_unknown_method_says_why_on_the_transfer_page(client):
+    """A refused method is reported on the page of the transfer, and nothing is created."""
+    first = make_transfer()
+    response = client.post(reverse("tfapp:try_method", args=[first.public_id]), {"method": "cubism"}, follow=True)
+    assert Transfer.objects.count() == 1
+    assert "not one of the available choices" in response.content.decode()
+
+
+def test_a_new_upload_is_not_a_sibling_of_an_earlier_one(submit):
+    """Transfers of separate uploads never share inputs."""
+    submit(), submit()
+    assert Transfer.objects.values("inputs_id").distinct().count() == 2
+
+
+def test_queue_position_counts_only_the_transfers_own_queue():
+    """A transfer waiting in the default queue is not behind slow-queue jobs."""
+    slow = make_transfer(run=False)
+    Transfer.objects.filter(pk=slow.pk).update(queue="slow")
+    fast = make_transfer(run=False)
+    assert Transfer.objects.get(pk=fast.pk).queue_position == 1
+    assert Transfer.objects.queue_positions()[fast.public_id] == 1
+
+
+def test_stylize_command_takes_a_method(tmp_path):
+    """`manage.py stylize --method magenta` writes the result at the photo's size."""
+    from PIL import Image
+
+    output = tmp_path / "out.png"
+    call_command("stylize", str(CONTENT_DIR / "chelsea.png"), str(STYLE_DIR / "the_scream.jpg"), "-o", str(output),
+                 "--method", "magenta", "--max-size", "128")
+    assert Image.open(output).size == (128, 85)
+
+
+def test_stylize_command_refuses_an_engine_for_another_method(tmp_path):
+    """--engine picks Magenta's implementation, so it makes no sense with another method."""
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="--engine"):
+        call_command("stylize", str(CONTENT_DIR / "chelsea.png"), str(STYLE_DIR / "the_scream.jpg"), "-o",
+                     str(tmp_path / "out.png"), "--method", "gatys", "--engine", "lite")
