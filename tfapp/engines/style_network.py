@@ -21,10 +21,9 @@ which is what the checkpoints store and the export traces.
 import numpy as np
 import tensorflow as tf
 
-#: Channels after the first convolution and after each stride-2 step.
-WIDTHS = (16, 32, 64)
+#: Channels at half and at a quarter of the size.
+WIDTHS = (32, 64)
 RESIDUAL_BLOCKS = 5
-EDGE_KERNEL = 9
 #: Padding of the 9x9 convolution plus the two halvings need this much; smaller inputs are mirrored up.
 MIN_SIDE = 16
 
@@ -41,16 +40,14 @@ class StyleNetwork(tf.Module):
         self.compute_dtype = compute_dtype
         initializer = np.random.default_rng(seed)
         self._variables = {}
-        small, middle, wide = WIDTHS
-        self._conv("encode1", EDGE_KERNEL, 3, small, initializer)
-        self._conv("encode2", 3, small, middle, initializer)
-        self._conv("encode3", 3, middle, wide, initializer)
+        middle, wide = WIDTHS
+        self._conv("encode1", 3, 3 * 4, middle, initializer)
+        self._conv("encode2", 3, middle, wide, initializer)
         for block in range(RESIDUAL_BLOCKS):
             for half in (1, 2):
                 self._separable(f"residual{block}_{half}", wide, wide, initializer)
         self._separable("decode1", wide, middle, initializer)
-        self._separable("decode2", middle, small, initializer)
-        self._conv("output", EDGE_KERNEL, small, 3, initializer, normalised=False)
+        self._conv("output", 3, middle, 3 * 4, initializer, normalised=False)
 
     @property
     def weights(self):
@@ -58,17 +55,16 @@ class StyleNetwork(tf.Module):
         return list(self._variables.values())
 
     def __call__(self, images):
-        x = tf.cast(images, self.compute_dtype)
-        x = self._apply("encode1", x)
-        half = self._apply("encode2", x, stride=2)
-        x = self._apply("encode3", half, stride=2)
+        x = tf.cast(_space_to_depth(images), self.compute_dtype)
+        half = self._apply("encode1", x)
+        x = self._apply("encode2", half, stride=2)
         for block in range(RESIDUAL_BLOCKS):
             inner = self._apply_separable(f"residual{block}_1", x)
             x = x + self._apply_separable(f"residual{block}_2", inner, relu=False)
         x = self._apply_separable("decode1", _resize_like(x, half))
-        x = self._apply_separable("decode2", _resize_like(x, images))
         x = _reflect_conv(x, self._weight("output_kernel"), 1) + self._weight("output_bias")
-        return tf.sigmoid(tf.cast(x, tf.float32))
+        rgb = tf.nn.depth_to_space(tf.sigmoid(tf.cast(x, tf.float32)), 2)
+        return rgb[:, :tf.shape(images)[1], :tf.shape(images)[2]]
 
     def _conv(self, name, size, inputs, outputs, initializer, normalised=True):
         self._add(f"{name}_kernel", _he_normal(initializer, (size, size, inputs, outputs), size * size * inputs))
@@ -123,6 +119,13 @@ def _reflect_conv(x, kernel, stride):
     """A convolution that keeps the size (``ceil(side / stride)``), padding the edges by reflection."""
     size = kernel.shape[0]
     return tf.nn.conv2d(tf.pad(x, _reflect_padding(size), "REFLECT"), kernel, stride, "VALID")
+
+
+def _space_to_depth(images):
+    """Each 2x2 block of pixels as one pixel of 12 channels; odd sides are first padded by reflection."""
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    padded = tf.pad(images, [[0, 0], [0, height % 2], [0, width % 2], [0, 0]], "REFLECT")
+    return tf.nn.space_to_depth(padded, 2)
 
 
 def _resize_like(x, reference):
