@@ -139,7 +139,8 @@ def publish_untrained(name, steps=0):
     """Publish a freshly initialised network as the trained style ``name`` (what publishing does not care about)."""
     from tfapp.engines.style_network import StyleNetwork
     from tfapp.engines.trained import publish
-    return publish(StyleNetwork(seed=steps), name, {"name": name, "steps": steps}, force=True)
+    painting = (STYLE_DIR / "the_scream.jpg").read_bytes()
+    return publish(StyleNetwork(seed=steps), name, {"name": name, "steps": steps}, painting, force=True)
 
 
 def test_the_published_network_runs_in_a_fresh_process_at_any_size():

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.template.defaultfilters import filesizeformat
 from PIL import Image
 
@@ -135,6 +136,7 @@ class TransferForm(forms.Form):
         "queue_full": "The server is busy with %(count)s transfers. Please try again in a minute.",
         "no_source": "The transfer to re-run no longer exists; upload the images again.",
         "no_style": "Choose a style: upload an image or pick one of the paintings.",
+        "fixed_style": "A trained style paints only the painting it was trained on; leave the style empty.",
         "zero_weights": "Give at least one style a weight above zero.",
         "missing_file": "A stored image of %(what)s is missing or damaged; please choose the images again.",
     }
@@ -236,6 +238,9 @@ class TransferForm(forms.Form):
                   for slot in range(STYLE_SLOTS)]
         chosen = [(slot, upload, preset) for slot, upload, preset in chosen if upload or preset]
         self._styles_from_source = not chosen
+        painting = getattr(engines.method_class(cleaned["method"]), "painting", None)
+        if painting:
+            return self._trained_painting(painting, chosen)
         if chosen:
             styles = [StyleChoice(ImageInput.from_upload(upload) if upload else self._stored(preset.image, preset),
                                   self._weight(cleaned, slot), None if upload else preset)
@@ -249,6 +254,16 @@ class TransferForm(forms.Form):
         if not any(style.weight > 0 for style in styles):
             raise ValidationError(self.error_messages["zero_weights"], code="zero_weights")
         return styles
+
+    def _trained_painting(self, painting, chosen):
+        """A trained style's one painting, recorded as the transfer's style; choosing another is refused."""
+        if chosen:
+            raise ValidationError(self.error_messages["fixed_style"], code="fixed_style")
+        try:
+            return [StyleChoice(ImageInput(ContentFile(painting.read_bytes()), painting.suffix))]
+        except OSError as error:
+            raise ValidationError(self.error_messages["missing_file"], code="missing_file",
+                                  params={"what": "the trained style"}) from error
 
     def _stored(self, field, what):
         try:

@@ -11,6 +11,8 @@ from .exceptions import ModelUnavailable
 
 METADATA_FILE = "metadata.json"
 SAVED_MODEL_DIR = "saved_model"
+#: The painting it was trained on, shown as the style of its transfers.
+PAINTING_FILE = "style.png"
 PREFIX = "trained:"
 
 

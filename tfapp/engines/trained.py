@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from .. import conf, tiling
 from ..exceptions import ModelUnavailable, TrainingError
-from ..trained_styles import METADATA_FILE, SAVED_MODEL_DIR, read_metadata
+from ..trained_styles import METADATA_FILE, PAINTING_FILE, PREFIX, SAVED_MODEL_DIR, published_names, read_metadata
 from ..training_runs import write_atomically
 from .base import Capabilities, Method
 from .style_network import MIN_SIDE, StyleNetwork
@@ -56,11 +56,14 @@ def publish_checkpoint(run, force=False):
     style_metadata = run.path / "style.json"
     if style_metadata.is_file():
         metadata["style"] = json.loads(style_metadata.read_text())
-    return publish(network, run.name, metadata, force)
+    return publish(network, run.name, metadata, run.style_file.read_bytes(), force)
 
 
-def publish(network, name, metadata, force=False):
-    """Export ``network`` with ``metadata`` as the trained style ``name``; returns its folder."""
+def publish(network, name, metadata, painting, force=False):
+    """Export ``network`` with ``metadata`` and ``painting`` (PNG bytes) as the trained style ``name``.
+
+    Returns its folder.
+    """
     root = conf.trained_model_dir()
     target = root / name
     if target.exists() and not force:
@@ -74,6 +77,7 @@ def publish(network, name, metadata, force=False):
     try:
         serving = _Serving(network)
         tf.saved_model.save(serving, str(staging / SAVED_MODEL_DIR), signatures={SIGNATURE: serving.stylize})
+        write_atomically(staging / PAINTING_FILE, painting)
         write_atomically(staging / METADATA_FILE, json.dumps(metadata, indent=2).encode())
         _move_into_place(staging, target)
     except BaseException as error:
@@ -113,9 +117,11 @@ class TrainedMethod(Method):
         "style_scale": "The brush-stroke scale was fixed when the network was trained.",
     }
 
-    def __init__(self, style_name):
-        self.style_name = style_name
-        self.name, self.label = f"trained:{style_name}", f"Trained: {style_name}"
+    #: The trained style's name (the folder it is published in).
+    style_name = ""
+
+    def __init__(self):
+        style_name = self.style_name
         folder = conf.trained_model_dir() / style_name
         self.metadata = read_metadata(folder)
         try:
@@ -124,10 +130,9 @@ class TrainedMethod(Method):
             raise ModelUnavailable(f"The trained style {style_name!r} in {folder} could not be loaded ({error}). "
                                    f"Export it again with `python manage.py train_style --name {style_name} "
                                    "--export --force`.") from error
-        self.description = (f"A network trained for {self.metadata.get('steps', '?')} steps on one painting; "
-                            "fast at any size.")
 
-    def stylize(self, content, styles=(), strength=1.0, quality=None, tile_size=None, progress=None):
+    def stylize(self, content, styles=(), strength=1.0, quality=None, tile_size=None, progress=None,
+                content_style=None):
         """Repaint ``content`` in the trained painting; ``styles`` are ignored (the network is its style)."""
         tile_size = tile_size or tiling.DEFAULT_TILE_SIZE
         if max(content.shape[1:3]) > tile_size:
@@ -144,6 +149,19 @@ class TrainedMethod(Method):
     @classmethod
     def estimate_seconds(cls, width, height, quality=None):
         return SECONDS_PER_PIXEL * width * height
+
+
+def trained_method_class(style_name):
+    """The :class:`TrainedMethod` subclass of the published style ``style_name``. Raises ModelUnavailable."""
+    folder = conf.trained_model_dir() / style_name
+    if style_name not in published_names():
+        raise ModelUnavailable(f"There is no trained style called {style_name!r} in {conf.trained_model_dir()}.")
+    metadata = read_metadata(folder)
+    painting = metadata.get("style", {}).get("source", "one painting")
+    return type(f"TrainedMethod_{style_name}", (TrainedMethod,), {
+        "style_name": style_name, "name": PREFIX + style_name, "label": f"Trained: {style_name}",
+        "description": f"A network trained on {painting} for {metadata.get('steps', '?')} steps: fast at any size.",
+        "painting": folder / PAINTING_FILE})
 
 
 #: Measured by bench/trained_styles.py on two CPU cores.
