@@ -10,11 +10,14 @@ from PIL import Image
 
 from . import conf, engines, pipeline
 from .engines.base import Capabilities
-from .exceptions import InvalidImage, ModelUnavailable, UnsupportedByEngine
+from .exceptions import InvalidImage, ModelUnavailable, TrainingError, UnsupportedByEngine
 from .imaging import THUMBNAIL_SIZE, open_image
-from .models import StylePreset, Transfer
+from .models import StylePreset, TrainingRun, Transfer
 from .pipeline import Options
 from .processing import ImageInput, StyleChoice, create_transfer
+from .trained_styles import published_names
+from .training_photos import PhotoFolder
+from .training_runs import RunFolder, TrainingSettings, check_name
 
 # Pillow format names we accept, with the extension the file is stored under;
 # MPO is the JPEG variant many cameras and phones write.
@@ -363,3 +366,35 @@ def _estimates(method):
         per_megapixel = (large - small) / 0.75
         estimates[quality or ""] = [round(small - 0.25 * per_megapixel, 3), round(per_megapixel, 3)]
     return estimates
+
+
+class TrainNetworkForm(forms.Form):
+    """The admin's "Train a dedicated network…" for a preset: a name, a photos folder on the server, steps and size."""
+
+    name = forms.CharField(max_length=40, help_text="Offered on the upload page as “Trained: NAME”.")
+    photos = forms.CharField(label="Photos folder on the server", max_length=500,
+                             help_text="Searched recursively; the first photo is held aside for validation images.")
+    steps = forms.IntegerField(min_value=1, initial=TrainingSettings.steps)
+    size = forms.IntegerField(min_value=32, initial=TrainingSettings.size, help_text="Side of the training crops, px.")
+    batch = forms.IntegerField(min_value=1, initial=TrainingSettings.batch, help_text="Photos per step.")
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        try:
+            check_name(name)
+        except TrainingError as error:
+            raise ValidationError(str(error), code="bad_name") from error
+        if name in published_names() or RunFolder(name).exists() or \
+                TrainingRun.objects.pending().filter(name=name).exists():
+            raise ValidationError("A trained style or a training run called %(name)s exists already.",
+                                  code="name_taken", params={"name": name})
+        return name
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("photos") and cleaned.get("batch"):
+            try:
+                PhotoFolder(cleaned["photos"], cleaned["batch"])
+            except TrainingError as error:
+                self.add_error("photos", ValidationError(str(error), code="photos"))
+        return cleaned
