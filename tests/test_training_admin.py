@@ -10,7 +10,7 @@ from tfapp import engines
 from tfapp.models import TrainingRun
 from tfapp.training_jobs import cancel
 
-from .conftest import CONTENT_DIR, STYLE_DIR
+from .conftest import CONTENT_DIR, STYLE_DIR, wait_for
 from .factories import make_preset
 
 pytestmark = [pytest.mark.model, pytest.mark.django_db]
@@ -92,3 +92,23 @@ def test_cancel_stops_a_queued_run(admin_client, preset, photos):
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.CANCELLED
     assert not cancel(run)
+
+
+@pytest.mark.workers
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_a_running_job_stops_its_worker_at_a_checkpoint(preset, photos, workers, settings):
+    """A slow-queue worker training a run stops soon after it is cancelled, with a checkpoint, publishing nothing."""
+    from tfapp.tasks import enqueue_training
+    from tfapp.training_runs import RunFolder
+
+    workers(NST_MODEL_DIR=settings.NST_MODEL_DIR, NST_TRAINED_MODEL_DIR=settings.NST_TRAINED_MODEL_DIR,
+            NST_VGG_WEIGHTS=settings.NST_VGG_WEIGHTS)
+    run = TrainingRun.objects.create(name="long", preset=preset, photos=str(photos), steps=100000, size=32, batch=2)
+    enqueue_training(run.pk)
+    wait_for(lambda: TrainingRun.objects.get(pk=run.pk).step >= 1, timeout=180)
+    assert cancel(run)
+    wait_for(lambda: RunFolder("long").checkpoint_file.is_file(), timeout=60)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.CANCELLED
+    assert 1 <= RunFolder("long").load_checkpoint()[1]["step"] < 100000
+    assert "trained:long" not in engines.names()
