@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from PIL import Image
 
+from tfapp import engines
 from tfapp.training_runs import RunFolder, TrainingSettings
 
 from .conftest import CONTENT_DIR, ROOT, STYLE_DIR
@@ -147,8 +149,8 @@ def test_the_published_network_runs_in_a_fresh_process_at_any_size():
     """A fresh process loads trained:NAME and returns 1x1, 333x517 and 1024x683 images at exactly their size."""
     publish_untrained("fresh")
     script = ("import django, numpy as np; django.setup()\n"
-              "from tfapp.engines.trained import TrainedMethod\n"
-              "method = TrainedMethod('fresh')\n"
+              "from tfapp import engines\n"
+              "method = engines.get('trained:fresh')\n"
               "for h, w in ((1, 1), (333, 517), (683, 1024)):\n"
               "    out = method.stylize(np.random.default_rng(0).random((1, h, w, 3), np.float32))\n"
               "    print(method.name, out.shape, out.dtype, 0 <= out.min() <= out.max() <= 1)\n")
@@ -166,10 +168,19 @@ def snapshot(folder):
     return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
 
 
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A trained style called "taken", exported once for the module (exporting takes seconds)."""
+    folder = tmp_path_factory.mktemp("exported")
+    with override_settings(NST_TRAINED_MODEL_DIR=folder):
+        publish_untrained("taken", steps=7)
+    return folder / "taken"
+
+
 @pytest.fixture
-def published():
-    """A trained style called "taken" already on the site; returns the trained-models folder."""
-    publish_untrained("taken", steps=7)
+def published(exported):
+    """The trained style "taken" already on the site; returns the trained-models folder."""
+    shutil.copytree(exported, django_settings.NST_TRAINED_MODEL_DIR / "taken")
     return django_settings.NST_TRAINED_MODEL_DIR
 
 
@@ -181,6 +192,7 @@ def published():
     ([PAINTING, "--photos", "PHOTOS", "--name", "taken"], "A trained style called 'taken' exists already"),
     ([PAINTING, "--photos", "PHOTOS", "--name", "x", "--steps", "0"], "--steps must be at least 1"),
     (["--name", "missing", "--resume"], "There is no training run called 'missing'"),
+    ([PAINTING, "--name", "missing", "--resume"], "leave them out"),
     (["--name", "missing", "--export"], "There is no training run called 'missing'"),
 ])
 def test_bad_arguments_are_refused_and_change_nothing(published, photos, arguments, message):
@@ -220,7 +232,6 @@ def test_too_few_photos_is_a_clear_error(published, tmp_path, files, message):
 
 def test_a_failed_save_leaves_the_earlier_model_whole(published):
     """A disk that fills up while publishing (file size limit) gives an error; the old model stays, nothing else."""
-    from tfapp.engines.trained import TrainedMethod
     from tfapp.exceptions import TrainingError
     before = snapshot(published)
     limits = resource.getrlimit(resource.RLIMIT_FSIZE)
@@ -233,12 +244,11 @@ def test_a_failed_save_leaves_the_earlier_model_whole(published):
         resource.setrlimit(resource.RLIMIT_FSIZE, limits)
         signal.signal(signal.SIGXFSZ, previous_handler)
     assert snapshot(published) == before
-    assert TrainedMethod("taken").metadata["steps"] == 7
+    assert engines.method_class("trained:taken")().metadata["steps"] == 7
 
 
 def test_force_replaces_a_published_style(published):
     """--force publishes over a style of the same name, and only the new one remains."""
-    from tfapp.engines.trained import TrainedMethod
     publish_untrained("taken", steps=9)
-    assert TrainedMethod("taken").metadata["steps"] == 9
+    assert engines.method_class("trained:taken")().metadata["steps"] == 9
     assert sorted(os.listdir(published)) == ["taken"]

@@ -59,8 +59,8 @@ def _train(run, lost):
             painting = open_image(stored)
         settings = TrainingSettings(run.photos, steps=run.steps, size=run.size, batch=run.batch).check()
         scale = settings.style_size / max(painting.size)
-        folder.create(settings, painting.resize((round(painting.width * scale), round(painting.height * scale))))
-        (folder.path / "style.json").write_text(f'{{"source": "preset {run.preset.name}"}}')
+        folder.create(settings, painting.resize((round(painting.width * scale), round(painting.height * scale))),
+                      source=f"preset {run.preset.name}")
     hooks = JobHooks(run, lost)
     if Trainer(folder).train(hooks) == "stopped":
         return

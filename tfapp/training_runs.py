@@ -4,6 +4,7 @@ A run lives in ``training_run_dir()/NAME/`` until it is published::
 
     settings.json        what was asked for (the settings a resume keeps)
     style.png            the painting, as trained on
+    style.json           where the painting came from
     checkpoint.npz       the latest checkpoint (weights, optimizer state, step, random state, losses)
     validation/          the held-aside photo stylized at each checkpoint
     events/              TensorBoard event files
@@ -75,6 +76,7 @@ class RunFolder:
 
     settings_file = property(lambda self: self.path / "settings.json")
     style_file = property(lambda self: self.path / "style.png")
+    source_file = property(lambda self: self.path / "style.json")
     checkpoint_file = property(lambda self: self.path / "checkpoint.npz")
     validation_dir = property(lambda self: self.path / "validation")
     events_dir = property(lambda self: self.path / "events")
@@ -82,8 +84,11 @@ class RunFolder:
     def exists(self):
         return self.settings_file.is_file()
 
-    def create(self, settings, style_image, force=False):
-        """Start a new run: its folder, settings and style image. Refuses to replace one unless ``force``."""
+    def create(self, settings, style_image, source="", force=False):
+        """Start a new run: its folder, settings and painting (``source`` says where it came from).
+
+        Refuses to replace a run of the same name unless ``force``.
+        """
         if self.exists() and not force:
             raise TrainingError(f"A training run called {self.name!r} exists already in {self.path}; "
                                 "continue it with --resume, or start it again with --force.")
@@ -92,6 +97,7 @@ class RunFolder:
         buffer = io.BytesIO()
         style_image.save(buffer, format="PNG")
         write_atomically(self.style_file, buffer.getvalue())
+        write_atomically(self.source_file, json.dumps({"source": source}).encode())
         self.save_settings(settings)
 
     def save_settings(self, settings):

@@ -53,9 +53,8 @@ def publish_checkpoint(run, force=False):
     metadata = {"name": run.name, "steps": state["step"], "losses": state["losses"], "trained_on": state["device"],
                 "settings": vars(settings),
                 "exported_at": timezone.now().isoformat(timespec="seconds")}
-    style_metadata = run.path / "style.json"
-    if style_metadata.is_file():
-        metadata["style"] = json.loads(style_metadata.read_text())
+    if run.source_file.is_file():
+        metadata["style"] = json.loads(run.source_file.read_text())
     return publish(network, run.name, metadata, run.style_file.read_bytes(), force)
 
 

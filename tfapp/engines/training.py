@@ -59,7 +59,6 @@ class Trainer:
         style = image2tensor(open_image(run.style_file))
         self.targets = vgg.style_targets(self.vgg, [(style, 1.0)])
         photos = PhotoFolder(settings.photos, settings.batch)
-        self.skipped = photos.skipped
         self.rng = np.random.default_rng(settings.seed)
         self.sampler = CropSampler(photos.training, settings.size, self.rng)
         self.validation = image2tensor(open_image(photos.validation), VALIDATION_SIDE)

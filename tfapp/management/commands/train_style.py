@@ -1,4 +1,3 @@
-import json
 import signal
 from pathlib import Path
 
@@ -45,12 +44,18 @@ class Command(BaseCommand):
             if export:
                 return self._publish(run, force)
             if resume:
+                if style or photos:
+                    raise CommandError("--resume goes on with the run's own painting and photos; leave them out.")
                 _override_steps(run, options["steps"])
             else:
                 self._start(run, style, photos, force, options)
             self._train(run, force or resume)
         except StyleTransferError as error:
             raise CommandError(str(error)) from error
+        except OSError as error:
+            # A full disk or a permission error while checkpointing: the previous checkpoint is still whole.
+            raise CommandError(f"Could not write the run {name!r}: {error}. Its last checkpoint is intact; "
+                               "fix the cause and continue with --resume.") from error
 
     def _start(self, run, style, photos, force, options):
         if not style or not photos:
@@ -63,8 +68,7 @@ class Command(BaseCommand):
         settings = TrainingSettings(photos=str(photos.resolve()), **values).check()
         painting, source = _painting(style, settings.style_size)
         folder = PhotoFolder(settings.photos, settings.batch)
-        run.create(settings, painting, force=force)
-        (run.path / "style.json").write_text(json.dumps({"source": source}))
+        run.create(settings, painting, source, force=force)
         self.stdout.write(f"Training {PREFIX}{run.name} on {len(folder.training)} photos "
                           f"({folder.validation.name} held aside for validation, {len(folder.skipped)} file(s) "
                           f"skipped); run folder {run.path}.")
