@@ -205,9 +205,9 @@ class LossScale:
     def _applied(self, gradients, optimizer):
         optimizer.apply(gradients)
         self.calm_steps.assign_add(1)
-        if_grown = tf.equal(self.calm_steps, self.GROWTH_INTERVAL)
-        self.value.assign(tf.where(if_grown, self.value * 2, self.value))
-        self.calm_steps.assign(tf.where(if_grown, tf.constant(0, tf.int64), self.calm_steps))
+        grow = tf.equal(self.calm_steps, self.GROWTH_INTERVAL)
+        self.value.assign(tf.where(grow, self.value * 2, self.value))
+        self.calm_steps.assign(tf.where(grow, tf.constant(0, tf.int64), self.calm_steps))
         return tf.constant(True)
 
     def _overflowed(self):
