@@ -90,19 +90,24 @@ def worker_queue(settings):
 
 @pytest.fixture
 def workers(settings, worker_queue, tmp_path):
-    """Start real `manage.py worker` processes sharing this test's database and media folder."""
+    """Start real `manage.py worker` processes sharing this test's database and media folder.
+
+    ``start("--queues", "slow", NST_X=...)``: command-line arguments, then settings for the worker.
+    """
     settings.NST_MAX_PENDING_PER_CLIENT = 50
     started = []
 
-    def start(**overrides):
+    def start(*arguments, **overrides):
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="nst_site.settings.development",
                    NST_MEDIA_ROOT=str(settings.MEDIA_ROOT), NST_ENGINE="lite",
                    NST_LITE_MODEL_DIR=str(django_settings.NST_LITE_MODEL_DIR), NST_ENGINE_THREADS="1",
+                   NST_ADAIN_MODEL_DIR=str(django_settings.NST_ADAIN_MODEL_DIR),
+                   NST_VGG_WEIGHTS=str(django_settings.NST_VGG_WEIGHTS),
                    NST_STALE_AFTER="3", NST_HEARTBEAT_SECONDS="0.5", **_test_database_env(), **worker_queue,
                    **{key: str(value) for key, value in overrides.items()})
         with open(tmp_path / f"worker-{len(started)}.log", "w") as log:
-            process = subprocess.Popen([sys.executable, "manage.py", "worker"], cwd=ROOT, env=env, stdout=log,
-                                       stderr=subprocess.STDOUT)
+            process = subprocess.Popen([sys.executable, "manage.py", "worker", *arguments], cwd=ROOT, env=env,
+                                       stdout=log, stderr=subprocess.STDOUT)
         started.append(process)
         return process
 

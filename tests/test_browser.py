@@ -52,3 +52,23 @@ def test_upload_two_images_and_see_the_result(live_server, page, workers):
     assert page.evaluate("document.querySelector('#result-image').naturalHeight") == 300
     if os.environ.get("NST_SCREENSHOT"):
         page.screenshot(path=os.environ["NST_SCREENSHOT"], full_page=True)
+
+
+def test_choose_gatys_draft_and_watch_the_preview_update_before_the_result(live_server, page, workers, settings):
+    """A user picks Gatys (draft): the page shows the picture forming, with progress, before the result."""
+    settings.NST_MAX_CONTENT_SIZE = 256
+    workers("--queues", "slow", NST_PREVIEW_INTERVAL="0.5")
+    page.goto(live_server.url)
+    page.set_input_files("#id_content_image", str(CONTENT_DIR / "chelsea.png"))
+    page.set_input_files("#id_style_image", str(STYLE_DIR / "starry_night.jpg"))
+    page.check("#id_method_gatys")
+    assert page.locator("#id_quality").is_enabled()
+    page.select_option("#id_quality", "draft")
+    page.click("#submit-button")
+    page.wait_for_url("**/t/*/", timeout=60_000)
+    # The page shows the preview (without a reload by the user) before the result replaces it.
+    page.locator("#preview-image").wait_for(state="visible", timeout=120_000)
+    assert "%" in page.locator("#progress-figures").inner_text()
+    assert page.locator("#result-image").count() == 0
+    page.locator("#result-image").wait_for(state="visible", timeout=120_000)
+    assert page.locator("#transfer-method").get_attribute("data-method") == "gatys"

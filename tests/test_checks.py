@@ -92,3 +92,21 @@ def test_checks_load_neither_tensorflow_nor_litert():
         capture_output=True, text=True, check=True,
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_missing_adain_graphs_and_vgg_weights_warn_per_method(settings, tmp_path):
+    """Without AdaIN's graphs and the VGG-19 weights, check names each method, the file and the command."""
+    from tfapp.checks import check_method_weights
+
+    settings.NST_ADAIN_MODEL_DIR = tmp_path / "adain"
+    settings.NST_VGG_WEIGHTS = tmp_path / "vgg.npz"
+    found = {message.id: message for message in check_method_weights(None)}
+    assert "adain method" in found["tfapp.W005"].msg and "--engine adain" in found["tfapp.W005"].hint
+    assert "gatys method" in found["tfapp.W006"].msg and "--engine vgg" in found["tfapp.W006"].hint
+
+
+def test_method_weights_present_give_no_warning():
+    """With the shared weights configured, neither method warns."""
+    from tfapp.checks import check_method_weights
+
+    assert check_method_weights(None) == []

@@ -1,4 +1,6 @@
 """Methods per transfer: the registry, the choice in the form, cancel, siblings and the status fields."""
+import re
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
@@ -179,3 +181,27 @@ def test_stylize_command_refuses_an_engine_for_another_method(tmp_path):
     with pytest.raises(CommandError, match="--engine"):
         call_command("stylize", str(CONTENT_DIR / "chelsea.png"), str(STYLE_DIR / "the_scream.jpg"), "-o",
                      str(tmp_path / "out.png"), "--method", "gatys", "--engine", "lite")
+
+
+def test_a_method_without_weights_is_unavailable_on_the_page_with_the_command(client, settings, tmp_path,
+                                                                               fresh_engine):
+    """Missing VGG-19 weights: Gatys is shown unavailable, with the command that fetches them."""
+    settings.NST_VGG_WEIGHTS = tmp_path / "missing.npz"
+    page = client.get(reverse("tfapp:upload")).content.decode()
+    radios = {name: re.search(rf'<input[^>]*id="id_method_{name}"[^>]*>', page).group(0) for name in ("magenta", "gatys")}
+    assert "disabled" in radios["gatys"] and "disabled" not in radios["magenta"]
+    assert "download_models --engine vgg" in page
+
+
+def test_a_job_for_a_method_without_weights_fails_with_the_reason(settings, tmp_path, fresh_engine):
+    """A queued Gatys transfer whose weights went missing fails with the sentence, and the worker goes on."""
+    from tfapp.pipeline import Options
+
+    transfer = make_transfer(run=False, options=Options(method="gatys", quality="draft"))
+    settings.NST_VGG_WEIGHTS = tmp_path / "missing.npz"
+    from tfapp.processing import run_transfer
+
+    run_transfer(transfer.pk)
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.FAILED
+    assert "download_models --engine vgg" in transfer.error_message

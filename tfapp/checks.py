@@ -11,6 +11,9 @@ from django.core.checks import Warning, register
 from . import conf
 from .engines import MAGENTA_ENGINES
 
+#: The frozen graphs the ``adain`` method loads.
+ADAIN_REQUIRED_FILES = ("encoder_opt_quantized.pb", "decoder_opt_quantized.pb")
+
 #: The TFLite files the ``lite`` engine loads.
 LITE_REQUIRED_FILES = ("style_predict_quantized_256.tflite", "style_transfer_f16_384.tflite")
 
@@ -86,3 +89,27 @@ def _not_cached_warning(handle):
         hint=OFFLINE_HINT,
         id="tfapp.W004",
     )
+
+
+@register()
+def check_method_weights(app_configs, **kwargs):
+    """Warn, per method, when the AdaIN graphs or the VGG-19 weights Gatys needs are missing."""
+    warnings = []
+    folder = conf.adain_model_dir()
+    missing = [name for name in ADAIN_REQUIRED_FILES if not (folder / name).is_file()]
+    if missing:
+        warnings.append(Warning(
+            f"The adain method is unavailable: its model folder {folder} lacks {', '.join(missing)}.",
+            hint="Run `python manage.py download_models --engine adain` (add `--source FOLDER` offline), or set "
+                 "NST_ADAIN_MODEL_DIR to a folder holding these files.",
+            id="tfapp.W005",
+        ))
+    weights = conf.vgg_weights_path()
+    if not weights.is_file():
+        warnings.append(Warning(
+            f"The gatys method is unavailable: the VGG-19 weights {weights} are missing.",
+            hint="Run `python manage.py download_models --engine vgg` (add `--source FOLDER` offline), or set "
+                 "NST_VGG_WEIGHTS to the .npz file.",
+            id="tfapp.W006",
+        ))
+    return warnings

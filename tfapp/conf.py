@@ -65,6 +65,11 @@ def model_base_url():
     )
 
 
+def adain_base_url():
+    """Where ``download_models`` fetches AdaIN's two frozen graphs (and derives the VGG-19 weights) from."""
+    return _get("NST_ADAIN_BASE_URL", "https://raw.githubusercontent.com/penny4860/tf-adain/master/adain/models/")
+
+
 def max_content_size():
     """Long side, in pixels, that content images are resized to before stylization."""
     return int(_get("NST_MAX_CONTENT_SIZE", 512))

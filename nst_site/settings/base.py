@@ -126,8 +126,9 @@ _NUMERIC_SETTINGS = ("NST_ENGINE_THREADS", "NST_MAX_PENDING_PER_CLIENT", "NST_MA
                      "NST_HEARTBEAT_SECONDS", "NST_MAX_OUTPUT_SIZE", "NST_STATUS_WAIT",
                      "NST_SLOW_JOB_TIME_LIMIT", "NST_SLOW_WORKERS", "NST_SLOW_WORKER_NICE", "NST_PREVIEW_INTERVAL")
 globals().update({name: float(os.environ[name]) for name in _NUMERIC_SETTINGS if name in os.environ})
-if "NST_MODEL_BASE_URL" in os.environ:
-    NST_MODEL_BASE_URL = os.environ["NST_MODEL_BASE_URL"]
+for _name in ("NST_MODEL_BASE_URL", "NST_ADAIN_BASE_URL"):
+    if _name in os.environ:
+        globals()[_name] = os.environ[_name]
 
 LOGGING = {
     "version": 1,

@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 #: Every method, in the order the pages offer them. Magenta's class depends on NST_ENGINE.
 METHODS = {
     "magenta": None,
+    "adain": "tfapp.engines.adain.AdainMethod",
+    "gatys": "tfapp.engines.gatys.GatysMethod",
 }
 
 #: Magenta's two implementations, chosen by NST_ENGINE.

@@ -46,13 +46,19 @@ class VGG19:
         path = Path(path or conf.vgg_weights_path())
         try:
             with np.load(path) as arrays:
-                self._weights = {name: (tf.constant(arrays[f"{name}_W"]), tf.constant(arrays[f"{name}_b"]))
-                                 for name in LAYERS if name != "pool"}
+                self._weights = _constants(arrays)
         except (OSError, KeyError, ValueError) as error:
             raise ModelUnavailable(
                 f"The VGG-19 weights {path} could not be read ({error}). Run `python manage.py download_models "
                 "--engine vgg`, or set NST_VGG_WEIGHTS to the .npz file."
             ) from error
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        """The network with the weights in ``arrays``, named as in the npz (``conv1_1_W``, ``conv1_1_b``, ...)."""
+        network = cls.__new__(cls)
+        network._weights = _constants(arrays)
+        return network
 
     def features(self, images, layers=STYLE_LAYERS):
         """The activations at ``layers`` (names like ``relu3_1``) of ``[N, H, W, 3]`` RGB images in [0, 1].
@@ -78,6 +84,11 @@ class VGG19:
 
 
 _REFLECT_ONE = [[0, 0], [1, 1], [1, 1], [0, 0]]
+
+
+def _constants(arrays):
+    return {name: (tf.constant(arrays[f"{name}_W"]), tf.constant(arrays[f"{name}_b"]))
+            for name in LAYERS if name != "pool"}
 
 
 def preprocess(images):

@@ -1,8 +1,11 @@
 """``manage.py download_models``: fetch the models once, for machines that run offline.
 
-The TFLite files are checked against the SHA-256 digests below before they are put
-in place, so a truncated or tampered download never reaches the engine. The TF-Hub
-model goes into ``tensorflow_hub``'s cache under the project's model folder.
+The TFLite files and AdaIN's graphs are checked against the SHA-256 digests below
+before they are put in place, so a truncated or tampered download never reaches
+an engine. The TF-Hub model goes into ``tensorflow_hub``'s cache under the
+project's model folder. No one publishes the normalised VGG-19 as arrays, so
+``--engine vgg`` derives them from AdaIN's encoder graph (the same network, its
+8-bit weights dequantized), unless ``--source`` has the npz.
 """
 import hashlib
 import http.client
@@ -10,8 +13,10 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
 from ... import conf
@@ -24,6 +29,18 @@ LITE_MANIFEST = {
     "style_transfer_quantized_384.tflite": "1972f7d438b6e9ff326c466db1a8005a8a0efa0274886bbd52f91dc8be2f4f04",
     "style_transfer_quantized_dynamic.tflite": "69b191c1f1f3f6520634293803a528469015a00269f982ebd38b7850f68d9341",
 }
+
+#: AdaIN's frozen graphs (8-bit weights) and their SHA-256 digests.
+ADAIN_MANIFEST = {
+    "encoder_opt_quantized.pb": "53a82b4677eb16faee31ab85f8e11de2fa71e490d11a2a6cd21e68071e349ca8",
+    "decoder_opt_quantized.pb": "ab5dbec74670cb57578762317a4ca2e8519f1681cb9c1743ca88f8d6d81053ce",
+}
+
+#: The normalised VGG-19 npz and its SHA-256 (checked when copied with ``--source``).
+VGG_FILE = "vgg19_normalised_relu4_1.npz"
+VGG_SHA256 = "750dc39ebbc1227e0efbdf19268ae0e51ff9133122d062ea0203f659584680aa"
+
+ENGINES = ("lite", "hub", "adain", "vgg")
 
 #: Seconds a connection may stay silent before a download is abandoned.
 TIMEOUT = 60
@@ -46,25 +63,42 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def add_arguments(self, parser):
-        parser.add_argument("--engine", choices=("lite", "hub", "all"), default="all",
-                            help="Which engine's model to fetch (default: all).")
-        parser.add_argument("--base-url", help="Fetch the TFLite files from here instead of NST_MODEL_BASE_URL.")
+        parser.add_argument("--engine", choices=ENGINES + ("all",), default="all",
+                            help="Which model to fetch (default: all). vgg: the VGG-19 arrays Gatys measures with.")
+        parser.add_argument("--base-url", help="Fetch the files from here instead of NST_MODEL_BASE_URL (lite) "
+                                               "or NST_ADAIN_BASE_URL (adain, vgg).")
         parser.add_argument("--source", type=Path,
-                            help="Copy the TFLite files from this local folder instead of downloading them.")
+                            help="Copy the files from this local folder instead of downloading them.")
 
     def handle(self, *args, engine, base_url, source, **options):
         if engine in ("lite", "all"):
             self.fetch_lite(base_url or conf.model_base_url(), source)
         if engine in ("hub", "all"):
             self.fetch_hub()
+        if engine in ("adain", "all"):
+            self.fetch_adain(base_url or conf.adain_base_url(), source)
+        if engine == "vgg" and source:
+            self.copy_vgg(source)
+        elif engine == "vgg":
+            self.fetch_adain(base_url or conf.adain_base_url(), None)
+            self.derive_vgg()
+        elif engine == "all":
+            self.derive_vgg()
 
     def fetch_lite(self, base_url, source):
         """Put every file of LITE_MANIFEST, verified, into ``conf.lite_model_dir()``."""
-        folder = conf.lite_model_dir()
+        self.fetch_manifest("TFLite models", LITE_MANIFEST, conf.lite_model_dir(), base_url, source)
+
+    def fetch_adain(self, base_url, source):
+        """Put AdaIN's two graphs, verified, into ``conf.adain_model_dir()``."""
+        self.fetch_manifest("AdaIN graphs", ADAIN_MANIFEST, conf.adain_model_dir(), base_url, source)
+
+    def fetch_manifest(self, title, manifest, folder, base_url, source):
+        """Put every file of ``manifest`` (name -> SHA-256), verified, into ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
         origin = source or base_url
-        self.stdout.write(f"TFLite models: {origin} -> {folder}")
-        for name, expected in LITE_MANIFEST.items():
+        self.stdout.write(f"{title}: {origin} -> {folder}")
+        for name, expected in manifest.items():
             target = folder / name
             if target.is_file() and sha256_of(target) == expected:
                 self.stdout.write(f"  {name}: already present and verified")
@@ -72,6 +106,29 @@ class Command(BaseCommand):
             location = str(source / name) if source else f"{base_url.rstrip('/')}/{name}"
             install_verified(location, target, expected, opener=_open_file if source else _open_url)
             self.stdout.write(self.style.SUCCESS(f"  {name}: fetched and verified"))
+
+    def copy_vgg(self, source):
+        """Copy the VGG-19 npz from the folder ``source``, verified, to ``conf.vgg_weights_path()``."""
+        target = conf.vgg_weights_path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.stdout.write(f"VGG-19 weights: {source} -> {target}")
+        if target.is_file() and sha256_of(target) == VGG_SHA256:
+            self.stdout.write(f"  {target.name}: already present and verified")
+            return
+        install_verified(str(source / VGG_FILE), target, VGG_SHA256, opener=_open_file)
+        self.stdout.write(self.style.SUCCESS(f"  {target.name}: copied and verified"))
+
+    def derive_vgg(self):
+        """Write the VGG-19 npz from the (verified) AdaIN encoder graph to ``conf.vgg_weights_path()``."""
+        # Imported here so that the other engines work without loading TensorFlow.
+        from ...engines.adain import encoder_arrays
+
+        target = conf.vgg_weights_path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.stdout.write(f"VGG-19 weights: dequantized from {conf.adain_model_dir()} -> {target}")
+        with replaced_atomically(target) as output:
+            np.savez(output, **encoder_arrays(conf.adain_model_dir()))
+        self.stdout.write(self.style.SUCCESS(f"  {target.name}: written"))
 
     def fetch_hub(self):
         """Download ``conf.hub_handle()`` into the TF-Hub cache and say where it is."""
@@ -110,18 +167,28 @@ def install_verified(location, target, expected, opener):
     """Copy what ``opener(location)`` yields to ``target`` if its SHA-256 is ``expected``.
 
     The bytes go to a temporary file beside ``target``, which replaces ``target``
-    atomically only once verified; on any failure no new file is left behind.
-    Raises CommandError naming the file and both digests on a mismatch.
+    only once verified (see :func:`replaced_atomically`). Raises CommandError
+    naming the file and both digests on a mismatch.
     """
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(descriptor, "wb") as output:
-            actual = _copy_hashing(opener(location), output, location)
+    with replaced_atomically(target) as output:
+        actual = _copy_hashing(opener(location), output, location)
         if actual != expected:
             raise CommandError(
                 f"{target.name} from {location} failed verification: "
                 f"expected SHA-256 {expected}, got {actual}; it was discarded."
             )
+
+
+@contextmanager
+def replaced_atomically(target):
+    """A binary file to write that replaces ``target`` when the block ends without an error.
+
+    On any error the partial file is deleted and ``target`` is left as it was.
+    """
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(descriptor, "wb") as output:
+            yield output
         # mkstemp makes the file private; the web server's user must be able to read it.
         os.chmod(temporary, 0o644)
         os.replace(temporary, target)

@@ -1,0 +1,123 @@
+"""Gatys's presets at 512 px: time, peak memory and the objective, beside Adam and Magenta.
+
+Each case runs in a fresh process, so its peak resident memory is its own. The
+photo is astronaut.png at 512 px, the painting starry_night.jpg seen at 256 px; the
+objective is ``vgg.objective`` (style loss, content loss) at 512 px. Printed:
+
+- each quality preset (L-BFGS): seconds, peak RSS, style and content loss, and the
+  measured seconds per iteration at each scale (what ``iteration_seconds`` models);
+- Adam over the draft schedule, beside L-BFGS's draft: same iterations, so the
+  same number of VGG evaluations and about the same time;
+- Magenta (the lite engine) on the same pair;
+- peak memory at 1024 px with the draft's iterations at the finest scale and one at
+  each coarser one (the peak is set by the finest scale).
+
+    python bench/gatys.py [--qualities draft standard fine] [--no-adam] [--no-1024]
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _common import CONTENT, LITE_DIR, SHARED, STYLE  # noqa: E402
+
+SIDE, STYLE_SIDE = 512, 256
+VGG_WEIGHTS = SHARED / "models" / "vgg19-normalised" / "vgg19_normalised_relu4_1.npz"
+
+
+class Timings:
+    """A Progress that notes the seconds between reports, by image size of the preview's scale."""
+
+    def __init__(self, plan):
+        self.sizes = [size for size, iterations, _ in plan for _ in range(iterations)]
+        self.seconds = defaultdict(list)
+        self.last = time.perf_counter()
+
+    def report(self, fraction, preview=None):
+        now = time.perf_counter()
+        self.seconds[self.sizes[sum(map(len, self.seconds.values()))]].append(now - self.last)
+        self.last = now
+
+
+def run_case(case):
+    """One case in this process; returns its figures as a dict."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nst_site.settings.development")
+    django.setup()
+    import tensorflow as tf
+    from PIL import Image
+
+    from tfapp.engines import gatys, vgg
+    from tfapp.imaging import image2tensor, style2tensor
+
+    side = case.get("side", SIDE)
+    photo = image2tensor(Image.open(CONTENT / "astronaut.png"), side)
+    painting = style2tensor(Image.open(STYLE / "starry_night.jpg"), STYLE_SIDE)
+    started = time.perf_counter()
+    if case["method"] == "magenta":
+        from tfapp.engines.lite import LiteEngine
+
+        result, per_iteration = LiteEngine(LITE_DIR).stylize(photo, painting), {}
+    else:
+        method = gatys.GatysMethod(VGG_WEIGHTS)
+        schedule = gatys.Schedule(tuple(case["iterations"]), case["optimiser"])
+        timings = Timings(method._plan(photo.shape[1:3], schedule))
+        result = method.stylize(photo, [(painting, 1.0)], schedule=schedule, progress=timings)
+        per_iteration = {f"{h}x{w}": round(sum(s) / len(s), 2) for (h, w), s in timings.seconds.items()}
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    style, content = vgg.objective(vgg.VGG19(VGG_WEIGHTS), tf.constant(result),
+                                   tf.constant(photo), [(tf.constant(painting), 1.0)])
+    return {"seconds": round(seconds, 1), "peak_mb": round(peak_mb), "style": round(style, 3),
+            "content": round(content, 3), "per_iteration": per_iteration}
+
+
+def in_fresh_process(case):
+    output = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], check=True,
+                            capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def line(name, figures):
+    return (f"{name:<34} {figures['seconds']:>8.1f} s {figures['peak_mb']:>7} MB  style {figures['style']:>8.3f}"
+            f"  content {figures['content']:>7.3f}  {figures['per_iteration'] or ''}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--qualities", nargs="*", default=["draft", "standard", "fine"])
+    parser.add_argument("--no-adam", action="store_true")
+    parser.add_argument("--no-1024", action="store_true")
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.case:
+        print(json.dumps(run_case(json.loads(arguments.case))))
+        return
+    from tfapp.engines.gatys import QUALITIES
+
+    print(f"astronaut.png at {SIDE} px, starry_night.jpg seen at {STYLE_SIDE} px; load: {os.getloadavg()}")
+    print(f"{'case':<34} {'time':>10} {'peak RSS':>10}  objective at {SIDE} px  seconds/iteration by scale")
+    print(line("magenta (lite)", in_fresh_process({"method": "magenta"})), flush=True)
+    draft = list(QUALITIES["draft"].iterations)
+    for quality in arguments.qualities:
+        case = {"method": "gatys", "iterations": list(QUALITIES[quality].iterations), "optimiser": "lbfgs"}
+        print(line(f"gatys {quality} {case['iterations']} lbfgs", in_fresh_process(case)), flush=True)
+    if not arguments.no_adam:
+        case = {"method": "gatys", "iterations": draft, "optimiser": "adam"}
+        print(line(f"gatys draft {draft} adam", in_fresh_process(case)), flush=True)
+    if not arguments.no_1024:
+        case = {"method": "gatys", "iterations": draft[:1] + [1], "optimiser": "lbfgs", "side": 1024}
+        print(line(f"gatys 1024 px {case['iterations']} lbfgs", in_fresh_process(case)), flush=True)
+    print(f"load: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Gatys et al.'s optimisation: it lowers its objective, keeps the size, reports progress and stops on cancel."""
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tfapp.engines import gatys, vgg
+from tfapp.engines.base import Progress
+from tfapp.exceptions import Cancelled
+from tfapp.imaging import image2tensor, style2tensor
+
+from .conftest import CONTENT_DIR, STYLE_DIR
+
+pytestmark = pytest.mark.model
+
+# Short schedules: tests see the behaviour, bench/gatys.py the real presets.
+SHORT = gatys.Schedule((30,))
+ONE_STEP_PER_SCALE = gatys.Schedule((1,))
+
+
+@pytest.fixture(scope="module")
+def method():
+    return gatys.GatysMethod()
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return image2tensor(Image.open(CONTENT_DIR / "astronaut.png"), 48)
+
+
+@pytest.fixture(scope="module")
+def painting():
+    return style2tensor(Image.open(STYLE_DIR / "starry_night.jpg"), 48)
+
+
+@pytest.fixture(scope="module")
+def stylized(method, photo, painting):
+    return method.stylize(photo, [(painting, 1.0)], schedule=SHORT)
+
+
+def weighted_objective(method, image, photo, painting):
+    style, content = vgg.objective(method._vgg, tf.constant(image), tf.constant(photo), [(tf.constant(painting), 1.0)])
+    return gatys.STYLE_WEIGHT * style + gatys.CONTENT_WEIGHT * content
+
+
+class Recorder(Progress):
+    """Keeps every fraction and preview; raises Cancelled at call number ``cancel_at``."""
+
+    def __init__(self, cancel_at=None):
+        self.fractions, self.previews, self.cancel_at = [], [], cancel_at
+
+    def report(self, fraction, preview=None):
+        self.fractions.append(fraction)
+        self.previews.append(preview())
+        if len(self.fractions) == self.cancel_at:
+            raise Cancelled("cancelled by its owner")
+
+
+def test_the_objective_falls_to_at_most_half(method, stylized, photo, painting):
+    """Thirty iterations at least halve the weighted style and content loss the photo starts from."""
+    assert weighted_objective(method, stylized, photo, painting) <= 0.5 * weighted_objective(method, photo, photo,
+                                                                                             painting)
+
+
+def test_the_result_moves_towards_the_paintings_colours(stylized, photo, painting):
+    """The result differs from the photo and its mean colour is nearer the painting's."""
+    assert np.abs(stylized - photo).mean() > 0.02
+    distance = lambda image: np.linalg.norm(image.mean(axis=(0, 1, 2)) - painting.mean(axis=(0, 1, 2)))  # noqa: E731
+    assert distance(stylized) < distance(photo)
+    assert stylized.dtype == np.float32 and stylized.min() >= 0 and stylized.max() <= 1
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 5), (23, 37), (48, 192)])
+def test_the_output_has_the_contents_size(method, painting, size):
+    """Tiny, odd and 1:4 images (the last over two scales) come back at exactly their size."""
+    content = np.random.default_rng(0).random((1, *size, 3), dtype=np.float32)
+    result = method.stylize(content, [(painting, 1.0)], schedule=ONE_STEP_PER_SCALE)
+    assert result.shape == (1, *size, 3)
+
+
+def test_progress_rises_to_one_with_previews_of_the_contents_size(method, painting):
+    """Each iteration reports a larger fraction, ending at one, with a preview as large as the content."""
+    content = np.random.default_rng(1).random((1, 45, 190, 3), dtype=np.float32)
+    recorder = Recorder()
+    method.stylize(content, [(painting, 1.0)], schedule=gatys.Schedule((2, 3)), progress=recorder)
+    assert len(recorder.fractions) == 5
+    assert all(later > earlier for earlier, later in zip(recorder.fractions, recorder.fractions[1:]))
+    assert recorder.fractions[-1] == pytest.approx(1.0)
+    assert {preview.shape for preview in recorder.previews} == {(1, 45, 190, 3)}
+
+
+def test_a_cancel_stops_it_at_once(method, photo, painting):
+    """Cancelled raised by the third report ends the transfer there: no fourth iteration is reported."""
+    recorder = Recorder(cancel_at=3)
+    with pytest.raises(Cancelled):
+        method.stylize(photo, [(painting, 1.0)], schedule=SHORT, progress=recorder)
+    assert len(recorder.fractions) == 3
+
+
+def test_strength_zero_leaves_the_photo(method, photo, painting):
+    """At strength 0 the style has no weight, so the photo comes back unchanged."""
+    result = method.stylize(photo, [(painting, 1.0)], strength=0.0, schedule=SHORT)
+    np.testing.assert_allclose(result, photo, atol=1 / 255)
+
+
+def test_half_strength_stays_nearer_the_photo(method, stylized, photo, painting):
+    """Half the strength gives a result between the photo and the full-strength one."""
+    half = method.stylize(photo, [(painting, 1.0)], strength=0.5, schedule=SHORT)
+    assert 0 < np.abs(half - photo).mean() < np.abs(stylized - photo).mean()
+
+
+def test_estimates_grow_with_quality_and_size():
+    """Finer presets and larger images are expected to take longer."""
+    estimate = gatys.GatysMethod.estimate_seconds
+    assert estimate(512, 512, "draft") < estimate(512, 512, "standard") < estimate(512, 512, "fine")
+    assert estimate(256, 256, "standard") < estimate(512, 384, "standard") < estimate(1024, 1024, "standard")
+
+
+def test_an_unknown_quality_is_refused_with_the_known_ones(method, photo, painting):
+    """A quality Gatys lacks is a clear error naming the ones it has."""
+    with pytest.raises(ValueError, match="draft, standard, fine"):
+        method.stylize(photo, [(painting, 1.0)], quality="ultra")

@@ -1,0 +1,256 @@
+"""AdaIN: arbitrary style transfer by adaptive instance normalisation (Huang & Belongie 2017).
+
+The encoder, the normalised VGG-19 up to ``relu4_1``, turns the photo and the
+painting into feature maps; AdaIN gives the photo's features the painting's
+per-channel mean and standard deviation; a decoder trained for it turns them
+back into an image. One forward pass, no optimisation.
+
+The weights are two frozen graphs with 8-bit weights. The graphs run their
+``Dequantize`` ops on every call, so we run them once, at load, and keep the
+float32 results: the encoder becomes :class:`~tfapp.engines.vgg.VGG19` and the
+decoder a few convolutions, both traced once as ``tf.function``. Their output
+equals the graphs' (within 5e-6 of the features, 5e-5 of the 0..255 image) and
+takes less time (measured in README.md). The graph's AdaIN has its alpha baked
+in as 1, so AdaIN is done here, where strength and blending need it.
+"""
+import numpy as np
+import tensorflow as tf
+from google.protobuf.message import DecodeError
+
+from .. import conf, tiling
+from ..exceptions import ModelUnavailable
+from . import vgg
+from .base import Capabilities, Method
+from .tf_threads import use_engine_threads
+
+ENCODER_FILE = "encoder_opt_quantized.pb"
+DECODER_FILE = "decoder_opt_quantized.pb"
+REQUIRED_FILES = (ENCODER_FILE, DECODER_FILE)
+
+#: The encoder graph's convolutions and the names :mod:`tfapp.engines.vgg` gives them.
+ENCODER_LAYERS = {
+    "block1_conv1": "conv1_1", "block1_conv2": "conv1_2", "block2_conv1": "conv2_1", "block2_conv2": "conv2_2",
+    "block3_conv1": "conv3_1", "block3_conv2": "conv3_2", "block3_conv3": "conv3_3", "block3_conv4": "conv3_4",
+    "output": "conv4_1",
+}
+
+#: The decoder graph's convolutions in order; the last has no ReLU.
+DECODER_LAYERS = (
+    "block4_conv1_decode", "block3_conv1_decode", "block3_conv2_decode", "block3_conv3_decode",
+    "block3_conv4_decode", "block2_conv1_decode", "block2_conv2_decode", "block1_conv1_decode",
+    "block1_conv2_decode",
+)
+#: Convolutions followed by a 2x nearest-neighbour upsampling.
+UPSAMPLED_AFTER = {"block4_conv1_decode", "block3_conv4_decode", "block2_conv2_decode"}
+
+#: The decoder graph's constant added to the content's variance, read at load.
+EPSILON_NODE = "ada_in/batchnorm/add/y"
+
+# The encoder pools three times, so the decoder returns sides that are multiples of 8;
+# the content is mirrored up to that and cropped back. Its relu4_1 map must be at
+# least 2 px a side for the decoder's first reflection padding.
+DOWNSAMPLING = 8
+MIN_SIDE = 2 * DOWNSAMPLING
+
+#: Longest side run in one piece. Peak memory at 1024 px is about 1.6 GB and grows
+#: with the pixels (measured in README.md), so larger content is tiled.
+DEFAULT_TILE_SIZE = 1024
+
+_IMAGES = tf.TensorSpec([1, None, None, 3], tf.float32)
+_FEATURES = tf.TensorSpec([1, None, None, 512], tf.float32)
+_REFLECT_ONE = [[0, 0], [1, 1], [1, 1], [0, 0]]
+
+
+class AdainMethod(Method):
+    name = "adain"
+    engine = "adain"
+    label = "AdaIN"
+    description = ("Feed-forward feature alignment (Huang & Belongie 2017): any painting in one pass, "
+                   "with a content/style trade-off.")
+    queue = "default"
+    capabilities = Capabilities(strength=True, blending=True, preserve_colours=True, style_scale=True)
+    reasons = {
+        "previews": "AdaIN finishes in one pass; there is nothing to preview.",
+        "cancel": "AdaIN finishes in one pass, in seconds.",
+        "style_vectors": "AdaIN measures each painting's features as it runs.",
+        "qualities": "AdaIN has one setting.",
+    }
+
+    #: Seconds per megapixel of result and fixed seconds (the painting's encoding),
+    #: fitted to 512 and 1024 px runs on the 2-core development machine.
+    SECONDS_PER_MEGAPIXEL = 9.0
+    SECONDS_FIXED = 0.6
+
+    def __init__(self, model_dir=None):
+        model_dir = model_dir or conf.adain_model_dir()
+        missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
+        if missing:
+            raise ModelUnavailable(
+                f"The AdaIN model files {', '.join(missing)} are missing from {model_dir}. Run `python manage.py "
+                "download_models --engine adain`, or set NST_ADAIN_MODEL_DIR to a folder that has them."
+            )
+        use_engine_threads()
+        try:
+            encoder = vgg.VGG19.from_arrays(encoder_arrays(model_dir))
+            decoder_weights, self._epsilon = decoder_arrays(model_dir)
+        except (OSError, ValueError, KeyError, DecodeError, tf.errors.OpError) as error:
+            raise ModelUnavailable(
+                f"The AdaIN model in {model_dir} could not be read ({error}). Run "
+                "`python manage.py download_models --engine adain` to fetch it again."
+            ) from error
+        self._encode = tf.function(lambda images: encoder.features(images, (vgg.CONTENT_LAYER,))[vgg.CONTENT_LAYER],
+                                   input_signature=[_IMAGES])
+        self._decode = tf.function(Decoder(decoder_weights), input_signature=[_FEATURES])
+
+    def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
+                content_style=None):
+        """AdaIN of ``content`` towards the weighted blend of ``styles``; see :meth:`Method.stylize`.
+
+        ``strength`` is the paper's alpha: 0 decodes the photo's own features, 1 the
+        full AdaIN target. Blending mixes the AdaIN targets by weight, which mixes the
+        styles' feature means and standard deviations. Content whose long side
+        exceeds ``tile_size`` runs in tiles normalised by one set of statistics, those
+        of the whole photo's features, so the tiles agree with each other and with a
+        one-piece run.
+        """
+        target = self._style_statistics(styles)
+        tile_size = tile_size or DEFAULT_TILE_SIZE
+        if max(content.shape[1:3]) <= tile_size:
+            return self._stylize_piece(content, target, strength)
+        whole = self._content_statistics(content, tile_size)
+        tiles, done = _tile_count(content, tile_size), 0
+
+        def stylize_tile(tile):
+            nonlocal done
+            result = self._stylize_piece(tile, target, strength, whole)
+            done += 1
+            if progress is not None:
+                progress.report(done / tiles)
+            return result
+
+        # Dividing by the blending weights' totals can overshoot 1 by a rounding error.
+        return np.clip(tiling.stylize_in_tiles(content, stylize_tile, tile_size), 0.0, 1.0)
+
+    @classmethod
+    def estimate_seconds(cls, width, height, quality=None):
+        return cls.SECONDS_FIXED + cls.SECONDS_PER_MEGAPIXEL * width * height / 1e6
+
+    def _stylize_piece(self, content, target, strength, content_statistics=None):
+        """Encode, align and decode one image or tile; ``[1, H, W, 3]`` in [0, 1] of its size."""
+        height, width = content.shape[1:3]
+        features = self._encode(_padded(content))
+        mean, std = content_statistics or statistics(_valid(features, height, width), self._epsilon)
+        aligned = adain(features, mean, std, *target)
+        mixed = strength * aligned + (1.0 - strength) * features
+        return self._decode(mixed).numpy()[:, :height, :width]
+
+    def _content_statistics(self, content, piece_size):
+        """:func:`statistics` of the content's features, encoded in pieces of at most ``piece_size``.
+
+        Not of a scaled-down copy: VGG features change with scale, and a channel
+        silent there but active in a tile would be divided by a near-zero deviation.
+        """
+        side = piece_size // DOWNSAMPLING * DOWNSAMPLING
+        total, squares, count = 0.0, 0.0, 0
+        for top in range(0, content.shape[1], side):
+            for left in range(0, content.shape[2], side):
+                piece = content[:, top:top + side, left:left + side]
+                features = _valid(self._encode(_padded(piece)), *piece.shape[1:3]).numpy().astype(np.float64)
+                total, squares = total + features.sum(axis=(0, 1, 2)), squares + (features ** 2).sum(axis=(0, 1, 2))
+                count += features.shape[1] * features.shape[2]
+        mean = total / count
+        variance = np.maximum(squares / count - mean ** 2, 0.0)
+        return (tf.constant(mean.reshape(1, 1, 1, -1), tf.float32),
+                tf.constant(np.sqrt(variance + self._epsilon).reshape(1, 1, 1, -1), tf.float32))
+
+    def _style_statistics(self, styles):
+        """The weighted means of the styles' feature means and standard deviations."""
+        mean, std = 0.0, 0.0
+        for style, weight in styles:
+            # Not padded to whole pooling steps, as in the graph: no mirrored pixels in the statistics.
+            style_mean, style_std = statistics(self._encode(_padded(style, multiple=1)))
+            mean, std = mean + weight * style_mean, std + weight * style_std
+        return mean, std
+
+
+def statistics(features, epsilon=0.0):
+    """Per-channel mean and ``sqrt(variance + epsilon)`` over positions, each ``[1, 1, 1, C]``.
+
+    As in the decoder graph, ``epsilon`` is added for the content only.
+    """
+    mean, variance = tf.nn.moments(features, axes=[1, 2], keepdims=True)
+    return mean, tf.sqrt(variance + epsilon)
+
+
+def adain(features, mean, std, target_mean, target_std):
+    """The features, normalised by ``mean`` and ``std`` and given ``target_mean`` and ``target_std``."""
+    return target_std * (features - mean) / std + target_mean
+
+
+class Decoder:
+    """relu4_1 features -> RGB image in [0, 1], from the decoder graph's float weights."""
+
+    def __init__(self, weights):
+        self._weights = [(name, tf.constant(kernel), tf.constant(bias)) for name, kernel, bias in weights]
+
+    def __call__(self, features):
+        x = features
+        for name, kernel, bias in self._weights:
+            x = tf.nn.conv2d(tf.pad(x, _REFLECT_ONE, "REFLECT"), kernel, 1, "VALID") + bias
+            if name != DECODER_LAYERS[-1]:
+                x = tf.nn.relu(x)
+            if name in UPSAMPLED_AFTER:
+                x = tf.image.resize(x, 2 * tf.shape(x)[1:3], "nearest")
+        # The graph clips to [0, 1] and scales to 0..255; we keep [0, 1].
+        return tf.clip_by_value(x, 0.0, 1.0)
+
+
+def encoder_arrays(model_dir):
+    """The encoder graph's weights as float32 arrays named as in the VGG-19 npz (``conv1_1_W``, ...)."""
+    names = list(ENCODER_LAYERS)
+    values = graph_constants(model_dir / ENCODER_FILE, [f"{name}/kernel" for name in names] +
+                             [f"{name}/bias" for name in names])
+    arrays = {}
+    for index, name in enumerate(names):
+        arrays[f"{ENCODER_LAYERS[name]}_W"] = values[index]
+        arrays[f"{ENCODER_LAYERS[name]}_b"] = values[len(names) + index]
+    return arrays
+
+
+def decoder_arrays(model_dir):
+    """``([(layer, kernel, bias), ...], epsilon)`` from the decoder graph, as float32."""
+    names = list(DECODER_LAYERS)
+    values = graph_constants(model_dir / DECODER_FILE, [f"{name}/kernel" for name in names] +
+                             [f"{name}/bias" for name in names] + [EPSILON_NODE])
+    layers = [(name, values[index], values[len(names) + index]) for index, name in enumerate(names)]
+    return layers, float(values[-1])
+
+
+def graph_constants(path, nodes):
+    """Evaluate ``nodes`` of the frozen graph at ``path`` once (dequantizing its 8-bit weights): NumPy arrays."""
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.ParseFromString(path.read_bytes())
+    graph = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
+    return [value.numpy() for value in graph.prune([], [f"{node}:0" for node in nodes])()]
+
+
+def _padded(images, multiple=DOWNSAMPLING):
+    """``images`` mirrored at the bottom and right up to at least MIN_SIDE and a multiple of ``multiple``.
+
+    With the default, the sides are those the decoder returns whole.
+    """
+    height, width = images.shape[1:3]
+    extra_rows = max(MIN_SIDE, -(-height // multiple) * multiple) - height
+    extra_columns = max(MIN_SIDE, -(-width // multiple) * multiple) - width
+    return np.pad(images, ((0, 0), (0, extra_rows), (0, extra_columns), (0, 0)), mode="symmetric")
+
+
+def _valid(features, height, width):
+    """The feature positions that see the image itself rather than its mirrored padding."""
+    return features[:, :-(-height // DOWNSAMPLING), :-(-width // DOWNSAMPLING)]
+
+
+def _tile_count(content, tile_size):
+    rows = tiling.plan_axis(content.shape[1], tile_size)[1]
+    columns = tiling.plan_axis(content.shape[2], tile_size)[1]
+    return len(rows) * len(columns)
