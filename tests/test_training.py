@@ -252,3 +252,26 @@ def test_force_replaces_a_published_style(published):
     publish_untrained("taken", steps=9)
     assert engines.method_class("trained:taken")().metadata["steps"] == 9
     assert sorted(os.listdir(published)) == ["taken"]
+
+
+def test_the_mixed_precision_path_trains_with_a_loss_scale():
+    """The GPU path (float16 network, float32 weights, scaled loss) runs here on the CPU and lowers a loss."""
+    import tensorflow as tf
+
+    from tfapp.engines.style_network import StyleNetwork
+    from tfapp.engines.training import Adam, LossScale
+
+    network = StyleNetwork(compute_dtype=tf.float16)
+    optimizer, scale = Adam(network.weights, 1e-2), LossScale(enabled=True)
+    photos = tf.constant(np.random.default_rng(0).random((2, 32, 32, 3), np.float32))
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(network(photos) - 0.2))
+        scale.apply(tape.gradient(scale.scale(loss), network.weights), optimizer)
+        return loss
+
+    losses = [float(step()) for _ in range(15)]
+    assert losses[-1] < 0.5 * losses[0]
+    assert network.weights[0].dtype == tf.float32 and scale.state() == {"value": 2.0 ** 15, "calm_steps": 15}
