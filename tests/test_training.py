@@ -269,7 +269,8 @@ def test_the_mixed_precision_path_trains_with_a_loss_scale():
     def step():
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(network(photos) - 0.2))
-        scale.apply(tape.gradient(scale.scale(loss), network.weights), optimizer)
+            scaled = scale.scale(loss)
+        scale.apply(tape.gradient(scaled, network.weights), optimizer)
         return loss
 
     losses = [float(step()) for _ in range(15)]

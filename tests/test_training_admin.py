@@ -101,8 +101,7 @@ def test_cancelling_a_running_job_stops_its_worker_at_a_checkpoint(preset, photo
     from tfapp.tasks import enqueue_training
     from tfapp.training_runs import RunFolder
 
-    workers(NST_MODEL_DIR=settings.NST_MODEL_DIR, NST_TRAINED_MODEL_DIR=settings.NST_TRAINED_MODEL_DIR,
-            NST_VGG_WEIGHTS=settings.NST_VGG_WEIGHTS)
+    workers(NST_MODEL_DIR=settings.NST_MODEL_DIR, NST_TRAINED_MODEL_DIR=settings.NST_TRAINED_MODEL_DIR)
     run = TrainingRun.objects.create(name="long", preset=preset, photos=str(photos), steps=100000, size=32, batch=2)
     enqueue_training(run.pk)
     wait_for(lambda: TrainingRun.objects.get(pk=run.pk).step >= 1, timeout=180)
