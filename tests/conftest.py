@@ -25,6 +25,7 @@ def isolated_storage(settings, tmp_path):
     """Every test writes media and downloaded models into its own temporary folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.NST_MODEL_DIR = tmp_path / "models"
+    settings.NST_TRAINED_MODEL_DIR = tmp_path / "trained"
     return settings.MEDIA_ROOT
 
 

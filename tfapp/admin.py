@@ -1,8 +1,13 @@
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
+from django.utils.text import slugify
 
-from .models import ApiToken, StylePreset, Transfer, TransferStyle
-from .tasks import rerun
+from . import training_jobs
+from .forms import TrainNetworkForm
+from .models import ApiToken, StylePreset, TrainingRun, Transfer, TransferStyle
+from .tasks import enqueue_training, rerun
 
 
 def _thumbnail(field, alt):
@@ -36,6 +41,26 @@ class StylePresetAdmin(admin.ModelAdmin):
     search_fields = ("name", "artist")
     fields = ("name", "artist", "year", "licence", "image", "preview", "cached_vectors")
     readonly_fields = ("preview", "cached_vectors")
+    actions = ["train_network"]
+
+    @admin.action(description="Train a dedicated network…")
+    def train_network(self, request, queryset):
+        """Asks for a name, a photos folder, steps and size, then queues training in the slow queue."""
+        if queryset.count() != 1:
+            self.message_user(request, "Choose one preset to train a network for.", level="warning")
+            return None
+        preset = queryset.get()
+        form = TrainNetworkForm(request.POST if "apply" in request.POST else None,
+                                initial={"name": slugify(preset.name)[:40]})
+        if form.is_valid():
+            run = TrainingRun.objects.create(preset=preset, **form.cleaned_data)
+            enqueue_training(run.pk)
+            self.message_user(request, f"Queued training of trained:{run.name}; follow it under Training runs.")
+            return None
+        return TemplateResponse(request, "admin/tfapp/train_network.html", {
+            **self.admin_site.each_context(request), "title": f"Train a network for {preset.name}",
+            "form": form, "preset": preset, "opts": self.model._meta,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME})
 
     @admin.display(description="Preview")
     def preview(self, preset):
@@ -127,3 +152,40 @@ class TransferAdmin(admin.ModelAdmin):
     @admin.display(description="Ran")
     def ran(self, transfer):
         return f"{transfer.run_seconds:.1f} s" if transfer.run_seconds is not None else "—"
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    """Style networks training in slow-queue workers: progress, losses, the latest validation image, failures."""
+
+    list_display = ("name", "preset", "status", "progress", "loss_terms", "validation_preview", "error_message",
+                    "attempts", "created_at")
+    list_filter = ("status",)
+    actions = ["cancel_selected"]
+    fields = ("name", "preset", "photos", "steps", "size", "batch", "status", "error_message", "progress",
+              "loss_terms", "validation_preview", "attempts", "worker", "created_at", "started_at", "heartbeat_at",
+              "finished_at")
+    readonly_fields = fields
+
+    @admin.action(description="Cancel selected training runs")
+    def cancel_selected(self, request, queryset):
+        count = sum(training_jobs.cancel(run) for run in queryset)
+        self.message_user(request, f"Cancelled {count} training run(s); a running one stops at its next step.")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Step")
+    def progress(self, run):
+        return f"{run.step} / {run.steps}"
+
+    @admin.display(description="Losses")
+    def loss_terms(self, run):
+        return ", ".join(f"{name} {value:.4g}" for name, value in run.losses.items()) or "—"
+
+    @admin.display(description="Validation image")
+    def validation_preview(self, run):
+        return _thumbnail(run.validation_image, "validation image")

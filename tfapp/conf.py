@@ -213,3 +213,16 @@ def runtime():
 def precision():
     """``f32``, or ``bf16`` (OpenVINO on CPUs with native bfloat16 only; elsewhere f32 is used)."""
     return str(_get("NST_PRECISION", "f32"))
+
+
+def trained_model_dir():
+    """Folder of the published trained style networks, one subfolder per name (``train_style`` fills it)."""
+    return Path(_get("NST_TRAINED_MODEL_DIR", model_dir() / "trained"))
+
+
+def training_run_dir():
+    """Folder of training runs in progress (checkpoints, logs, validation images), one subfolder per name.
+
+    Derived from ``NST_MODEL_DIR``, not a setting of its own.
+    """
+    return model_dir() / "training-runs"

@@ -31,3 +31,7 @@ class UnsupportedByEngine(StyleTransferError):
 
 class Cancelled(StyleTransferError):
     """The transfer was cancelled by its owner while it ran."""
+
+
+class TrainingError(StyleTransferError):
+    """Training a style network cannot start or go on (bad style image, too few photos, a name in use)."""

@@ -4,16 +4,20 @@ from dataclasses import dataclass, field
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.template.defaultfilters import filesizeformat
 from PIL import Image
 
 from . import conf, engines, pipeline
 from .engines.base import Capabilities
-from .exceptions import InvalidImage, ModelUnavailable, UnsupportedByEngine
+from .exceptions import InvalidImage, ModelUnavailable, TrainingError, UnsupportedByEngine
 from .imaging import THUMBNAIL_SIZE, open_image, result_size
-from .models import StylePreset, Transfer
+from .models import StylePreset, TrainingRun, Transfer
 from .pipeline import Options
 from .processing import ImageInput, StyleChoice, create_transfer
+from .trained_styles import published_names
+from .training_photos import PhotoFolder
+from .training_runs import RunFolder, TrainingSettings, check_name
 
 # Pillow format names we accept, with the extension the file is stored under;
 # MPO is the JPEG variant many cameras and phones write.
@@ -139,6 +143,7 @@ class TransferForm(forms.Form):
         "queue_full": "The server is busy with %(count)s transfers. Please try again in a minute.",
         "no_source": "The transfer to re-run no longer exists; upload the images again.",
         "no_style": "Choose a style: upload an image or pick one of the paintings.",
+        "fixed_style": "A trained style paints only the painting it was trained on; leave the style empty.",
         "zero_weights": "Give at least one style a weight above zero.",
         "missing_file": "A stored image of %(what)s is missing or damaged; please choose the images again.",
     }
@@ -242,6 +247,9 @@ class TransferForm(forms.Form):
                   for slot in range(STYLE_SLOTS)]
         chosen = [(slot, upload, preset) for slot, upload, preset in chosen if upload or preset]
         self._styles_from_source = not chosen
+        painting = getattr(engines.method_class(cleaned["method"]), "painting", None)
+        if painting:
+            return self._trained_painting(painting, chosen)
         if chosen:
             styles = [StyleChoice(ImageInput.from_upload(upload) if upload else self._stored(preset.image, preset),
                                   self._weight(cleaned, slot), None if upload else preset)
@@ -255,6 +263,16 @@ class TransferForm(forms.Form):
         if not any(style.weight > 0 for style in styles):
             raise ValidationError(self.error_messages["zero_weights"], code="zero_weights")
         return styles
+
+    def _trained_painting(self, painting, chosen):
+        """A trained style's one painting, recorded as the transfer's style; choosing another is refused."""
+        if chosen:
+            raise ValidationError(self.error_messages["fixed_style"], code="fixed_style")
+        try:
+            return [StyleChoice(ImageInput(ContentFile(painting.read_bytes()), painting.suffix))]
+        except OSError as error:
+            raise ValidationError(self.error_messages["missing_file"], code="missing_file",
+                                  params={"what": "the trained style"}) from error
 
     def _stored(self, field, what):
         try:
@@ -370,3 +388,35 @@ def _estimates(method):
         per_megapixel = (large - small) / 0.75
         estimates[quality or ""] = [round(small - 0.25 * per_megapixel, 3), round(per_megapixel, 3)]
     return estimates
+
+
+class TrainNetworkForm(forms.Form):
+    """The admin's "Train a dedicated network…" for a preset: a name, a photos folder on the server, steps and size."""
+
+    name = forms.CharField(max_length=40, help_text="Offered on the upload page as “Trained: NAME”.")
+    photos = forms.CharField(label="Photos folder on the server", max_length=500,
+                             help_text="Searched recursively; the first photo is held aside for validation images.")
+    steps = forms.IntegerField(min_value=1, initial=TrainingSettings.steps)
+    size = forms.IntegerField(min_value=32, initial=TrainingSettings.size, help_text="Side of the training crops, px.")
+    batch = forms.IntegerField(min_value=1, initial=TrainingSettings.batch, help_text="Photos per step.")
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        try:
+            check_name(name)
+        except TrainingError as error:
+            raise ValidationError(str(error), code="bad_name") from error
+        if name in published_names() or RunFolder(name).exists() or \
+                TrainingRun.objects.pending().filter(name=name).exists():
+            raise ValidationError("A trained style or a training run called %(name)s exists already.",
+                                  code="name_taken", params={"name": name})
+        return name
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("photos") and cleaned.get("batch"):
+            try:
+                PhotoFolder(cleaned["photos"], cleaned["batch"])
+            except TrainingError as error:
+                self.add_error("photos", ValidationError(str(error), code="photos"))
+        return cleaned

@@ -267,7 +267,6 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at"]
 
@@ -284,3 +283,49 @@ class ApiToken(models.Model):
     @staticmethod
     def hash(key):
         return hashlib.sha256(key.encode()).hexdigest()
+
+
+def training_path(instance, filename):
+    return f"training/{instance.name}/{filename}"
+
+
+class TrainingRunQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(status__in=(TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING))
+
+    def stalled(self, heartbeat_before):
+        """Running training jobs whose worker has not reported since ``heartbeat_before``."""
+        return self.filter(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=heartbeat_before)
+
+
+class TrainingRun(models.Model):
+    """A style network being trained for a preset in a slow-queue worker (``train_style`` from the admin)."""
+
+    Status = Transfer.Status
+
+    name = models.CharField(max_length=40, help_text="The trained style's name: it is offered as trained:NAME.")
+    preset = models.ForeignKey(StylePreset, on_delete=models.SET_NULL, null=True, related_name="training_runs")
+    photos = models.CharField(max_length=500, help_text="Folder of training photos on the server.")
+    steps = models.PositiveIntegerField()
+    size = models.PositiveIntegerField(help_text="Side of the square training crops, in pixels.")
+    batch = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    error_message = models.TextField(blank=True)
+    step = models.PositiveIntegerField(default=0, help_text="Steps done so far.")
+    losses = models.JSONField(default=dict, blank=True, help_text="The loss terms at the latest step.")
+    validation_image = models.ImageField(upload_to=training_path, blank=True,
+                                         help_text="The held-aside photo as the network stylized it at the latest "
+                                                   "checkpoint.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TrainingRunQuerySet.as_manager()
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Training trained:{self.name} ({self.get_status_display().lower()})"

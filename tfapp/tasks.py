@@ -11,8 +11,9 @@ from django.utils import timezone
 from django_tasks import task
 
 from . import conf
-from .models import Transfer
+from .models import TrainingRun, Transfer
 from .processing import TOO_SLOW, delete_unreferenced_files, run_transfer
+from .training_jobs import run_training
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,26 @@ _PENDING = (Transfer.Status.QUEUED, Transfer.Status.RUNNING)
 @task()
 def stylize_transfer(transfer_id):
     run_transfer(transfer_id)
+
+
+@task()
+def train_style_network(run_id):
+    run_training(run_id)
+
+
+def enqueue_training(run_id):
+    """Queue a training run in the slow queue once the current transaction commits."""
+    transaction.on_commit(lambda: _enqueue_training_now(run_id))
+
+
+def _enqueue_training_now(run_id):
+    try:
+        # Hours of work: the slow queue, so fast transfers never wait behind it.
+        train_style_network.using(queue_name="slow").enqueue(run_id)
+    except Exception:
+        logger.exception("Could not enqueue training run %s.", run_id)
+        TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
+            status=TrainingRun.Status.FAILED, error_message=QUEUE_UNREACHABLE, finished_at=timezone.now())
 
 
 def enqueue_transfer(transfer_id, queue="default"):

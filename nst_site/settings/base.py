@@ -152,7 +152,7 @@ if "NST_HUB_HANDLE" in os.environ:
     NST_HUB_HANDLE = os.environ["NST_HUB_HANDLE"]
 if "NST_LITE_MODEL_DIR" in os.environ:
     NST_LITE_MODEL_DIR = Path(os.environ["NST_LITE_MODEL_DIR"])
-for _name in ("NST_VGG_WEIGHTS", "NST_ADAIN_MODEL_DIR"):
+for _name in ("NST_VGG_WEIGHTS", "NST_ADAIN_MODEL_DIR", "NST_TRAINED_MODEL_DIR"):
     if _name in os.environ:
         globals()[_name] = Path(os.environ[_name])
 # Numeric limits a deployment may tune from the environment; tfapp/conf.py has the

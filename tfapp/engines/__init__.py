@@ -14,7 +14,7 @@ import time
 import numpy as np
 from django.utils.module_loading import import_string
 
-from .. import conf
+from .. import conf, trained_styles
 from ..exceptions import ModelUnavailable
 
 logger = logging.getLogger(__name__)
@@ -41,12 +41,20 @@ load_count = 0
 
 
 def names():
-    """The identifiers of all methods, available or not, in display order."""
-    return list(METHODS)
+    """The identifiers of all methods, available or not, in display order; then the trained styles.
+
+    A trained style is a network published by ``manage.py train_style`` into
+    ``NST_TRAINED_MODEL_DIR``, named ``trained:NAME``; one published while the site
+    runs is offered at once.
+    """
+    return list(METHODS) + [trained_styles.PREFIX + name for name in trained_styles.published_names()]
 
 
 def method_class(name):
     """The class of method ``name``, without loading its weights. Raises ModelUnavailable."""
+    if name.startswith(trained_styles.PREFIX):
+        from .trained import trained_method_class
+        return trained_method_class(name[len(trained_styles.PREFIX):])
     if name not in METHODS:
         raise ModelUnavailable(f"There is no style-transfer method called {name!r}; choose one of: "
                                f"{', '.join(METHODS)}.")
@@ -103,7 +111,7 @@ def unavailable_reason(name=DEFAULT_METHOD):
 
 def availability():
     """``{name: reason it is unavailable, or None}`` for every method."""
-    return {name: unavailable_reason(name) for name in METHODS}
+    return {name: unavailable_reason(name) for name in names()}
 
 
 def warm_up(names_to_load=None):

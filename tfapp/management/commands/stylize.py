@@ -11,15 +11,17 @@ from tfapp.pipeline import Options, stylize
 from tfapp.presets import preset_vector
 
 PRESET_PREFIX = "preset:"
+TRAINED_PREFIX = "trained:"
 
 
 class Command(BaseCommand):
-    help = ("Stylize CONTENT in the style of one or more STYLEs (image paths, or preset:NAME for a preset) "
-            "and write the result to OUT (PNG, JPEG or WebP by extension).")
+    help = ("Stylize CONTENT in the style of one or more STYLEs (image paths, or preset:NAME for a preset; "
+            "or one trained:NAME, a network trained with train_style) and write the result to OUT "
+            "(PNG, JPEG or WebP by extension).")
 
     def add_arguments(self, parser):
         parser.add_argument("content", type=Path, help="The photo to repaint.")
-        parser.add_argument("styles", nargs="+", metavar="style", help="Style image path(s) or preset:NAME.")
+        parser.add_argument("styles", nargs="+", metavar="style", help="Style image path(s), preset:NAME, or one trained:NAME.")
         parser.add_argument("-o", "--output", type=Path, required=True, help="Where to write the result.")
         parser.add_argument("--weights", help="Comma-separated blending weights, one per style (default: equal).")
         parser.add_argument("--strength", type=int, default=100, help="Stylization strength, 0-100 (default 100).")
@@ -37,6 +39,8 @@ class Command(BaseCommand):
     def handle(self, *args, content, styles, output, weights, strength, preserve_colours, method, quality, engine,
                max_size, style_size, style_pooling, **options):
         _check_numbers(max_size, style_size, strength)
+        if len(styles) == 1 and styles[0].startswith(TRAINED_PREFIX):
+            method, styles = styles[0], [str(_painting_of(styles[0]))]
         if engine and method != engines.DEFAULT_METHOD:
             raise CommandError(f"--engine chooses the {engines.DEFAULT_METHOD} method's implementation; "
                                f"leave it out with --method {method}.")
@@ -59,6 +63,14 @@ class Command(BaseCommand):
             self.stdout.write("")
         width, height = stylized.image.size
         self.stdout.write(f"Wrote {output} ({width}x{height}, model {stylized.model_seconds:.2f} s).")
+
+
+def _painting_of(method):
+    """A trained style's painting (the style its transfers record). Raises CommandError when there is no such style."""
+    try:
+        return engines.method_class(method).painting
+    except StyleTransferError as error:
+        raise CommandError(str(error)) from error
 
 
 def _check_numbers(max_size, style_size, strength):

@@ -16,7 +16,8 @@ from tfapp import conf, engines
 from tfapp.changes import DatabaseChanges
 from tfapp.exceptions import ModelUnavailable
 from tfapp.processing import worker_name
-from tfapp.tasks import recover_stalled_transfers
+from tfapp.tasks import enqueue_training, recover_stalled_transfers
+from tfapp.training_jobs import recover_stalled_training
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class Command(BaseCommand):
         engines.warm_up(methods_of(queue_names))
         logger.info("Worker %s ready (pid %d, queues %s).", worker_name(), os.getpid(), ",".join(queue_names))
         recover_stalled_transfers()
+        recover_stalled_training(enqueue_training)
         reaper = Reaper()
         reaper.start()
         try:
@@ -139,7 +141,7 @@ def run_rq_worker(queue_names, max_tasks):
 
 
 class Reaper(threading.Thread):
-    """Every few seconds, recover transfers whose worker died (see recover_stalled_transfers)."""
+    """Every few seconds, recover transfers and training runs whose worker died (see recover_stalled_transfers)."""
 
     def __init__(self):
         super().__init__(name="reaper", daemon=True)
@@ -150,6 +152,7 @@ class Reaper(threading.Thread):
             while not self._stopped.wait(max(conf.stale_after() / 2, 0.5)):
                 try:
                     recover_stalled_transfers()
+                    recover_stalled_training(enqueue_training)
                 except DatabaseError:
                     logger.exception("Could not recover stalled transfers; will try again.")
         finally:

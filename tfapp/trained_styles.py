@@ -1,0 +1,33 @@
+"""The published trained styles on disk, read without loading TensorFlow.
+
+Each is a folder ``trained_model_dir()/NAME/`` with ``metadata.json`` and a
+SavedModel (written by :mod:`tfapp.engines.trained`). Folders whose name starts
+with a dot are exports in progress or models being replaced, never listed.
+"""
+import json
+
+from . import conf
+from .exceptions import ModelUnavailable
+
+METADATA_FILE = "metadata.json"
+SAVED_MODEL_DIR = "saved_model"
+#: The painting it was trained on, shown as the style of its transfers.
+PAINTING_FILE = "style.png"
+PREFIX = "trained:"
+
+
+def published_names():
+    """The names of the published trained styles, sorted."""
+    root = conf.trained_model_dir()
+    if not root.is_dir():
+        return []
+    return sorted(folder.name for folder in root.iterdir()
+                  if not folder.name.startswith(".") and (folder / METADATA_FILE).is_file())
+
+
+def read_metadata(folder):
+    """The metadata of the published style in ``folder``. Raises ModelUnavailable."""
+    try:
+        return json.loads((folder / METADATA_FILE).read_text())
+    except (OSError, ValueError) as error:
+        raise ModelUnavailable(f"The trained style in {folder} has no readable {METADATA_FILE} ({error}).") from error

@@ -1,0 +1,170 @@
+"""Training a style network as a slow-queue job, started from the admin.
+
+The job follows the transfers' rules (:mod:`tfapp.processing`): a worker claims
+the :class:`~tfapp.models.TrainingRun` (queued -> running, ``attempts`` + 1), a side
+thread stamps its heartbeat, and every later write is conditional on this attempt
+still owning it. Cancelling takes that ownership away: the next step sees it,
+writes a checkpoint and stops. A worker that dies is noticed by its silent
+heartbeat; the run is queued again and goes on from its last checkpoint.
+"""
+import logging
+import threading
+import time
+from datetime import timedelta
+
+from django.core.files.base import ContentFile
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import conf
+from .exceptions import StyleTransferError
+from .imaging import open_image
+from .models import TrainingRun
+from .processing import UNEXPECTED_ERROR, worker_name
+from .training_runs import RunFolder, TrainingSettings
+
+logger = logging.getLogger(__name__)
+
+#: Least seconds between two writes of the step and losses.
+PROGRESS_INTERVAL = 1.0
+WORKER_LOST = "The worker training this network stopped unexpectedly {attempts} times, so it was given up."
+
+
+def run_training(run_id):
+    """Claim a queued training run, train (or go on training) and publish it; record the outcome on it."""
+    run = _claim(run_id)
+    if run is None:
+        logger.info("Training run %s is no longer queued; skipping it.", run_id)
+        return
+    with TrainingHeartbeat(run) as heartbeat:
+        try:
+            _train(run, heartbeat.lost)
+        except StyleTransferError as error:
+            logger.warning("Training run %s failed: %s", run.name, error)
+            _owned(run).update(status=TrainingRun.Status.FAILED, error_message=str(error), finished_at=timezone.now())
+        except Exception:
+            logger.exception("Training run %s failed unexpectedly.", run.name)
+            _owned(run).update(status=TrainingRun.Status.FAILED, error_message=UNEXPECTED_ERROR,
+                               finished_at=timezone.now())
+
+
+def _train(run, lost):
+    # TensorFlow loads in the worker that takes the job, not in the web process that queues it.
+    from .engines.trained import publish_checkpoint
+    from .engines.training import Trainer
+    folder = RunFolder(run.name)
+    if not folder.exists():
+        with run.preset.image.open("rb") as stored:
+            painting = open_image(stored)
+        settings = TrainingSettings(run.photos, steps=run.steps, size=run.size, batch=run.batch).check()
+        scale = settings.style_size / max(painting.size)
+        folder.create(settings, painting.resize((round(painting.width * scale), round(painting.height * scale))),
+                      source=f"preset {run.preset.name}")
+    hooks = JobHooks(run, lost)
+    if Trainer(folder).train(hooks) == "stopped":
+        return
+    publish_checkpoint(folder)
+    _owned(run).update(status=TrainingRun.Status.DONE, finished_at=timezone.now(), step=hooks.step,
+                       losses=hooks.losses)
+
+
+class JobHooks:
+    """Writes the step, losses and validation image on the run; stops training once the run is cancelled."""
+
+    def __init__(self, run, lost):
+        self._run = run
+        self._lost = lost
+        self._written_at = 0.0
+        self.step, self.losses = run.step, run.losses
+
+    def should_stop(self):
+        return self._lost.is_set()
+
+    def on_step(self, step, losses):
+        self.step, self.losses = step, losses
+        if time.monotonic() - self._written_at >= PROGRESS_INTERVAL:
+            self._write(step=step, losses=losses)
+
+    def on_checkpoint(self, step, losses, validation_image):
+        field = self._run.validation_image
+        field.save(f"validation-{step:07d}.png", ContentFile(validation_image.read_bytes()), save=False)
+        old = TrainingRun.objects.filter(pk=self._run.pk).values_list("validation_image", flat=True).first()
+        if not self._write(step=step, losses=losses, validation_image=field.name):
+            field.storage.delete(field.name)
+        elif old:
+            field.storage.delete(old)
+
+    def _write(self, **fields):
+        self._written_at = time.monotonic()
+        if _owned(self._run).update(**fields):
+            return True
+        self._lost.set()
+        return False
+
+
+def _claim(run_id):
+    now = timezone.now()
+    claimed = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
+        status=TrainingRun.Status.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now,
+        worker=worker_name())
+    return TrainingRun.objects.get(pk=run_id) if claimed else None
+
+
+def _owned(run):
+    """The run's row, as long as this attempt still owns it."""
+    return TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING, attempts=run.attempts)
+
+
+class TrainingHeartbeat:
+    """While a run trains, stamp ``heartbeat_at`` from a side thread; ``lost`` is set once it is no longer ours."""
+
+    def __init__(self, run):
+        self._run = run
+        self._stopped = threading.Event()
+        self.lost = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"training-heartbeat-{run.pk}", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stopped.set()
+        self._thread.join()
+
+    def _beat(self):
+        try:
+            while not self._stopped.wait(conf.heartbeat_seconds()):
+                try:
+                    if not _owned(self._run).update(heartbeat_at=timezone.now()):
+                        self.lost.set()
+                except DatabaseError:
+                    logger.warning("Heartbeat of training run %s could not be written.", self._run.name)
+        finally:
+            connection.close()
+
+
+def cancel(run):
+    """Cancel a queued or running training run; returns whether it was still pending.
+
+    A running one stops at its next step, with a checkpoint written.
+    """
+    return bool(TrainingRun.objects.filter(pk=run.pk, status__in=(TrainingRun.Status.QUEUED,
+                                                                  TrainingRun.Status.RUNNING)).update(
+        status=TrainingRun.Status.CANCELLED, finished_at=timezone.now()))
+
+
+def recover_stalled_training(enqueue):
+    """Queue again (``enqueue(run_id)``) the runs of dead workers, or fail them after ``NST_MAX_ATTEMPTS`` starts."""
+    stalled = TrainingRun.objects.stalled(timezone.now() - timedelta(seconds=conf.stale_after()))
+    for run in stalled:
+        retry = run.attempts < conf.max_attempts()
+        fields = ({"status": TrainingRun.Status.QUEUED, "heartbeat_at": None} if retry else
+                  {"status": TrainingRun.Status.FAILED, "error_message": WORKER_LOST.format(attempts=run.attempts),
+                   "finished_at": timezone.now()})
+        with transaction.atomic():
+            taken = TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING,
+                                               attempts=run.attempts).update(**fields)
+            if taken and retry:
+                transaction.on_commit(lambda run_id=run.pk: enqueue(run_id))
