@@ -231,3 +231,12 @@ def test_a_gatys_run_longer_than_the_slow_queue_allows_is_refused_with_the_time(
     assert "too_slow" in form_error_codes(response)
     assert "minutes for a 512 x 384 px result" in response.content.decode()
     assert not Transfer.objects.exists()
+
+
+def test_only_magenta_smooths_the_style():
+    """Style pooling is Magenta's practice; AdaIN and Gatys see the painting's own textures."""
+    from tfapp.pipeline import Options
+
+    assert Options(method="magenta").resolved().style_pooling
+    assert not Options(method="adain").resolved().style_pooling
+    assert not Options(method="gatys", style_pooling=True).resolved().style_pooling

@@ -81,7 +81,7 @@ def style_size():
 
 
 def style_pooling():
-    """Smooth the style image with the TF-Hub tutorial's 3x3 average pooling before predicting its style."""
+    """Smooth the style image with the TF-Hub tutorial's 3x3 average pooling before Magenta predicts its style."""
     return bool(_get("NST_STYLE_POOLING", True))
 
 

@@ -49,7 +49,10 @@ class Options:
             self,
             max_size=self.max_size or conf.max_content_size(),
             style_size=self.style_size or conf.style_size(),
-            style_pooling=conf.style_pooling() if self.style_pooling is None else self.style_pooling,
+            # Smoothing the style is Magenta's practice (the TF-Hub tutorial's); the other methods
+            # match the painting's own textures, which smoothing would blur.
+            style_pooling=(conf.style_pooling() if self.style_pooling is None else self.style_pooling)
+            and engines.method_class(self.method).smooths_style,
             tile_size=self.tile_size or tiling.DEFAULT_TILE_SIZE,
         )
 

@@ -67,6 +67,8 @@ class Method:
     #: The job queue its transfers run in: "default" for fast work, "slow" for minutes-long work.
     queue = "default"
     capabilities = Capabilities()
+    #: Whether the style is smoothed before it is seen (``NST_STYLE_POOLING``), as Magenta's tutorial does.
+    smooths_style = False
     #: For each capability it lacks, a sentence saying why (shown beside the disabled control).
     reasons = {}
 

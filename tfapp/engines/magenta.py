@@ -18,6 +18,7 @@ class MagentaMethod(Method):
     description = ("Magenta's arbitrary stylization network (Ghiasi et al. 2017): a fraction of a second, "
                    "any painting.")
     queue = "default"
+    smooths_style = True
 
     @classmethod
     def estimate_seconds(cls, width, height, quality=None):
