@@ -247,9 +247,9 @@ class TransferForm(forms.Form):
                   for slot in range(STYLE_SLOTS)]
         chosen = [(slot, upload, preset) for slot, upload, preset in chosen if upload or preset]
         self._styles_from_source = not chosen
-        painting = getattr(engines.method_class(cleaned["method"]), "painting", None)
-        if painting:
-            return self._trained_painting(painting, chosen)
+        method = engines.method_class(cleaned["method"])
+        if not method.capabilities.style_input:
+            return self._trained_painting(method.painting, chosen)
         if chosen:
             styles = [StyleChoice(ImageInput.from_upload(upload) if upload else self._stored(preset.image, preset),
                                   self._weight(cleaned, slot), None if upload else preset)

@@ -27,6 +27,8 @@ class Capabilities:
     cancel: bool = False
     #: Takes precomputed style vectors (``style_vector``), so presets keep theirs.
     style_vectors: bool = False
+    #: Takes style images; a network trained for one painting has its style built in.
+    style_input: bool = True
     #: Quality presets, fastest first (e.g. ``("draft", "standard", "fine")``); empty when it has none.
     qualities: tuple = ()
 

@@ -108,8 +108,10 @@ class TrainedMethod(Method):
 
     engine = "trained"
     queue = "default"
-    capabilities = Capabilities(strength=False, blending=False, preserve_colours=True, style_scale=False)
+    capabilities = Capabilities(strength=False, blending=False, preserve_colours=True, style_scale=False,
+                                style_input=False)
     reasons = {
+        "style_input": "A trained style paints only the painting it was trained on: no style image is needed.",
         "strength": "A trained network paints its one style at full strength; anything weaker would only be "
                     "the photo blended with the result pixel by pixel, which is not offered.",
         "blending": "A trained network knows only the painting it was trained on.",

@@ -63,6 +63,14 @@
     if (colours) colours.disabled = !can.preserve_colours;
     var styleSize = form.querySelector("select[name='style_size']");
     if (styleSize) styleSize.disabled = !can.style_scale;
+    form.querySelectorAll("[data-style-slot] input, [data-preset-picker] input").forEach(function (input) {
+      input.disabled = !can.style_input;
+    });
+    // A trained style needs no style image; a re-run (data-reuses-source) never does.
+    var firstStyle = form.querySelector("[data-style-slot='1'] [data-dropzone]");
+    if (firstStyle) {
+      firstStyle.toggleAttribute("data-optional", !can.style_input || firstStyle.hasAttribute("data-reuses-source"));
+    }
     var quality = form.querySelector("select[name='quality']");
     if (quality) quality.disabled = can.qualities.length === 0;
     var qualityControl = form.querySelector("[data-needs='qualities']");

@@ -224,8 +224,11 @@
 
     return {
       element: zone,
-      // A zone marked data-optional may stay empty (a re-run reuses the earlier files).
-      isOptional: zone.hasAttribute("data-optional"),
+      // A zone marked data-optional may stay empty (a re-run reuses the earlier files, and a
+      // trained style needs no style image; the method choice marks that as it changes).
+      isOptional: function () {
+        return zone.hasAttribute("data-optional");
+      },
       isStyle: Boolean(zone.closest("[data-style-slot]")),
       hasInput: function () {
         return Boolean((input.files && input.files.length) || choice);
@@ -251,7 +254,7 @@
       return zone.isStyle && zone.hasInput();
     });
     return zones.filter(function (zone) {
-      if (zone.isOptional || zone.hasInput()) {
+      if (zone.isOptional() || zone.hasInput()) {
         return false;
       }
       return !(zone.isStyle && anyStyle);
