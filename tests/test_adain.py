@@ -162,3 +162,16 @@ def test_thread_count_cannot_change_once_tensorflow_runs():
     current = tf.config.threading.get_intra_op_parallelism_threads()
     assert tf_threads.use_engine_threads(current + 3) is False
     assert tf.config.threading.get_intra_op_parallelism_threads() == current
+
+
+def test_a_style_of_weight_zero_changes_nothing_through_the_pipeline():
+    """Blend weights (1, 0) give exactly the single style's AdaIN result."""
+    from tfapp import pipeline
+    from tfapp.imaging import open_image
+
+    photo = open_image(CONTENT_DIR / "chelsea.png")
+    first, second = (open_image(STYLE_DIR / name) for name in ("the_scream.jpg", "shipwreck.jpg"))
+    options = pipeline.Options(method="adain", max_size=96, style_size=64)
+    alone = pipeline.stylize(photo, [(first, 1.0)], options).image
+    blended = pipeline.stylize(photo, [(first, 1.0), (second, 0.0)], options).image
+    assert np.array_equal(np.asarray(alone), np.asarray(blended))
