@@ -86,11 +86,13 @@ def scales(height, width):
 def iteration_seconds(height, width):
     """Measured seconds per iteration at ``height`` x ``width`` on the reference machine.
 
-    Calibrated by ``bench/gatys.py`` on a 2-core machine: a fixed cost per step plus
-    a cost per pixel that grows once the activations outgrow the caches.
+    A fixed cost per step plus a cost per pixel that grows once the activations outgrow
+    the caches: the shape fitted by ``bench/gatys.py`` on the 2-core machine while it was
+    shared (load average about 10), scaled by 0.4 to the standard preset's median of
+    117 s per 512x512 transfer that ``bench/methods.py`` measured at a load of about 3.
     """
     pixels = height * width
-    return 0.6 + 1.67e-6 * pixels ** 1.31
+    return 0.24 + 0.67e-6 * pixels ** 1.31
 
 
 class GatysMethod(Method):
