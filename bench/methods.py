@@ -30,6 +30,7 @@ METHODS = ("magenta", "adain", "gatys")
 PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg", "woman_with_hat.jpg")
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png")
 STYLE_SIZE = 256
+LABELS = {"magenta": "Magenta", "adain": "AdaIN", "gatys": "Gatys (standard)"}
 
 
 def setup_django():
@@ -140,8 +141,8 @@ def figure(outdir, methods, pair, path):
     photo, painting = pair
     height = 360
     tiles = [("Photo", Image.open(CONTENT / photo)), ("Painting", Image.open(STYLE / painting))]
-    tiles += [(method.capitalize(), Image.open(outdir / f"{method}-{Path(photo).stem}-{Path(painting).stem}.png"))
-              for method in methods]
+    result = "{}-" + f"{Path(photo).stem}-{Path(painting).stem}.png"
+    tiles += [(LABELS.get(method, method), Image.open(outdir / result.format(method))) for method in methods]
     scaled = [(label, ImageOps.contain(image.convert("RGB"), (10_000, height))) for label, image in tiles]
     width = sum(image.width for _, image in scaled) + 12 * (len(scaled) + 1)
     sheet = Image.new("RGB", (width, height + 48), "white")
