@@ -1,6 +1,5 @@
 import dataclasses
 import warnings
-from dataclasses import dataclass, field
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -9,7 +8,6 @@ from django.template.defaultfilters import filesizeformat
 from PIL import Image
 
 from . import conf, engines, pipeline
-from .engines.base import Capabilities
 from .exceptions import InvalidImage, ModelUnavailable, TrainingError, UnsupportedByEngine
 from .imaging import THUMBNAIL_SIZE, open_image, result_size
 from .models import StylePreset, TrainingRun, Transfer
@@ -164,7 +162,7 @@ class TransferForm(forms.Form):
         self.fields["style_size"].initial = conf.style_size()
         self.fields["output_size"].choices = [(size, f"{size} px") for size in conf.output_sizes()]
         self.fields["output_size"].initial = conf.max_content_size()
-        self.methods = methods_on_offer()
+        self.methods = engines.offers()
         self.fields["method"].choices = [(method.name, method.label) for method in self.methods]
         self.fields["method"].initial = engines.DEFAULT_METHOD
         qualities = dict.fromkeys(quality for method in self.methods for quality in method.capabilities.qualities)
@@ -349,45 +347,6 @@ def _strength(cleaned):
     """The strength in percent; a form sent without it (a script, or the disabled slider) means 100."""
     strength = cleaned.get("strength")
     return 100 if strength is None else strength
-
-
-@dataclass
-class MethodOffer:
-    """A method as the upload page offers it: its declarations, whether it can run, and how long it takes."""
-
-    name: str
-    label: str
-    description: str
-    queue: str
-    capabilities: object
-    reasons: dict
-    unavailable_reason: str = None
-    #: ``{quality or "": [fixed seconds, seconds per megapixel]}``, for the page to estimate a photo's time.
-    estimates: dict = field(default_factory=dict)
-
-
-def methods_on_offer():
-    """Every method the site knows, with its availability (loading each once per process)."""
-    offers = []
-    for name in engines.names():
-        try:
-            method = engines.method_class(name)
-        except ModelUnavailable as error:
-            offers.append(MethodOffer(name, name, "", "default", Capabilities(), {}, str(error)))
-            continue
-        offers.append(MethodOffer(name, method.label, method.description, method.queue, method.capabilities,
-                                  method.reasons, engines.unavailable_reason(name), _estimates(method)))
-    return offers
-
-
-def _estimates(method):
-    """A linear fit of the method's time estimate in megapixels, per quality, for the page's script."""
-    estimates = {}
-    for quality in method.capabilities.qualities or (None,):
-        small, large = (method.estimate_seconds(side, side, quality) for side in (500, 1000))
-        per_megapixel = (large - small) / 0.75
-        estimates[quality or ""] = [round(small - 0.25 * per_megapixel, 3), round(per_megapixel, 3)]
-    return estimates
 
 
 class TrainNetworkForm(forms.Form):

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from django.views.generic import ListView
 
 from . import conf, engines
-from .forms import TransferForm, methods_on_offer
+from .forms import TransferForm
 from .models import StylePreset, Transfer
 from .ownership import Ownership
 from .progress import progress, watcher
@@ -66,8 +66,8 @@ def detail(request, public_id):
     return render(request, "tfapp/transfer_detail.html", {
         "transfer": transfer,
         "is_owner": Ownership.of_request(request).owns(transfer),
-        "method": next((offer for offer in methods_on_offer() if offer.name == transfer.method), None),
-        "other_methods": [offer for offer in methods_on_offer() if offer.name != transfer.method],
+        "method": next((offer for offer in engines.offers() if offer.name == transfer.method), None),
+        "other_methods": [offer for offer in engines.offers() if offer.name != transfer.method],
         "siblings": Transfer.objects.siblings_of(transfer).visible_to(Ownership.of_request(request)),
     })
 

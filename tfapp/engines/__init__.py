@@ -10,12 +10,14 @@ capabilities) without loading its weights.
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.utils.module_loading import import_string
 
 from .. import conf, trained_styles
 from ..exceptions import ModelUnavailable
+from .base import Capabilities
 
 logger = logging.getLogger(__name__)
 
@@ -133,3 +135,42 @@ def reset():
         with _locks.get(name, _fallback_lock):
             _loaded.pop(name, None)
             _errors.pop(name, None)
+
+
+@dataclass
+class MethodOffer:
+    """A method as the upload page offers it: its declarations, whether it can run, and how long it takes."""
+
+    name: str
+    label: str
+    description: str
+    queue: str
+    capabilities: object
+    reasons: dict
+    unavailable_reason: str = None
+    #: ``{quality or "": [fixed seconds, seconds per megapixel]}``, for the page to estimate a photo's time.
+    estimates: dict = field(default_factory=dict)
+
+
+def offers():
+    """Every method the site knows, with its availability (loading each once per process)."""
+    found = []
+    for name in names():
+        try:
+            method = method_class(name)
+        except ModelUnavailable as error:
+            found.append(MethodOffer(name, name, "", "default", Capabilities(), {}, str(error)))
+            continue
+        found.append(MethodOffer(name, method.label, method.description, method.queue, method.capabilities,
+                                 method.reasons, unavailable_reason(name), _estimates(method)))
+    return found
+
+
+def _estimates(method):
+    """A linear fit of the method's time estimate in megapixels, per quality, for the page's script."""
+    estimates = {}
+    for quality in method.capabilities.qualities or (None,):
+        small, large = (method.estimate_seconds(side, side, quality) for side in (500, 1000))
+        per_megapixel = (large - small) / 0.75
+        estimates[quality or ""] = [round(small - 0.25 * per_megapixel, 3), round(per_megapixel, 3)]
+    return estimates
