@@ -117,7 +117,7 @@ def run_transfer(transfer_id):
     if transfer is None:
         logger.info("Transfer %s is no longer queued; skipping it.", transfer_id)
         return
-    with Heartbeat(transfer) as heartbeat:
+    with Heartbeat(_owned(transfer), f"transfer {transfer.public_id}") as heartbeat:
         images = _attempt(transfer, TransferProgress(transfer, heartbeat.lost))
     if images:
         _store_previews(transfer, *images)
@@ -244,18 +244,20 @@ def _delete_result_file(transfer):
 
 
 class Heartbeat:
-    """While a transfer runs, stamp ``heartbeat_at`` every few seconds from a side thread.
+    """While a job runs, stamp ``heartbeat_at`` on its row every few seconds from a side thread.
 
-    A transfer whose heartbeat stops (its worker was killed) is recovered by
-    :func:`tfapp.tasks.recover_stalled_transfers`.
+    ``owned`` is the queryset of the row as long as this attempt owns it; ``what`` names
+    the job in logs. A job whose heartbeat stops (its worker was killed) is recovered by
+    the workers' reaper (:func:`tfapp.tasks.recover_stalled_transfers`).
     """
 
-    def __init__(self, transfer):
-        self._transfer = transfer
+    def __init__(self, owned, what):
+        self._owned = owned
+        self._what = what
         self._stopped = threading.Event()
-        #: Set once a beat finds that this attempt no longer owns the transfer (cancelled, or taken over).
+        #: Set once a beat finds that this attempt no longer owns the job (cancelled, or taken over).
         self.lost = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{transfer.pk}", daemon=True)
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat {what}", daemon=True)
 
     def __enter__(self):
         self._thread.start()
@@ -269,11 +271,11 @@ class Heartbeat:
         try:
             while not self._stopped.wait(conf.heartbeat_seconds()):
                 try:
-                    if not _owned(self._transfer).update(heartbeat_at=timezone.now()):
+                    if not self._owned.update(heartbeat_at=timezone.now()):
                         self.lost.set()
                 except DatabaseError:
                     # A busy database must not end the heartbeat: the next beat tries again.
-                    logger.warning("Heartbeat of transfer %s could not be written.", self._transfer.public_id)
+                    logger.warning("Heartbeat of %s could not be written.", self._what)
         finally:
             connection.close()
 

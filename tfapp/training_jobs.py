@@ -8,12 +8,11 @@ writes a checkpoint and stops. A worker that dies is noticed by its silent
 heartbeat; the run is queued again and goes on from its last checkpoint.
 """
 import logging
-import threading
 import time
 from datetime import timedelta
 
 from django.core.files.base import ContentFile
-from django.db import DatabaseError, connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -21,7 +20,7 @@ from . import conf
 from .exceptions import StyleTransferError
 from .imaging import open_image
 from .models import TrainingRun
-from .processing import UNEXPECTED_ERROR, worker_name
+from .processing import UNEXPECTED_ERROR, Heartbeat, worker_name
 from .training_runs import RunFolder, TrainingSettings
 
 logger = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ def run_training(run_id):
     if run is None:
         logger.info("Training run %s is no longer queued; skipping it.", run_id)
         return
-    with TrainingHeartbeat(run) as heartbeat:
+    with Heartbeat(_owned(run), f"training run {run.name}") as heartbeat:
         try:
             _train(run, heartbeat.lost)
         except StyleTransferError as error:
@@ -114,35 +113,6 @@ def _claim(run_id):
 def _owned(run):
     """The run's row, as long as this attempt still owns it."""
     return TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING, attempts=run.attempts)
-
-
-class TrainingHeartbeat:
-    """While a run trains, stamp ``heartbeat_at`` from a side thread; ``lost`` is set once it is no longer ours."""
-
-    def __init__(self, run):
-        self._run = run
-        self._stopped = threading.Event()
-        self.lost = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"training-heartbeat-{run.pk}", daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._stopped.set()
-        self._thread.join()
-
-    def _beat(self):
-        try:
-            while not self._stopped.wait(conf.heartbeat_seconds()):
-                try:
-                    if not _owned(self._run).update(heartbeat_at=timezone.now()):
-                        self.lost.set()
-                except DatabaseError:
-                    logger.warning("Heartbeat of training run %s could not be written.", self._run.name)
-        finally:
-            connection.close()
 
 
 def cancel(run):
