@@ -122,3 +122,47 @@ def test_a_multi_picture_file_keeps_only_its_first_picture():
     stored = Image.open(io.BytesIO(data))
     assert getattr(stored, "n_frames", 1) == 1 and b"Canon" not in data
     assert stored.size == (451, 300)
+
+
+def _png_with(**save_options):
+    buffer = io.BytesIO()
+    Image.open(CONTENT_DIR / "chelsea.png").convert("RGB").save(buffer, "PNG", **save_options)
+    return buffer.getvalue()
+
+
+def test_a_plain_png_keeps_its_image_data_byte_for_byte_but_loses_text_time_and_size():
+    """A PNG without EXIF or profile keeps its compressed image as uploaded; its text, dpi and time stamp go."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", "Jane at 12 Rue X")
+    info.add_itxt("Description", "Holiday at home", zip=True)
+    info.add(b"tIME", b"\x07\xea\x0b\x1c\x0c\x00\x00")
+    uploaded = _png_with(pnginfo=info, dpi=(300, 300), compress_level=1)  # not what writing it again would give
+    data, extension = without_metadata(io.BytesIO(uploaded))
+    stored = Image.open(io.BytesIO(data))
+    assert extension == ".png" and stored.size == (451, 300)
+    assert b"Jane" not in data and b"Description" not in data and b"tIME" not in data and b"pHYs" not in data
+    assert not set(stored.info) & {"Author", "Description", "dpi"}
+    assert data[data.index(b"IDAT") - 4:] == uploaded[uploaded.index(b"IDAT") - 4:]
+    assert stored.tobytes() == Image.open(io.BytesIO(uploaded)).tobytes()
+
+
+def test_a_png_with_exif_orientation_is_stored_upright_without_it():
+    """A PNG's own eXIf chunk (orientation 6, GPS) is applied and dropped: the stored image is upright."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    exif[ExifTags.IFD.GPSInfo] = {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (48.0, 51.0, 29.5)}
+    buffer = io.BytesIO()
+    Image.open(CONTENT_DIR / "chelsea.png").convert("RGB").transpose(Image.Transpose.ROTATE_90).save(
+        buffer, "PNG", exif=exif)
+    data, extension = without_metadata(io.BytesIO(buffer.getvalue()))
+    stored = Image.open(io.BytesIO(data))
+    assert extension == ".png" and stored.size == (451, 300) and len(stored.getexif()) == 0
+    assert b"eXIf" not in data
+
+
+def test_a_png_with_a_colour_profile_is_converted_to_srgb_without_it():
+    """A PNG's iCCP profile is applied to its pixels and not stored."""
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    data, _ = without_metadata(io.BytesIO(_png_with(icc_profile=profile)))
+    stored = Image.open(io.BytesIO(data))
+    assert b"iCCP" not in data and "icc_profile" not in stored.info and stored.size == (451, 300)

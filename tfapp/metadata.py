@@ -8,7 +8,9 @@ identify the device either.
 
 A JPEG that is already upright and has no profile keeps its compressed data as it
 is: only its metadata segments are cut out, so its pixels are exactly the uploaded
-ones. Any other image is decoded and written again (JPEG at quality 95, or PNG).
+ones. A PNG without EXIF, XMP or a profile keeps its image chunks likewise (and
+costs no decoding or encoding at upload). Any other image is decoded and written
+again (JPEG at quality 95, or PNG).
 """
 import io
 import logging
@@ -33,6 +35,10 @@ def without_metadata(upload):
     upload.seek(0)
     with Image.open(upload) as image:
         image.seek(0)
+        if image.format == "PNG":
+            stripped = png_without_metadata(_read_all(upload))
+            if stripped:
+                return stripped, ".png"
         is_jpeg = image.format in ("JPEG", "MPO")
         if is_jpeg and image.getexif().get(ORIENTATION, 1) == 1 and not image.info.get("icc_profile"):
             stripped = _stripped_if_readable(upload)
@@ -56,11 +62,17 @@ def without_metadata(upload):
     return buffer.getvalue(), ".png"
 
 
+def _read_all(upload):
+    """The whole file's bytes, leaving it at the start for Pillow."""
+    upload.seek(0)
+    data = upload.read()
+    upload.seek(0)
+    return data
+
+
 def _stripped_if_readable(upload):
     """The JPEG without its metadata segments, if it still decodes (else None: it is written again instead)."""
-    upload.seek(0)
-    stripped = jpeg_without_metadata(upload.read())
-    upload.seek(0)
+    stripped = jpeg_without_metadata(_read_all(upload))
     try:
         with Image.open(io.BytesIO(stripped)) as check:
             check.draft("RGB", (64, 64))  # decoding at 1/8 scale still reads every byte
@@ -134,3 +146,42 @@ def _end_of_scan(data, position):
         if following != 0x00 and not 0xD0 <= following <= 0xD7 and following != 0xFF:
             return position
         position += 1 if following == 0xFF else 2
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: PNG chunks kept: the image and how to show its colours. Text, time stamps, physical size,
+#: animation and private chunks go.
+PNG_KEPT_CHUNKS = {b"IHDR", b"PLTE", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"IDAT", b"IEND"}
+#: Text chunks whose keyword says they hold EXIF or XMP, which Pillow reads an orientation from.
+PNG_TEXT_CHUNKS = {b"tEXt", b"zTXt", b"iTXt"}
+PNG_ORIENTING_KEYWORDS = {b"Raw profile type exif", b"XML:com.adobe.xmp"}
+
+
+def png_without_metadata(data):
+    """The PNG file ``data`` with only PNG_KEPT_CHUNKS, each copied byte for byte (CRC included).
+
+    None when the file must be decoded and written again instead: it has a colour
+    profile (iCCP) or something that may orient it (an eXIf chunk, EXIF or XMP in
+    text), or its chunks do not end in IEND.
+    """
+    if not data.startswith(PNG_SIGNATURE):
+        return None
+    kept, position = [PNG_SIGNATURE], len(PNG_SIGNATURE)
+    while position + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        end = position + 12 + length
+        if _png_needs_rewriting(kind, data[position + 8:position + 8 + min(length, 80)]):
+            return None
+        if kind in PNG_KEPT_CHUNKS:
+            kept.append(data[position:end])
+        if kind == b"IEND":
+            return b"".join(kept)
+        position = end
+    return None
+
+
+def _png_needs_rewriting(kind, start):
+    """Whether a chunk of type ``kind`` starting with the bytes ``start`` holds a profile or an orientation."""
+    if kind in (b"iCCP", b"eXIf"):
+        return True
+    return kind in PNG_TEXT_CHUNKS and start.split(b"\0", 1)[0] in PNG_ORIENTING_KEYWORDS
