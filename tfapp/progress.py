@@ -23,8 +23,11 @@ from .models import Transfer
 logger = logging.getLogger(__name__)
 
 
-def progress(transfer):
+def progress(transfer, positions=None):
     """The JSON-ready state of a transfer; ``token`` changes whenever anything shown changes.
+
+    ``positions`` (from ``Transfer.objects.queue_positions()``) saves a query per
+    transfer where many are read at once.
 
     ``progress`` is the share of the work done (0..1; null while unknown: a method that
     reports none is running), ``steps`` the iterations reported so far, ``preview_url``
@@ -32,7 +35,7 @@ def progress(transfer):
     (null when unknown): from the progress when the method reports it, else from the
     method's estimate for this size.
     """
-    queue_position = transfer.queue_position
+    queue_position = transfer.queue_position if positions is None else positions.get(transfer.public_id)
     return {
         "status": transfer.status,
         "status_display": transfer.get_status_display(),
@@ -79,21 +82,23 @@ def eta_seconds(transfer):
 
 
 class Watcher:
-    """Wakes requests waiting on transfers when the state of their transfer changes."""
+    """Wakes requests waiting on transfers when the state of their transfer changes, and hands them that state."""
 
     def __init__(self):
         self._changed = threading.Condition()
         self._waiting = Counter()  # public id -> requests waiting on it
-        self._tokens = {}  # public id -> (number of the look that read it, token; None once deleted)
+        # public id -> (number of the look that read it, token, state; token and state None once deleted)
+        self._states = {}
         self._looks = 0  # looks at the database begun so far
         self._joined = False  # a request started waiting since the last look
         self._thread = None
 
-    def wait_for_change(self, public_id, token, timeout):
-        """Return once the transfer's token is no longer ``token`` (or it is deleted), or after ``timeout`` s.
+    def wait_for_change(self, public_id, token, timeout, unchanged=None):
+        """Wait until the transfer's token is no longer ``token`` (or it is deleted), at most ``timeout`` s.
 
-        Only a look at the database that began after this call counts, so a waiter is
-        never woken by a state older than the one it already has.
+        Returns the new state, as :func:`progress` gives it (None once deleted), or
+        ``unchanged`` when the time is up. Only a look at the database that began after
+        this call counts, so a waiter is never woken by a state older than the one it has.
         """
         deadline = time.monotonic() + timeout
         with self._changed:
@@ -106,16 +111,17 @@ class Watcher:
                 while not self._changed_since(public_id, token, since):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        return
+                        return unchanged
                     self._changed.wait(remaining)
+                return self._states[public_id][2]
             finally:
                 self._waiting[public_id] -= 1
                 if not self._waiting[public_id]:
                     del self._waiting[public_id]
-                    self._tokens.pop(public_id, None)
+                    self._states.pop(public_id, None)
 
     def _changed_since(self, public_id, token, since):
-        look, seen = self._tokens.get(public_id, (since, token))
+        look, seen, _ = self._states.get(public_id, (since, token, None))
         return look > since and seen != token
 
     def _start(self):
@@ -137,18 +143,27 @@ class Watcher:
             try:
                 # Reading the transfers only after a commit (or when someone new waits) keeps
                 # the ticks nearly free while a worker stylizes on the same machine.
-                tokens = _tokens_of(watched) if changes.happened() or joined else {}
+                states = self._read(watched) if changes.happened() or joined else {}
             except DatabaseError:
                 # Waiting requests time out and ask again; the next tick may find the database back.
                 logger.warning("Could not read the status of waiting transfers.", exc_info=True)
                 connection.close()
-                tokens = {}
-            if tokens:
+                states = {}
+            if states:
                 with self._changed:
-                    self._tokens.update((public_id, (look, token)) for public_id, token in tokens.items()
+                    self._states.update((public_id, (look, *state)) for public_id, state in states.items()
                                         if public_id in self._waiting)
                     self._changed.notify_all()
             time.sleep(check_interval())
+
+    def _read(self, public_ids):
+        """``(token, state)`` of each transfer; the whole state is read again only for changed tokens."""
+        tokens = _tokens_of(public_ids)
+        with self._changed:
+            known = {public_id: self._states[public_id][1:] for public_id, token in tokens.items()
+                     if public_id in self._states and self._states[public_id][1] == token}
+        changed = [public_id for public_id, token in tokens.items() if token is not None and public_id not in known]
+        return {public_id: (None, None) for public_id in public_ids} | known | _states_of(changed)
 
 
 def _tokens_of(public_ids):
@@ -161,6 +176,18 @@ def _tokens_of(public_ids):
         positions = Transfer.objects.queue_positions()
     return {public_id: _token(found[public_id][0], positions.get(public_id), *found[public_id][1:])
             if public_id in found else None for public_id in public_ids}
+
+
+def _states_of(public_ids):
+    """``(token, state)`` of each transfer that exists, in at most two queries."""
+    if not public_ids:
+        return {}
+    transfers = list(Transfer.objects.filter(public_id__in=public_ids))
+    positions = {}
+    if any(transfer.status == Transfer.Status.QUEUED for transfer in transfers):
+        positions = Transfer.objects.queue_positions()
+    states = {transfer.public_id: progress(transfer, positions) for transfer in transfers}
+    return {public_id: (state["token"], state) for public_id, state in states.items()}
 
 
 watcher = Watcher()
