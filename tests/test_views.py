@@ -18,6 +18,7 @@ from .conftest import (
     shared_upload,
     upload,
 )
+from .factories import make_preset
 
 pytestmark = pytest.mark.django_db
 
@@ -192,3 +193,19 @@ def test_empty_gallery_invites_a_first_transfer(client):
     response = client.get(reverse("tfapp:gallery"))
     assert response.status_code == 200
     assert b"No transfers yet" in response.content
+
+
+def test_a_new_preset_shows_on_the_home_page_at_once(client):
+    """The form's inputs are cached between visitors, but a preset added since is offered on the next visit."""
+    assert b"Water Lilies" not in client.get(reverse("tfapp:upload")).content
+    make_preset("Water Lilies")
+    assert b"Water Lilies" in client.get(reverse("tfapp:upload")).content
+
+
+def test_a_re_run_form_is_never_served_to_the_next_visitor(client, submit):
+    """The re-run page shows the earlier transfer's photo; the plain home page before and after it does not."""
+    submit()
+    transfer = Transfer.objects.get()
+    assert b"Current photo" not in client.get(reverse("tfapp:upload")).content
+    assert b"Current photo" in client.get(reverse("tfapp:upload") + f"?from={transfer.public_id}").content
+    assert b"Current photo" not in client.get(reverse("tfapp:upload")).content

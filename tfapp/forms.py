@@ -8,7 +8,7 @@ from django.template.defaultfilters import filesizeformat
 from PIL import Image
 
 from . import conf, engines, pipeline
-from .exceptions import InvalidImage, ModelUnavailable, TrainingError, UnsupportedByEngine
+from .exceptions import InvalidImage, TrainingError, UnsupportedByEngine
 from .imaging import THUMBNAIL_SIZE, open_image, result_size
 from .models import StylePreset, TrainingRun, Transfer
 from .pipeline import Options
@@ -151,7 +151,7 @@ class TransferForm(forms.Form):
         self.client = client
         self.ownership = ownership
         self.source = None
-        presets = StylePreset.objects.all()
+        presets = StylePreset.objects.offered()
         for slot in range(STYLE_SLOTS):
             self.fields[style_field("image", slot)] = ImageUploadField(
                 label="Style" if slot == 0 else f"Style {slot + 1}", required=False)

@@ -17,6 +17,12 @@ def transfer_style_path(instance, filename):
     return transfer_path(instance.transfer, filename)
 
 
+class StylePresetQuerySet(models.QuerySet):
+    def offered(self):
+        """The presets for a page or a list, without their style vectors (only workers read those)."""
+        return self.defer("style_vectors")
+
+
 class StylePreset(models.Model):
     """A painting offered on the upload page, with its style vectors computed once and kept."""
 
@@ -29,6 +35,8 @@ class StylePreset(models.Model):
     style_vectors = models.JSONField(default=dict, blank=True, editable=False,
                                      help_text="Style vectors by engine, style size and smoothing.")
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = StylePresetQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -2,6 +2,7 @@ import hashlib
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import ModelChoiceField
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -42,15 +43,32 @@ def upload(request):
     else:
         source = _source_transfer(request.GET.get("from"))
         form = TransferForm(initial=TransferForm.initial_from(source) if source else None)
+    presets = list(StylePreset.objects.offered())
     return render(request, "tfapp/upload.html", {
         "form": form,
         "source": source,
-        "presets": StylePreset.objects.all(),
+        "presets": presets,
+        "fields_cache_key": None if form.is_bound or source else _fields_cache_key(form, presets),
         "model_error": engines.unavailable_reason(engines.DEFAULT_METHOD),
         "max_upload_bytes": conf.max_upload_bytes(),
         "method_data": form.method_data(),
         "recent": Transfer.objects.finished().visible_to(Ownership.of_request(request))[:6],
     })
+
+
+def _fields_cache_key(form, presets):
+    """A key for the inputs of an empty form: it changes with everything they show (presets, methods, settings).
+
+    Rendering them is most of the page's work, and they are the same for every visitor.
+    """
+    shown = [(preset.pk, preset.name, preset.artist, preset.year, preset.licence, preset.image.name,
+              preset.thumbnail.name) for preset in presets]
+    shown += [(offer.name, offer.label, offer.description, offer.unavailable_reason, offer.capabilities, offer.reasons)
+              for offer in form.methods]
+    # A preset field's choices are the presets above; the other fields' choices come from settings.
+    shown += [(name, field.initial, None if isinstance(field, ModelChoiceField) else getattr(field, "choices", None))
+              for name, field in form.fields.items()]
+    return hashlib.sha256(repr(shown).encode()).hexdigest()
 
 
 def _source_transfer(public_id):
@@ -63,11 +81,12 @@ def _source_transfer(public_id):
 def detail(request, public_id):
     """A transfer's page: anyone with its (unguessable) link may see it; only its owner may change it."""
     transfer = get_object_or_404(Transfer.objects.prefetch_related("styles__preset"), public_id=public_id)
+    offers = engines.offers()
     return render(request, "tfapp/transfer_detail.html", {
         "transfer": transfer,
         "is_owner": Ownership.of_request(request).owns(transfer),
-        "method": next((offer for offer in engines.offers() if offer.name == transfer.method), None),
-        "other_methods": [offer for offer in engines.offers() if offer.name != transfer.method],
+        "method": next((offer for offer in offers if offer.name == transfer.method), None),
+        "other_methods": [offer for offer in offers if offer.name != transfer.method],
         "siblings": Transfer.objects.siblings_of(transfer).visible_to(Ownership.of_request(request)),
     })
 
@@ -107,8 +126,7 @@ def status(request, public_id):
     state = _progress_of(public_id)
     known = request.GET.get("after")
     if state and known == state["token"] and conf.status_wait() > 0:
-        watcher.wait_for_change(public_id, known, conf.status_wait())
-        state = _progress_of(public_id)
+        state = watcher.wait_for_change(public_id, known, conf.status_wait(), unchanged=state)
     if state is None:
         return JsonResponse({"error": "There is no transfer with this id; it may have been deleted."}, status=404)
     return JsonResponse(state)

@@ -107,6 +107,8 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": Path(os.environ.get("NST_DB_PATH", BASE_DIR / "var" / "db.sqlite3")),
+            # Each web thread keeps its connection: opening one (and its PRAGMAs) cost more than most queries.
+            "CONN_MAX_AGE": None,
             # The web server and the workers write concurrently: WAL lets readers run
             # beside a writer, IMMEDIATE takes the write lock up front instead of
             # failing mid-transaction, and the timeout waits for it.

@@ -109,7 +109,7 @@ def _mine(request, public_id):
 
 @api.get("/presets", response=List[PresetOut], summary="List the preset paintings", tags=["presets"])
 def list_presets(request):
-    return StylePreset.objects.all()
+    return StylePreset.objects.offered()
 
 
 @api.get("/transfers", response={200: TransferPage, **ERRORS}, summary="List my transfers, newest first",

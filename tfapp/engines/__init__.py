@@ -130,7 +130,8 @@ def warm_up(names_to_load=None):
 
 
 def reset():
-    """Forget the loaded methods (used by tests that switch settings)."""
+    """Forget the loaded methods and their estimates (used by tests that switch settings)."""
+    _estimates_by_name.clear()
     for name in list(_loaded) + list(_errors):
         with _locks.get(name, _fallback_lock):
             _loaded.pop(name, None)
@@ -167,7 +168,19 @@ def offers():
 
 
 def _estimates(method):
-    """A linear fit of the method's time estimate in megapixels, per quality, for the page's script."""
+    """A linear fit of the method's time estimate in megapixels, per quality, for the page's script.
+
+    It depends only on the method's declarations, so each process works it out once per method.
+    """
+    if method.name not in _estimates_by_name:
+        _estimates_by_name[method.name] = _fitted_estimates(method)
+    return _estimates_by_name[method.name]
+
+
+_estimates_by_name = {}
+
+
+def _fitted_estimates(method):
     estimates = {}
     for quality in method.capabilities.qualities or (None,):
         small, large = (method.estimate_seconds(side, side, quality) for side in (500, 1000))
