@@ -8,7 +8,9 @@
 The two alternate. (a) runs with the site's processes paused (SIGSTOP), so it has the
 machine to itself, and each pair starts only once the worker has also stored the
 previews it makes after the result, so no leftover work slows the next run.
-Also prints the time from starting the server to serving with the model loaded.
+Also prints where the site's time goes, stage by stage (from the client's clock and the times
+the transfer's row records), and the time from starting the server to serving with the
+model loaded.
 
     python bench/site_vs_model.py [--runs 10]
 """
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -76,14 +79,38 @@ def wait_until_done(port, location):
 
 
 def site_transfer(port, content_path, style_path):
-    """One upload to a running site until its result is stored; returns (total, upload request) seconds."""
-    started = time.perf_counter()
+    """One upload to a running site until its result is stored.
+
+    Returns (total seconds, upload request seconds, public id, wall-clock times of the
+    upload's start and of the status answer that reported it done).
+    """
+    started, started_clock = time.perf_counter(), time.time()
     status, location = upload_transfer(port, content_path, style_path)
     uploaded = time.perf_counter() - started
     if status != 302 or "/t/" not in (location or ""):
         raise RuntimeError(f"upload failed: HTTP {status}")
     wait_until_done(port, location)
-    return time.perf_counter() - started, uploaded, location.rstrip("/").rsplit("/", 1)[1]
+    return (time.perf_counter() - started, uploaded, location.rstrip("/").rsplit("/", 1)[1],
+            (started_clock, time.time()))
+
+
+#: The stages of a site transfer, from the clocks of the client and the transfer's row.
+STAGES = ("upload request", "queued -> claimed", "reading the images", "model", "PNG + storing",
+          "rest of the job", "done -> page told")
+
+
+def stages(database, public_id, uploaded, clocks):
+    """The site transfer's time in each of STAGES, in seconds."""
+    with sqlite3.connect(database) as connection:
+        row = connection.execute(
+            "SELECT queued_at, started_at, finished_at, preprocess_seconds, model_seconds, encode_seconds "
+            "FROM tfapp_transfer WHERE public_id = ?", (uuid.UUID(public_id).hex,)).fetchone()
+    queued, claimed, finished = (datetime.fromisoformat(value).replace(tzinfo=timezone.utc).timestamp()
+                                 for value in row[:3])
+    preprocess, model, encode = row[3:]
+    running = finished - claimed
+    return dict(zip(STAGES, (uploaded, claimed - queued, preprocess, model, encode,
+                             running - preprocess - model - encode, clocks[1] - finished)))
 
 
 def wait_for_previews(database, public_id):
@@ -116,17 +143,19 @@ def with_site_paused(processes, work):
 def paired_runs(runs, content_path, style_path, runtime):
     """Alternate the notebook path (with the site paused) and the site, so both meet the same machine."""
     notebook = NotebookPath(runtime)
-    results = {"model": [], "notebook": [], "site": [], "upload": [], "ratio": []}
+    results = {"model": [], "notebook": [], "site": [], "upload": [], "ratio": [], "stages": []}
     with tempfile.TemporaryDirectory() as workdir:
         process, port, ready_seconds = start_server(Path(workdir), {"NST_RUNTIME": runtime}, command="serve")
         try:
             processes = site_processes(process)
             for run in range(runs + 1):
                 model, total, shape = with_site_paused(processes, lambda: notebook.run(content_path, style_path))
-                site, upload, public_id = site_transfer(port, content_path, style_path)
+                site, upload, public_id, clocks = site_transfer(port, content_path, style_path)
                 wait_for_previews(Path(workdir) / "db.sqlite3", public_id)
                 if run:  # the first pair warms both up
-                    for name, value in zip(results, (model, total, site, upload, site / total)):
+                    measured = (model, total, site, upload, site / total,
+                                stages(Path(workdir) / "db.sqlite3", public_id, upload, clocks))
+                    for name, value in zip(results, measured):
                         results[name].append(value)
         finally:
             process.terminate()
@@ -165,6 +194,9 @@ def main():
           f"(min {min(results['ratio']):.2f}, max {max(results['ratio']):.2f})")
     print(f"(b) / model call alone        {statistics.median(results['site']) / statistics.median(results['model']):.2f}x "
           f"(medians; the model call without reading the files or making the image)")
+    print("the site's median time per stage (client clock and the transfer's recorded times):")
+    for stage in STAGES:
+        print(f"  {stage:<28}{statistics.median(run[stage] for run in results['stages']) * 1000:6.1f} ms")
     print(f"`serve` start -> serving requests, web process's model loaded: {ready:.2f} s")
 
 

@@ -2,22 +2,28 @@
 
 For each server, `manage.py serve` (gunicorn, or `--dev-server`) runs with the
 production settings after collectstatic, with one worker. 100 transfers are
-uploaded by 50 visitors (two each, each visitor with its own session), then every
-visitor, until its transfers are done, loads a page (`/`, `/gallery/`, its result
-page, in turn), asks its transfer's status.json the way the result page does
-(with the token it has, so the answer waits for a change: not counted as a page),
-and pauses. All traffic goes to 127.0.0.1; each run is bounded by --timeout.
+uploaded by 50 visitors (two each, each visitor with its own session). Then each
+visitor, until its transfers are done, does what a person with the result page
+open in one tab and browsing in another does:
+- the result page's script: asks status.json with the token it has (the answer
+  waits for a change), asks again at once after each answer, and reloads the page
+  when the transfer is done (a page load), then follows the visitor's next transfer;
+- browsing: loads a page (`/`, `/gallery/`, its result pages, in turn), reads it for
+  a random 0.5-1.5 s, and loads the next; the first page comes 0-1.5 s after the
+  uploads, so visitors do not move in step.
+All traffic goes to 127.0.0.1; each run is bounded by --timeout.
 
-    python bench/web_servers.py [--visitors 50] [--transfers 100] [--timeout 400]
+    python bench/web_servers.py [--visitors 50] [--transfers 100] [--timeout 400] [--servers gunicorn runserver]
 
 Prints per server: page latency (median, p95, max), errors (HTTP >= 400 or a
-failed connection), status polls, transfers done, transfers lost (accepted but
+failed connection), status answers, transfers done, transfers lost (accepted but
 never done), and the median page load of a single visitor before the run (what
 the machine gives one request at that moment).
 """
 import argparse
 import json
 import os
+import random
 import sqlite3
 import statistics
 import subprocess
@@ -34,8 +40,14 @@ from bench._common import CONTENT, LITE_DIR, ROOT, STYLE, free_port, multipart, 
 
 PHOTO = CONTENT / "chelsea.png"
 PAINTING = STYLE / "starry_night.jpg"
-#: Seconds a visitor waits between rounds of a page load and a status poll.
-VISITOR_PAUSE = 0.5
+#: Seconds a visitor spends on a page before loading the next: uniformly random in this range.
+THINK_SECONDS = (0.5, 1.5)
+#: What each page is called in the figures (any other page is a result page).
+PAGE_KINDS = {"/": "home", "/gallery/": "gallery"}
+#: Seconds the result page's script waits before asking again after a failed request.
+RETRY_SECONDS = 3
+#: The servers compared: name -> whether it is the development server.
+SERVERS = {"gunicorn": False, "runserver": True}
 
 
 def start(workdir, dev_server):
@@ -79,16 +91,33 @@ class Visitor:
                 self.cookie = f"csrftoken={'b' * 32}; {session}"
             self.transfers.append({"url": headers["Location"], "token": "", "status": "queued"})
 
-    def browse(self, stop):
+    def browse(self, stop, seed):
+        """Load the pages in turn, reading each for a while, until the visitor's transfers are done."""
+        pause = random.Random(seed)
         pages = ["/", "/gallery/"] + [transfer["url"] for transfer in self.transfers]
+        stop.wait(pause.uniform(0, THINK_SECONDS[1]))
         turn = 0
-        while not stop.is_set() and any(transfer["status"] not in ("done", "failed") for transfer in self.transfers):
-            started = time.perf_counter()
-            if self._request("GET", pages[turn % len(pages)])[0] == 200:
-                self.page_seconds.append(time.perf_counter() - started)
+        while not stop.is_set() and not self._finished():
+            self._load(pages[turn % len(pages)])
             turn += 1
-            self._poll(next(t for t in self.transfers if t["status"] not in ("done", "failed")))
-            time.sleep(VISITOR_PAUSE)
+            stop.wait(pause.uniform(*THINK_SECONDS))
+
+    def watch(self, stop):
+        """What the result page's script does, for each transfer in turn: follow it, and reload when it ends."""
+        for transfer in self.transfers:
+            while not stop.is_set() and transfer["status"] not in ("done", "failed"):
+                if not self._poll(transfer):
+                    stop.wait(RETRY_SECONDS)
+            if not stop.is_set():
+                self._load(transfer["url"])
+
+    def _finished(self):
+        return all(transfer["status"] in ("done", "failed") for transfer in self.transfers)
+
+    def _load(self, path):
+        started = time.perf_counter()
+        if self._request("GET", path)[0] == 200:
+            self.page_seconds.append((PAGE_KINDS.get(path, "result"), time.perf_counter() - started))
 
     def _poll(self, transfer):
         path = transfer["url"] + "status.json" + (f"?after={transfer['token']}" if transfer["token"] else "")
@@ -97,6 +126,7 @@ class Visitor:
         if status == 200:
             state = json.loads(body)
             transfer["token"], transfer["status"] = state["token"], state["status"]
+        return status == 200
 
     def _request(self, method, path, body=None, headers=None):
         try:
@@ -122,19 +152,25 @@ def run(dev_server, visitors_count, transfers, timeout):
                 shares = [transfers // visitors_count + (index < transfers % visitors_count)
                           for index in range(visitors_count)]
                 list(pool.map(lambda visitor, share: [visitor.upload() for _ in range(share)], visitors, shares))
-                stop = threading.Event()
-                timer = threading.Timer(timeout, stop.set)
-                timer.start()
-                list(pool.map(lambda visitor: visitor.browse(stop), visitors))
-                timer.cancel()
+            stop = threading.Event()
+            timer = threading.Timer(timeout, stop.set)
+            timer.start()
+            with ThreadPoolExecutor(2 * visitors_count) as pool:
+                browsing = [pool.submit(visitor.browse, stop, seed) for seed, visitor in enumerate(visitors)]
+                watching = [pool.submit(visitor.watch, stop) for visitor in visitors]
+                for future in browsing + watching:
+                    future.result()
+            timer.cancel()
             wall = time.perf_counter() - started
             done = _count(Path(workdir) / "db.sqlite3", "done")
         finally:
             process.terminate()
             process.wait()
-    pages = sorted(seconds for visitor in visitors for seconds in visitor.page_seconds)
+    pages = sorted(seconds for visitor in visitors for _, seconds in visitor.page_seconds)
+    kinds = {kind: sorted(seconds for visitor in visitors for each, seconds in visitor.page_seconds if each == kind)
+             for kind in [*PAGE_KINDS.values(), "result"]}
     accepted = sum(len(visitor.transfers) for visitor in visitors)
-    return {"idle": idle, "pages": pages, "errors": [error for visitor in visitors for error in visitor.errors],
+    return {"idle": idle, "pages": pages, "kinds": kinds, "errors": [error for visitor in visitors for error in visitor.errors],
             "polls": sum(visitor.polls for visitor in visitors), "accepted": accepted, "done": done, "wall": wall}
 
 
@@ -154,24 +190,31 @@ def _count(database, status):
         return connection.execute("SELECT COUNT(*) FROM tfapp_transfer WHERE status = ?", (status,)).fetchone()[0]
 
 
+def _p95(seconds):
+    return statistics.quantiles(seconds, n=20)[-1] if len(seconds) > 1 else float("nan")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--visitors", type=int, default=50)
     parser.add_argument("--transfers", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=400, help="seconds each server's run may take at most")
+    parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS))
     args = parser.parse_args()
-    print(f"{args.visitors} visitors, {args.transfers} transfers of {PHOTO.name} + {PAINTING.name}, 1 worker, "
-          f"pause {VISITOR_PAUSE} s between a visitor's page + status poll")
-    print(f"{'server':>12} {'pages':>6} {'median':>8} {'p95':>8} {'max':>8} {'errors':>7} {'polls':>6} "
+    print(f"{args.visitors} visitors, {args.transfers} transfers of {PHOTO.name} + {PAINTING.name}, 1 worker; "
+          f"each visitor follows its result page and reads pages for {THINK_SECONDS[0]}-{THINK_SECONDS[1]} s")
+    print(f"{'server':>12} {'pages':>6} {'median':>8} {'p95':>8} {'max':>8} {'errors':>7} {'status':>6} "
           f"{'done':>9} {'lost':>5} {'wall':>7} {'idle page':>10}")
-    for name, dev_server in (("gunicorn", False), ("runserver", True)):
-        result = run(dev_server, args.visitors, args.transfers, args.timeout)
+    for name in args.servers:
+        result = run(SERVERS[name], args.visitors, args.transfers, args.timeout)
         pages = result["pages"]
-        p95 = statistics.quantiles(pages, n=20)[-1] if len(pages) > 1 else float("nan")
+        p95 = _p95(pages)
         print(f"{name:>12} {len(pages):>6} {statistics.median(pages) * 1000:>6.0f}ms {p95 * 1000:>6.0f}ms "
               f"{pages[-1] * 1000:>6.0f}ms {len(result['errors']):>7} {result['polls']:>6} "
               f"{result['done']:>4}/{result['accepted']:<4} {result['accepted'] - result['done']:>5} "
               f"{result['wall']:>6.1f}s {result['idle'] * 1000:>8.0f}ms")
+        print(f"{'':>12} p95 by page: " + ", ".join(f"{kind} {_p95(seconds) * 1000:.0f}ms (n={len(seconds)})"
+                                                  for kind, seconds in result["kinds"].items()))
         for error in result["errors"][:5]:
             print(f"{'':>12} {error}")
 
