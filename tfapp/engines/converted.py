@@ -4,17 +4,18 @@ AdaIN's encoder and decoder and the published trained styles are TensorFlow
 networks. Where :func:`runtimes.configured` is OpenVINO, each is converted once, at
 load, by OpenVINO's converter with its height and width left open, then compiled
 for each input size it meets, and the compiled model is kept for that size.
-OpenVINO fuses each graph into its own CPU kernels: on two cores AdaIN's encoder and
-decoder take about a third less time than in TensorFlow and a trained style less
-than half (README.md, ``bench/adain.py``, ``bench/trained_styles.py``), with the
-same output to within 1e-4. LiteRT runs only TFLite flatbuffers, and these graphs
-are none, so with ``NST_RUNTIME=litert`` (or where OpenVINO is not installed, or
-cannot convert a graph) TensorFlow runs them, as the reference.
+OpenVINO fuses each graph into its own CPU kernels: on two cores an AdaIN transfer
+takes 20-35 % less time than in TensorFlow and a trained style about half (README.md,
+``bench/adain.py``, ``bench/trained_styles.py``), with the same output to within 1e-4.
+LiteRT runs only TFLite flatbuffers, and these graphs are none, so with
+``NST_RUNTIME=litert`` (or where OpenVINO is not installed, or cannot convert a graph)
+TensorFlow runs them, as the reference.
 
 A compiled model keeps its activations allocated for its size and its own copy of
-the weights, so each network's cache is bounded by memory: beside the size in use,
-older sizes stay only while all of them together are estimated at most
-:data:`CACHE_BYTES`, and never more than :data:`CACHE_SIZES` of them.
+the weights, so each network's cache is bounded by memory: it keeps at most
+:data:`CACHE_SIZES` sizes, and only as many of the most recent as are estimated at
+most :data:`CACHE_BYTES` together; a size above that alone is compiled for its call
+and dropped after it.
 """
 import logging
 import threading
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 #: Sizes one network keeps compiled, least recently used dropped first.
 CACHE_SIZES = 8
 
-#: Estimated bytes one network's compiled sizes may hold together, beside the one in use.
+#: Estimated bytes one network's compiled sizes may hold together between calls.
 CACHE_BYTES = 1_250_000_000
 
 #: What a compiled model holds whatever its size: its weights in OpenVINO's layout and
@@ -82,7 +83,10 @@ class SizedNetwork:
     def __call__(self, inputs):
         """``float32`` ``[1, H, W, C]`` (a NumPy array or tensor) -> the network's first output, a NumPy array."""
         with self._lock:
-            return self._compiled_for(tuple(inputs.shape))({self._input: inputs})[0]
+            outputs = self._compiled_for(tuple(inputs.shape))({self._input: inputs})
+            if self._over_limits():
+                self._compiled.clear()  # a size too large to keep even alone is compiled for each call
+            return outputs[0]
 
     @property
     def compiled_shapes(self):
