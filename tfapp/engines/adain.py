@@ -14,7 +14,7 @@ takes less time (measured in README.md). The graph's AdaIN has its alpha baked
 in as 1, so AdaIN is done here, where strength and blending need it.
 
 Where the process's runtime is OpenVINO (``NST_RUNTIME``), the two functions are
-converted for it at load and run there, about a third faster, with the same output
+converted for it at load and run there, in 20-35 % less time, with the same output
 to within 1e-4; see :mod:`tfapp.engines.converted`. Otherwise TensorFlow runs them.
 """
 import numpy as np
@@ -92,6 +92,11 @@ class AdainMethod(Method):
     #: time it; VGG-19's 1.27 s forward pass there suggests this is ~20 % pessimistic.
     SECONDS_PER_MEGAPIXEL = 11.8
     SECONDS_FIXED = 0.22
+    #: The same on OpenVINO, derived the same way from ``bench/adain.py``'s runs in turns with
+    #: TensorFlow (4.0 CPU s at 512x512, 2.8 at 512x341, 0.3 of them the painting: 7.1 and
+    #: 7.3 s/MP; TensorFlow took 5.3 and 3.5 CPU s in the same runs).
+    OPENVINO_SECONDS_PER_MEGAPIXEL = 7.2
+    OPENVINO_SECONDS_FIXED = 0.15
     #: Work per pixel in tiles relative to one piece: overlapping tiles (~14 % more pixels at
     #: 2048 px) and one more encoder pass for the photo's statistics (half the work).
     TILED_WORK = 1.64
@@ -157,6 +162,8 @@ class AdainMethod(Method):
         megapixels = width * height / 1e6
         if max(width, height) > DEFAULT_TILE_SIZE:
             megapixels *= cls.TILED_WORK
+        if runtimes.configured_name() == runtimes.OpenVinoRuntime.name:
+            return cls.OPENVINO_SECONDS_FIXED + cls.OPENVINO_SECONDS_PER_MEGAPIXEL * megapixels
         return cls.SECONDS_FIXED + cls.SECONDS_PER_MEGAPIXEL * megapixels
 
     def _stylize_piece(self, content, target, strength, content_statistics=None):

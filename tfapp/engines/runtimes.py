@@ -65,9 +65,8 @@ def choose(name, precision, threads):
     if precision not in PRECISIONS:
         raise ModelUnavailable(f"NST_PRECISION is {precision!r}; it must be one of: {', '.join(PRECISIONS)}.")
     if not is_installed(name):
-        fallback = next(other for other in RUNTIMES if other != name)
-        logger.warning("NST_RUNTIME is %s, which is not installed; using %s instead.", name, fallback)
-        name = fallback
+        logger.warning("NST_RUNTIME is %s, which is not installed; using %s instead.", name, _installed(name))
+        name = _installed(name)
     if precision == "bf16" and not (name == "openvino" and native_bf16()):
         logger.warning("NST_PRECISION is bf16, but %s cannot run bfloat16 natively here; using f32.", name)
         precision = "f32"
@@ -79,6 +78,18 @@ def choose(name, precision, threads):
 def configured():
     """The runtime NST_RUNTIME, NST_PRECISION and NST_ENGINE_THREADS ask for: the one every engine uses."""
     return choose(conf.runtime(), conf.precision(), conf.engine_threads())
+
+
+def configured_name():
+    """The name of the runtime :func:`configured` runs, found without building it or logging (for estimates)."""
+    return _installed(conf.runtime() or default_runtime())
+
+
+def _installed(name):
+    """``name`` where it is installed (or names no runtime), otherwise the other runtime."""
+    if name not in RUNTIMES or is_installed(name):
+        return name
+    return next(other for other in RUNTIMES if other != name)
 
 
 class ConversionError(Exception):
