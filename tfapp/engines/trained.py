@@ -11,7 +11,7 @@ renames it into place, so a full disk or a permission error leaves no half-writt
 model, and a model it replaces (``force``) stays whole until the new one is complete.
 
 Where the process's runtime is OpenVINO (``NST_RUNTIME``), a published network is
-converted for it at load and runs there, over twice as fast as in TensorFlow, with
+converted for it at load and runs there, about twice as fast as in TensorFlow, with
 the same output to within 1e-4; see :mod:`tfapp.engines.converted`.
 """
 import json
