@@ -14,8 +14,9 @@ takes less time (measured in README.md). The graph's AdaIN has its alpha baked
 in as 1, so AdaIN is done here, where strength and blending need it.
 
 Where the process's runtime is OpenVINO (``NST_RUNTIME``), the two functions are
-converted for it at load and run there, in 20-35 % less time, with the same output
-to within 1e-4; see :mod:`tfapp.engines.converted`. Otherwise TensorFlow runs them.
+converted for it at load and run there, in about a quarter less time, with the same
+output to within 1e-4; see :mod:`tfapp.engines.converted`. Otherwise TensorFlow runs
+them.
 """
 import numpy as np
 import tensorflow as tf

@@ -5,7 +5,7 @@ networks. Where :func:`runtimes.configured` is OpenVINO, each is converted once,
 load, by OpenVINO's converter with its height and width left open, then compiled
 for each input size it meets, and the compiled model is kept for that size.
 OpenVINO fuses each graph into its own CPU kernels: on two cores an AdaIN transfer
-takes 20-35 % less time than in TensorFlow and a trained style about half (README.md,
+takes about a quarter less time than in TensorFlow and a trained style half (README.md,
 ``bench/adain.py``, ``bench/trained_styles.py``), with the same output to within 1e-4.
 LiteRT runs only TFLite flatbuffers, and these graphs are none, so with
 ``NST_RUNTIME=litert`` (or where OpenVINO is not installed, or cannot convert a graph)
@@ -37,7 +37,7 @@ COMPILED_BYTES = 60_000_000
 
 
 def network(tensorflow_call, source, runtime, bytes_per_position):
-    """``tensorflow_call`` itself, or the same network on ``runtime`` where it converts TensorFlow networks.
+    """``tensorflow_call`` run by TensorFlow, or the same network on ``runtime`` where that converts TensorFlow's.
 
     ``tensorflow_call`` maps a ``float32`` array ``[1, H, W, C]`` to the network's
     output as a NumPy array; ``source`` is that network for OpenVINO's converter (a
