@@ -1,20 +1,25 @@
-"""AdaIN: the frozen graphs as they are against their weights dequantized once; time and memory by size.
+"""AdaIN: the frozen graphs as shipped, and their weights dequantized once on TensorFlow and on OpenVINO.
 
 1. In this process, for a 512x512 and a 512x341 photo and a 256 px painting, one
-   transfer (encode the photo and the painting, AdaIN, decode) two ways, taking
-   turns: the frozen graphs as shipped (their ``Dequantize`` ops run on every call)
-   and ``AdainMethod`` (the same weights dequantized once at load, float32
-   ``tf.function``s). Also the parts of the float path: encoding the photo, encoding
-   the painting, decoding.
-2. For 512, 1024 and 2048 px, a fresh process runs ``AdainMethod.stylize`` in one
-   piece (and at 2048 also in 1024 px tiles) and reports its time and its peak
-   resident memory, so one size's memory never counts towards another's.
+   transfer (encode the photo and the painting, AdaIN, decode) three ways, taking
+   turns: the frozen graphs as shipped (their ``Dequantize`` ops run on every call),
+   and ``AdainMethod`` (the same weights dequantized once at load) run by TensorFlow
+   (what ``NST_RUNTIME=litert`` gives) and by OpenVINO (the default where installed),
+   with the speed-up of OpenVINO over TensorFlow. Also the parts on each runtime:
+   encoding the photo, encoding the painting, decoding.
+2. For 512, 1024 and 2048 px, a fresh process per runtime runs ``AdainMethod.stylize``
+   in one piece (and at 2048 also in 1024 px tiles) and reports its time and its
+   peak resident memory, so one size's memory never counts towards another's.
 
-    python bench/adain.py [--runs 5] [--threads 2]
+Each section prints the load average; on a machine other processes use, wall-clock
+times are theirs too, so read the ratios of times taken in turns.
+
+    python bench/adain.py [--runs 5] [--threads 2] [--skip-memory]
 """
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -28,6 +33,8 @@ ADAIN_DIR = SHARED / "models" / "adain-vgg19"
 PHOTO = CONTENT / "astronaut.png"
 PAINTING = STYLE / "starry_night.jpg"
 MEMORY_RUNS = ((512, None), (1024, None), (2048, None), (2048, 1024))
+#: The runtime setting each of the two ``AdainMethod`` runs with, by what then runs the networks.
+RUNTIMES = {"TensorFlow": "litert", "OpenVINO": "openvino"}
 
 
 def setup_django(threads):
@@ -91,41 +98,69 @@ def timed_with_cpu(function, *args):
 
 def print_times(label, measured):
     wall, cpu = zip(*measured)
-    print(f"  {label:17} {summary(wall)}; CPU {summary(cpu)}")
+    print(f"  {label:29} {summary(wall)}; CPU {summary(cpu)}")
 
 
-def compare(runs):
+def adain_on(runtime_setting, threads):
+    from tfapp.engines import runtimes
+    from tfapp.engines.adain import AdainMethod
+
+    return AdainMethod(runtime=runtimes.choose(runtime_setting, "f32", threads))
+
+
+def compare(runs, threads):
     import numpy as np
 
-    from tfapp.engines.adain import AdainMethod, _padded
-
-    method, graph = AdainMethod(), GraphTransfer()
-    for size in ((512, 512), (512, 341)):
-        content, style = images(size)
-        # Both ways need sides the decoder returns whole; 341 rows are padded to 344 for both.
-        padded = _padded(content)
-        float_result = method.stylize(padded, [(style, 1.0)])
-        graph_result = graph(padded, style)
-        difference = np.abs(float_result - graph_result).max()
-        print(f"{size[0]}x{size[1]}: float vs graph output, max difference {difference:.2e}")
-        times = {"graph as shipped": [], "float weights": []}
-        for _ in range(runs):
-            times["graph as shipped"].append(timed_with_cpu(graph, padded, style))
-            times["float weights"].append(timed_with_cpu(method.stylize, content, [(style, 1.0)]))
-        for label, measured in times.items():
-            print_times(label, measured)
-        parts(method, content, style, runs)
-
-
-def parts(method, content, style, runs):
     from tfapp.engines.adain import _padded
 
-    features = method._encode(_padded(content))
-    pieces = {"encode photo": lambda: method._encode(_padded(content)).numpy(),
-              "encode painting": lambda: method._encode(_padded(style)).numpy(),
-              "decode": lambda: method._decode(features).numpy()}
-    for label, piece in pieces.items():
-        print_times(f"  {label}", [timed_with_cpu(piece) for _ in range(runs)])
+    methods = {label: adain_on(setting, threads) for label, setting in RUNTIMES.items()}
+    graph = GraphTransfer()
+    for size in ((512, 512), (512, 341)):
+        print(f"load average {os.getloadavg()[0]:.2f}")
+        content, style = images(size)
+        # The graphs need sides the decoder returns whole; 341 rows are padded to 344 for all.
+        padded = _padded(content)
+        graph_result = graph(padded, style)
+        results = {label: method.stylize(padded, [(style, 1.0)]) for label, method in methods.items()}
+        print(f"{size[0]}x{size[1]}: max difference from the graphs: " + ", ".join(
+            f"{label} {np.abs(result - graph_result).max():.2e}" for label, result in results.items()) +
+            f"; OpenVINO from TensorFlow {np.abs(results['OpenVINO'] - results['TensorFlow']).max():.2e}")
+        times = {"graph as shipped": [], **{label: [] for label in methods}}
+        for _ in range(runs):
+            times["graph as shipped"].append(timed_with_cpu(graph, padded, style))
+            for label, method in methods.items():
+                times[label].append(timed_with_cpu(method.stylize, content, [(style, 1.0)]))
+        for label, measured in times.items():
+            print_times(label, measured)
+        print_speed_up(times)
+        parts(methods, content, style, runs)
+
+
+def print_speed_up(times):
+    """OpenVINO's speed-up over TensorFlow: the ratios of their median wall-clock and CPU seconds."""
+    (tf_wall, tf_cpu), (ov_wall, ov_cpu) = ([statistics.median(column) for column in zip(*times[label])]
+                                            for label in ("TensorFlow", "OpenVINO"))
+    print(f"  {'speed-up':29} {tf_wall / ov_wall:.2f}x wall, {tf_cpu / ov_cpu:.2f}x CPU (OpenVINO over TensorFlow, "
+          "medians)")
+
+
+def parts(methods, content, style, runs):
+    from tfapp.engines.adain import _padded
+
+    pieces = {}
+    for label, method in methods.items():
+        features = method._encode(_padded(content))
+        pieces[label] = {"encode photo": lambda method=method: method._encode(_padded(content)),
+                         "encode painting": lambda method=method: method._encode(_padded(style, multiple=1)),
+                         "decode": lambda method=method, features=features: method._decode(features)}
+    for part in ("encode photo", "encode painting", "decode"):
+        times = {label: [] for label in methods}
+        for _ in range(runs):
+            for label in methods:
+                times[label].append(timed_with_cpu(pieces[label][part]))
+        for label, measured in times.items():
+            print_times(f"  {part}, {label}", measured)
+        print_speed_up(times)
 
 
 def peak_resident_bytes():
@@ -135,12 +170,10 @@ def peak_resident_bytes():
     return int(line.split()[1]) * 1024
 
 
-def one_size(long_side, tile_size):
+def one_size(long_side, tile_size, runtime_setting, threads):
     """In a fresh process: one square transfer of ``long_side`` px; prints a JSON line."""
-    from tfapp.engines.adain import AdainMethod
-
     content, style = images((long_side, long_side))
-    method = AdainMethod()
+    method = adain_on(runtime_setting, threads)
     method.stylize(content[:, :64, :64], [(style, 1.0)])
     loaded = peak_resident_bytes()
     seconds = timed(method.stylize, content, [(style, 1.0)], 1.0, None, tile_size or long_side)
@@ -149,14 +182,17 @@ def one_size(long_side, tile_size):
 
 def memory(threads):
     for long_side, tile_size in MEMORY_RUNS:
-        command = [sys.executable, __file__, "--threads", str(threads), "--one-size", str(long_side)]
-        if tile_size:
-            command += ["--tile-size", str(tile_size)]
-        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-        figures = json.loads(output.splitlines()[-1])
-        label = f"{long_side}x{long_side}" + (f" in {tile_size} px tiles" if tile_size else " in one piece")
-        print(f"{label:27} {figures['seconds']:.2f} s, peak {figures['peak'] / 2**30:.2f} GiB "
-              f"(model loaded and warm: {figures['loaded'] / 2**30:.2f} GiB)")
+        print(f"load average {os.getloadavg()[0]:.2f}")
+        for label, setting in RUNTIMES.items():
+            command = [sys.executable, __file__, "--threads", str(threads), "--one-size", str(long_side),
+                       "--runtime", setting]
+            if tile_size:
+                command += ["--tile-size", str(tile_size)]
+            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            figures = json.loads(output.splitlines()[-1])
+            size = f"{long_side}x{long_side}" + (f" in {tile_size} px tiles" if tile_size else " in one piece")
+            print(f"{size:27} {label:10} {figures['seconds']:.2f} s, peak {figures['peak'] / 2**30:.2f} GiB "
+                  f"(model loaded and warm: {figures['loaded'] / 2**30:.2f} GiB)")
 
 
 def main():
@@ -165,13 +201,14 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--tile-size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--runtime", help=argparse.SUPPRESS)
     parser.add_argument("--skip-memory", action="store_true", help="Only the timing comparison.")
     options = parser.parse_args()
     setup_django(options.threads)
     if options.one_size:
-        return one_size(options.one_size, options.tile_size)
+        return one_size(options.one_size, options.tile_size, options.runtime, options.threads)
     print(f"{options.threads} threads, {os.cpu_count()} cores")
-    compare(options.runs)
+    compare(options.runs, options.threads)
     if not options.skip_memory:
         memory(options.threads)
 

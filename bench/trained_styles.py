@@ -1,15 +1,17 @@
 """Trained style networks on numbers: training speed, inference time beside Magenta's, and quality.
 
     python bench/trained_styles.py throughput [--size 256] [--batch 4] [--steps 5]
-    python bench/trained_styles.py inference [--trained NAME] [--side 512] [--rounds 10]
+    python bench/trained_styles.py inference [--trained NAME] [--side 512] [--rounds 10] [--threads 2]
     python bench/trained_styles.py quality --trained NAME [--painting starry_night.jpg] [--side 512]
 
 ``throughput`` times training steps (after two warm-up steps that trace the graph) on
 the shared photos and their mirror images (six, so a batch of four fits beside the
-held-aside one). ``inference`` times the trained network and Magenta's transfer network
-(TFLite, the style vector computed once) on the same 512 x 512 photo, in turns, in one
-process; without ``--trained`` it times a freshly initialised network of the same
-architecture (the weights do not change the time). ``quality`` measures each shared
+held-aside one). ``inference`` times the trained network run by TensorFlow (what
+``NST_RUNTIME=litert`` gives) and by OpenVINO (the default where installed), and
+Magenta's transfer network (TFLite, the style vector computed once), on the same
+512 x 512 photo, in turns, in one process, with OpenVINO's speed-up over TensorFlow
+and the load average; without ``--trained`` it times a freshly initialised network of
+the same architecture (the weights do not change the time). ``quality`` measures each shared
 photo stylized by the trained network and by Magenta for the same painting with the
 methods benchmark's objective (``tfapp.engines.vgg.objective``: style loss on Gram
 matrices at relu1_1..relu4_1 against the painting seen at 256 px, content loss at
@@ -82,27 +84,36 @@ def inference(args):
     from tfapp import engines
     from tfapp.imaging import image2tensor, open_image, style2tensor
 
+    from tfapp.engines import runtimes
+
     name = args.trained or _publish_untrained()
-    trained = engines.get(f"trained:{name}")
+    method_class = engines.method_class(f"trained:{name}")
+    on_tensorflow, on_openvino = (method_class(runtimes.choose(setting, "f32", args.threads))
+                                  for setting in ("litert", "openvino"))
     magenta = engines.create_magenta("lite")
     photo = open_image(CONTENT / "astronaut.png").resize((args.side, args.side))
     content = image2tensor(photo)
     vector = magenta.style_vector(style2tensor(open_image(STYLE / "starry_night.jpg"), STYLE_SIZE))
-    runs = {"trained network": lambda: trained.stylize(content),
-            "Magenta transfer network (TFLite fp16)": lambda: magenta.transfer(content, vector)}
+    runs = {on_tensorflow.label: lambda: on_tensorflow.stylize(content),
+            on_openvino.label: lambda: on_openvino.stylize(content),
+            magenta.label: lambda: magenta.transfer(content, vector)}
     times = {label: [] for label in runs}
-    for run in runs.values():
-        run()  # builds the network for this size
+    difference = abs(runs[on_openvino.label]() - runs[on_tensorflow.label]()).max()  # also builds each for this size
+    runs[magenta.label]()
+    print(f"inference at {args.side}x{args.side}, {args.rounds} rounds in turns, {args.threads} threads, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}:")
     for _ in range(args.rounds):
         for label, run in runs.items():
             started = time.perf_counter()
             output = run()
             times[label].append(time.perf_counter() - started)
             assert output.shape == content.shape
-    print(f"inference at {args.side}x{args.side}, {args.rounds} rounds in turns, {os.cpu_count()} CPUs:")
     for label, seconds in times.items():
-        print(f"  {label:40s} median {statistics.median(seconds):.3f} s (min {min(seconds):.3f}, "
+        print(f"  {label:50s} median {statistics.median(seconds):.3f} s (min {min(seconds):.3f}, "
               f"max {max(seconds):.3f})")
+    speed_up = statistics.median(times[on_tensorflow.label]) / statistics.median(times[on_openvino.label])
+    print(f"  OpenVINO over TensorFlow: {speed_up:.2f}x (medians); largest difference per colour value "
+          f"{difference:.1e}; load average after {os.getloadavg()[0]:.2f}")
 
 
 def _publish_untrained():
@@ -161,6 +172,7 @@ def main():
     infer.add_argument("--trained")
     infer.add_argument("--side", type=int, default=512)
     infer.add_argument("--rounds", type=int, default=10)
+    infer.add_argument("--threads", type=int, default=os.cpu_count())
     measure = commands.add_parser("quality")
     measure.add_argument("--trained", required=True)
     measure.add_argument("--painting", default="starry_night.jpg")

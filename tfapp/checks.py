@@ -118,29 +118,37 @@ def check_method_weights(app_configs, **kwargs):
     return warnings
 
 
+#: What NST_RUNTIME and NST_PRECISION choose the runtime of.
+RUNTIME_USERS = "the lite engine, AdaIN and trained styles"
+
+
 @register()
 def check_runtime(app_configs, **kwargs):
     """Warn when NST_RUNTIME or NST_PRECISION names something this machine cannot run.
 
-    The lite engine then falls back (to the other runtime, or to f32) rather than
-    fail, so these are warnings that the setting has no effect, with what to do.
+    The networks that run on it (Magenta's lite engine, AdaIN, trained styles) then
+    fall back (to the other runtime, or to f32) rather than fail, so these are
+    warnings that the setting has no effect, with what to do.
     """
     name, precision = conf.runtime(), conf.precision()
     if name and name not in runtimes.RUNTIMES:
-        return [Warning(f"NST_RUNTIME is {name!r}, which is not a runtime; the lite engine will not load.",
+        return [Warning(f"NST_RUNTIME is {name!r}, which is not a runtime; {RUNTIME_USERS} will not load.",
                         hint=f"Set NST_RUNTIME to one of: {', '.join(runtimes.RUNTIMES)}, or leave it empty.",
                         id="tfapp.W011")]
     if precision not in runtimes.PRECISIONS:
-        return [Warning(f"NST_PRECISION is {precision!r}, which is not a precision; the lite engine will not load.",
+        return [Warning(f"NST_PRECISION is {precision!r}, which is not a precision; {RUNTIME_USERS} will not load.",
                         hint=f"Set NST_PRECISION to one of: {', '.join(runtimes.PRECISIONS)}.", id="tfapp.W012")]
     if name and not runtimes.is_installed(name):
-        return [Warning(f"NST_RUNTIME is {name}, which is not installed; the lite engine uses "
-                        f"{runtimes.default_runtime()} instead.",
+        fallback = runtimes.default_runtime()
+        # LiteRT runs only flatbuffers; AdaIN's and trained styles' graphs then stay on TensorFlow.
+        others = "AdaIN and trained styles TensorFlow" if fallback == "litert" else "so do AdaIN and trained styles"
+        return [Warning(f"NST_RUNTIME is {name}, which is not installed; the lite engine uses {fallback} instead, "
+                        f"{others}.",
                         hint=f"Install it with `pip install {RUNTIME_PACKAGES[name]}` (./run does), "
                              "or leave NST_RUNTIME empty.", id="tfapp.W013")]
     if precision == "bf16" and not runtimes.native_bf16():
         return [Warning("NST_PRECISION is bf16, but this CPU has no native bfloat16 arithmetic (or OpenVINO is "
-                        "missing); the lite engine computes in f32 instead.",
+                        "missing); the networks compute in f32 instead.",
                         hint="Set NST_PRECISION=f32, or run on a CPU with AVX-512 BF16 or AMX and OpenVINO.",
                         id="tfapp.W014")]
     return []

@@ -206,7 +206,7 @@ def web_threads():
 
 
 def runtime():
-    """What runs the lite engine's transfer network: ``openvino``, ``litert``, or empty for the fastest installed."""
+    """What runs the networks (lite engine, AdaIN, trained styles): ``openvino``, ``litert`` or empty for the fastest."""
     return str(_get("NST_RUNTIME", ""))
 
 

@@ -12,6 +12,11 @@ decoder a few convolutions, both traced once as ``tf.function``. Their output
 equals the graphs' (within 5e-6 of the features, 5e-5 of the 0..255 image) and
 takes less time (measured in README.md). The graph's AdaIN has its alpha baked
 in as 1, so AdaIN is done here, where strength and blending need it.
+
+Where the process's runtime is OpenVINO (``NST_RUNTIME``), the two functions are
+converted for it at load and run there, in about a quarter less time, with the same
+output to within 1e-4; see :mod:`tfapp.engines.converted`. Otherwise TensorFlow runs
+them.
 """
 import numpy as np
 import tensorflow as tf
@@ -19,7 +24,7 @@ from google.protobuf.message import DecodeError
 
 from .. import conf, tiling
 from ..exceptions import ModelUnavailable
-from . import vgg
+from . import converted, runtimes, vgg
 from .base import Capabilities, Method
 from .tf_threads import use_engine_threads
 
@@ -57,6 +62,11 @@ MIN_SIDE = 2 * DOWNSAMPLING
 #: 1024 px tiles, which cost about 1.6 times the work per pixel.
 DEFAULT_TILE_SIZE = 1024
 
+#: What a compiled OpenVINO model's activations take per position of its input (measured
+#: 549-581 bytes per pixel for the encoder, 492-556 per pixel of the image it decodes).
+ENCODER_BYTES_PER_PIXEL = 600
+DECODER_BYTES_PER_POSITION = 600 * DOWNSAMPLING ** 2
+
 _IMAGES = tf.TensorSpec([1, None, None, 3], tf.float32)
 _FEATURES = tf.TensorSpec([1, None, None, 512], tf.float32)
 _REFLECT_ONE = [[0, 0], [1, 1], [1, 1], [0, 0]]
@@ -83,11 +93,16 @@ class AdainMethod(Method):
     #: time it; VGG-19's 1.27 s forward pass there suggests this is ~20 % pessimistic.
     SECONDS_PER_MEGAPIXEL = 11.8
     SECONDS_FIXED = 0.22
+    #: The same on OpenVINO, derived the same way from ``bench/adain.py``'s runs in turns with
+    #: TensorFlow (4.0 CPU s at 512x512, 2.8 at 512x341, 0.3 of them the painting: 7.1 and
+    #: 7.3 s/MP; TensorFlow took 5.3 and 3.5 CPU s in the same runs).
+    OPENVINO_SECONDS_PER_MEGAPIXEL = 7.2
+    OPENVINO_SECONDS_FIXED = 0.15
     #: Work per pixel in tiles relative to one piece: overlapping tiles (~14 % more pixels at
     #: 2048 px) and one more encoder pass for the photo's statistics (half the work).
     TILED_WORK = 1.64
 
-    def __init__(self, model_dir=None):
+    def __init__(self, model_dir=None, runtime=None):
         model_dir = model_dir or conf.adain_model_dir()
         missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
         if missing:
@@ -104,9 +119,15 @@ class AdainMethod(Method):
                 f"The AdaIN model in {model_dir} could not be read ({error}). Run "
                 "`python manage.py download_models --engine adain` to fetch it again."
             ) from error
-        self._encode = tf.function(lambda images: encoder.features(images, (vgg.CONTENT_LAYER,))[vgg.CONTENT_LAYER],
-                                   input_signature=[_IMAGES])
-        self._decode = tf.function(Decoder(decoder_weights), input_signature=[_FEATURES])
+        encode = tf.function(lambda images: encoder.features(images, (vgg.CONTENT_LAYER,))[vgg.CONTENT_LAYER],
+                             input_signature=[_IMAGES])
+        decode = tf.function(Decoder(decoder_weights), input_signature=[_FEATURES])
+        runtime = runtime or runtimes.configured()
+        self._encode = converted.network(lambda images: encode(images).numpy(), encode.get_concrete_function(),
+                                         runtime, ENCODER_BYTES_PER_PIXEL)
+        self._decode = converted.network(lambda features: decode(features).numpy(), decode.get_concrete_function(),
+                                         runtime, DECODER_BYTES_PER_POSITION)
+        self.label = f"{AdainMethod.label} on {self._encode.runs_on}"
 
     def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
                 content_style=None):
@@ -142,6 +163,8 @@ class AdainMethod(Method):
         megapixels = width * height / 1e6
         if max(width, height) > DEFAULT_TILE_SIZE:
             megapixels *= cls.TILED_WORK
+        if runtimes.configured_name() == runtimes.OpenVinoRuntime.name:
+            return cls.OPENVINO_SECONDS_FIXED + cls.OPENVINO_SECONDS_PER_MEGAPIXEL * megapixels
         return cls.SECONDS_FIXED + cls.SECONDS_PER_MEGAPIXEL * megapixels
 
     def _stylize_piece(self, content, target, strength, content_statistics=None):
@@ -151,7 +174,7 @@ class AdainMethod(Method):
         mean, std = content_statistics or statistics(_valid(features, height, width), self._epsilon)
         aligned = adain(features, mean, std, *target)
         mixed = strength * aligned + (1.0 - strength) * features
-        return self._decode(mixed).numpy()[:, :height, :width]
+        return self._decode(mixed)[:, :height, :width]
 
     def _content_statistics(self, content, piece_size):
         """:func:`statistics` of the content's features, encoded in pieces of at most ``piece_size``.
@@ -164,7 +187,7 @@ class AdainMethod(Method):
         for top in range(0, content.shape[1], side):
             for left in range(0, content.shape[2], side):
                 piece = content[:, top:top + side, left:left + side]
-                features = _valid(self._encode(_padded(piece)), *piece.shape[1:3]).numpy().astype(np.float64)
+                features = _valid(self._encode(_padded(piece)), *piece.shape[1:3]).astype(np.float64)
                 total, squares = total + features.sum(axis=(0, 1, 2)), squares + (features ** 2).sum(axis=(0, 1, 2))
                 count += features.shape[1] * features.shape[2]
         mean = total / count

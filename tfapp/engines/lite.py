@@ -75,7 +75,7 @@ class LiteEngine(MagentaMethod):
                 "to a folder that has them."
             )
         threads = conf.engine_threads()
-        self.runtime = runtime or runtimes.choose(conf.runtime(), conf.precision(), threads)
+        self.runtime = runtime or runtimes.configured()
         self.label = f"{MagentaMethod.label}: TFLite on {self.runtime.label}"
         self._lock = threading.Lock()
         try:

@@ -1,4 +1,4 @@
-"""The two runtimes that run networks stored as TensorFlow Lite flatbuffers.
+"""The two runtimes that run networks stored as TensorFlow Lite flatbuffers, and one of them TensorFlow's.
 
 * ``openvino``: OpenVINO's CPU plugin, which reads ``.tflite`` files directly and
   fuses the whole graph (padding, convolutions, instance norms) into its own
@@ -12,6 +12,10 @@ Both are used the same way: :meth:`Runtime.network` takes the flatbuffer's bytes
 and returns a :class:`Network`, called with a dict of named ``float32`` inputs.
 A network fixes its input shapes on the first call and rebuilds itself only
 when they change, so callers cache one network per input size.
+
+OpenVINO also converts TensorFlow networks (:meth:`OpenVinoRuntime.convert`), which
+:mod:`tfapp.engines.converted` uses for AdaIN and the trained styles; LiteRT reads
+only flatbuffers (:attr:`Runtime.converts_tensorflow`).
 """
 import importlib.util
 import logging
@@ -19,6 +23,7 @@ import tempfile
 
 import numpy as np
 
+from .. import conf
 from ..exceptions import ModelUnavailable
 
 logger = logging.getLogger(__name__)
@@ -60,15 +65,35 @@ def choose(name, precision, threads):
     if precision not in PRECISIONS:
         raise ModelUnavailable(f"NST_PRECISION is {precision!r}; it must be one of: {', '.join(PRECISIONS)}.")
     if not is_installed(name):
-        fallback = next(other for other in RUNTIMES if other != name)
-        logger.warning("NST_RUNTIME is %s, which is not installed; using %s instead.", name, fallback)
-        name = fallback
+        logger.warning("NST_RUNTIME is %s, which is not installed; using %s instead.", name, _installed(name))
+        name = _installed(name)
     if precision == "bf16" and not (name == "openvino" and native_bf16()):
         logger.warning("NST_PRECISION is bf16, but %s cannot run bfloat16 natively here; using f32.", name)
         precision = "f32"
     if name == "openvino":
         return OpenVinoRuntime(threads, precision)
     return LiteRtRuntime(threads)
+
+
+def configured():
+    """The runtime NST_RUNTIME, NST_PRECISION and NST_ENGINE_THREADS ask for: the one every engine uses."""
+    return choose(conf.runtime(), conf.precision(), conf.engine_threads())
+
+
+def configured_name():
+    """The name of the runtime :func:`configured` runs, found without building it or logging (for estimates)."""
+    return _installed(conf.runtime() or default_runtime())
+
+
+def _installed(name):
+    """``name`` where it is installed (or names no runtime), otherwise the other runtime."""
+    if name not in RUNTIMES or is_installed(name):
+        return name
+    return next(other for other in RUNTIMES if other != name)
+
+
+class ConversionError(Exception):
+    """OpenVINO's converter could not translate a TensorFlow network."""
 
 
 class Runtime:
@@ -86,6 +111,9 @@ class Runtime:
     #: Whether :meth:`network` accepts ``shared_statistics``: instance norms fed
     #: from outside, so tiles of one image can share the whole image's statistics.
     shares_statistics = False
+
+    #: Whether :meth:`convert` takes TensorFlow networks (SavedModel folders, concrete functions).
+    converts_tensorflow = False
 
     def __init__(self, threads, precision="f32"):
         self.threads = threads
@@ -158,6 +186,7 @@ class OpenVinoRuntime(Runtime):
     display_name = "OpenVINO"
     bytes_per_pixel = 300
     shares_statistics = True
+    converts_tensorflow = True
 
     def __init__(self, threads, precision="f32"):
         super().__init__(threads, precision)
@@ -183,6 +212,27 @@ class OpenVinoRuntime(Runtime):
         elif shared_statistics == "fed":
             model = norm_statistics.with_statistics_inputs(model)
         return OpenVinoNetwork(model, self._config)
+
+    def convert(self, source):
+        """The ``openvino.Model`` of a TensorFlow SavedModel folder (a path) or concrete function.
+
+        Dimensions the source leaves open (``None``) stay open: each :meth:`compiled`
+        copy fixes them on its first call. Raises ConversionError where the converter fails.
+        """
+        import openvino
+        from openvino import frontend
+        from openvino.tools.ovc.error import Error as ArgumentError
+
+        try:
+            return openvino.convert_model(source)
+        except (ArgumentError, frontend.GeneralFailure, frontend.InitializationFailure, frontend.NotImplementedFailure,
+                frontend.OpConversionFailure, frontend.OpValidationFailure, RuntimeError, ValueError) as error:
+            # The converter's messages run to pages of graph dumps; the first line names the problem.
+            raise ConversionError((str(error).strip().splitlines() or [type(error).__name__])[0]) from error
+
+    def compiled(self, model):
+        """A :class:`Network` of its own for a converted ``model``, compiled for the input shapes of its first call."""
+        return OpenVinoNetwork(model.clone(), self._config)
 
     def read(self, flatbuffer):
         """The ``openvino.Model`` of a flatbuffer's bytes. Raises RuntimeError if they are no model."""

@@ -9,6 +9,10 @@ TensorFlow alone, without this project's code.
 Publishing writes the whole folder under a temporary name beside the target and
 renames it into place, so a full disk or a permission error leaves no half-written
 model, and a model it replaces (``force``) stays whole until the new one is complete.
+
+Where the process's runtime is OpenVINO (``NST_RUNTIME``), a published network is
+converted for it at load and runs there, about twice as fast as in TensorFlow, with
+the same output to within 1e-4; see :mod:`tfapp.engines.converted`.
 """
 import json
 import shutil
@@ -24,11 +28,15 @@ from .. import conf, tiling
 from ..exceptions import ModelUnavailable, TrainingError
 from ..trained_styles import METADATA_FILE, PAINTING_FILE, PREFIX, SAVED_MODEL_DIR, published_names, read_metadata
 from ..training_runs import write_atomically
+from . import converted, runtimes
 from .base import Capabilities, Method
 from .style_network import MIN_SIDE, StyleNetwork
 from .training import load_network_weights
 
 SIGNATURE = "serving_default"
+
+#: What a compiled OpenVINO model's activations take per pixel (measured 161-225 bytes).
+BYTES_PER_PIXEL = 250
 
 
 class _Serving(tf.Module):
@@ -121,16 +129,20 @@ class TrainedMethod(Method):
     #: The trained style's name (the folder it is published in).
     style_name = ""
 
-    def __init__(self):
+    def __init__(self, runtime=None):
         style_name = self.style_name
         folder = conf.trained_model_dir() / style_name
         self.metadata = read_metadata(folder)
         try:
-            self._stylize = tf.saved_model.load(str(folder / SAVED_MODEL_DIR)).signatures[SIGNATURE]
+            signature = tf.saved_model.load(str(folder / SAVED_MODEL_DIR)).signatures[SIGNATURE]
         except (OSError, KeyError, ValueError, tf.errors.OpError) as error:
             raise ModelUnavailable(f"The trained style {style_name!r} in {folder} could not be loaded ({error}). "
                                    f"Export it again with `python manage.py train_style --name {style_name} "
                                    "--export --force`.") from error
+        self._network = converted.network(
+            lambda content: signature(content=tf.constant(content, tf.float32))["stylized"].numpy(),
+            str(folder / SAVED_MODEL_DIR), runtime or runtimes.configured(), BYTES_PER_PIXEL)
+        self.label = f"{self.label} on {self._network.runs_on}"
 
     def stylize(self, content, styles=(), strength=1.0, quality=None, tile_size=None, progress=None,
                 content_style=None):
@@ -144,7 +156,7 @@ class TrainedMethod(Method):
         height, width = content.shape[1:3]
         padded = np.pad(content, ((0, 0), (0, max(0, MIN_SIDE - height)), (0, max(0, MIN_SIDE - width)), (0, 0)),
                         mode="symmetric")
-        stylized = self._stylize(content=tf.constant(padded, tf.float32))["stylized"].numpy()
+        stylized = self._network(padded)
         return np.clip(stylized[:, :height, :width], 0.0, 1.0)
 
     @classmethod
