@@ -103,6 +103,9 @@ class QueueWorker(Worker):
                     if task_result is not None:
                         self.run_task(task_result)
                         close_old_connections()
+                        # More may be queued: look again at once. This connection's own commits
+                        # do not count as changes, and nobody else need have committed since.
+                        looked_at = -self.LOOK_AT_LEAST_EVERY
                         continue
             except DatabaseError:
                 # A database that went away (restarted, say) must not end the worker: the
