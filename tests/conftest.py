@@ -13,6 +13,7 @@ from django.db import connection
 from PIL import Image
 
 from tfapp import engines
+from tfapp.progress import watcher
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = django_settings.SHARED_DIR
@@ -27,6 +28,13 @@ def isolated_storage(settings, tmp_path):
     settings.NST_MODEL_DIR = tmp_path / "models"
     settings.NST_TRAINED_MODEL_DIR = tmp_path / "trained"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def no_watching_after_the_test():
+    """The status watcher follows answered transfers a little longer; not into the next test (it may have no database)."""
+    yield
+    watcher.stop_lingering()
 
 
 @pytest.fixture

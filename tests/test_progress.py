@@ -155,3 +155,18 @@ def test_status_of_a_transfer_that_never_existed_is_a_json_404_even_when_waiting
     """An unknown id with a token answers 404 at once, without waiting."""
     response = client.get(reverse("tfapp:status", args=[uuid.uuid4()]), {"after": "queued-1-0"})
     assert response.status_code == 404
+
+
+def test_a_page_asking_again_at_once_is_answered_without_reading_the_database(client, settings,
+                                                                             django_assert_num_queries):
+    """The request that follows an answer finds its state with the watcher, and waits on it without a query."""
+    settings.NST_STATUS_WAIT = 30
+    transfer = make_transfer(run=False)
+    token = _status(client, transfer).json()["token"]
+    timer = _later(0.3, lambda: Transfer.objects.filter(pk=transfer.pk).update(status=Transfer.Status.RUNNING))
+    changed = _status(client, transfer, after=token).json()
+    timer.join()
+    settings.NST_STATUS_WAIT = 0.2
+    with django_assert_num_queries(0):
+        again = _status(client, transfer, after=changed["token"]).json()
+    assert again == changed

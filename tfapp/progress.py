@@ -82,11 +82,18 @@ def eta_seconds(transfer):
 
 
 class Watcher:
-    """Wakes requests waiting on transfers when the state of their transfer changes, and hands them that state."""
+    """Wakes requests waiting on transfers when the state of their transfer changes, and hands them that state.
+
+    A transfer stays watched for LINGER_SECONDS after its last waiter is answered, so the
+    page's next request (which follows at once) finds its state here, without a query.
+    """
+
+    LINGER_SECONDS = 5.0
 
     def __init__(self):
         self._changed = threading.Condition()
         self._waiting = Counter()  # public id -> requests waiting on it
+        self._lingering = {}  # public id -> when to stop watching it, for transfers nobody waits on now
         # public id -> (number of the look that read it, token, state; token and state None once deleted)
         self._states = {}
         self._looks = 0  # looks at the database begun so far
@@ -103,6 +110,7 @@ class Watcher:
         deadline = time.monotonic() + timeout
         with self._changed:
             self._waiting[public_id] += 1
+            self._lingering.pop(public_id, None)
             self._joined = True
             since = self._looks
             self._start()
@@ -118,7 +126,17 @@ class Watcher:
                 self._waiting[public_id] -= 1
                 if not self._waiting[public_id]:
                     del self._waiting[public_id]
-                    self._states.pop(public_id, None)
+                    self._lingering[public_id] = time.monotonic() + self.LINGER_SECONDS
+
+    def latest(self, public_id):
+        """The state the watcher last read for a transfer it watches; None if it watches none or it was deleted.
+
+        It is at most one check of the database old: a request that finds its own token
+        here may wait on it, as a change since would wake it at the next check.
+        """
+        with self._changed:
+            entry = self._states.get(public_id)
+        return entry[2] if entry else None
 
     def _changed_since(self, public_id, token, since):
         look, seen, _ = self._states.get(public_id, (since, token, None))
@@ -133,11 +151,12 @@ class Watcher:
         changes = DatabaseChanges()
         while True:
             with self._changed:
-                while not self._waiting:
+                self._stop_lingering()
+                while not self._waiting and not self._lingering:
                     # Idle: give the database connection back until a request waits again.
                     connection.close()
                     self._changed.wait()
-                watched, joined, self._joined = list(self._waiting), self._joined, False
+                watched, joined, self._joined = [*self._waiting, *self._lingering], self._joined, False
                 self._looks += 1
                 look = self._looks
             try:
@@ -152,9 +171,21 @@ class Watcher:
             if states:
                 with self._changed:
                     self._states.update((public_id, (look, *state)) for public_id, state in states.items()
-                                        if public_id in self._waiting)
+                                        if public_id in self._waiting or public_id in self._lingering)
                     self._changed.notify_all()
             time.sleep(check_interval())
+
+    def stop_lingering(self):
+        """Stop watching the transfers nobody waits on now, whatever their lingering time (for tests)."""
+        with self._changed:
+            self._stop_lingering(now=float("inf"))
+
+    def _stop_lingering(self, now=None):
+        """Stop watching the transfers whose lingering time is over (called holding the condition)."""
+        now = time.monotonic() if now is None else now
+        for public_id in [public_id for public_id, until in self._lingering.items() if until <= now]:
+            del self._lingering[public_id]
+            self._states.pop(public_id, None)
 
     def _read(self, public_ids):
         """``(token, state)`` of each transfer; the whole state is read again only for changed tokens."""

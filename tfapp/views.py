@@ -123,9 +123,13 @@ def status(request, public_id):
     With ``?after=<token>`` (the token of the state the page shows) the answer waits
     until the state changes, up to ``NST_STATUS_WAIT`` seconds.
     """
-    state = _progress_of(public_id)
     known = request.GET.get("after")
-    if state and known == state["token"] and conf.status_wait() > 0:
+    waits = bool(known) and conf.status_wait() > 0
+    # The page asks again as soon as it is answered; the watcher still has its state then.
+    state = watcher.latest(public_id) if waits else None
+    if state is None or state["token"] != known:
+        state = _progress_of(public_id)
+    if state and waits and known == state["token"]:
         state = watcher.wait_for_change(public_id, known, conf.status_wait(), unchanged=state)
     if state is None:
         return JsonResponse({"error": "There is no transfer with this id; it may have been deleted."}, status=404)
