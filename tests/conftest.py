@@ -32,7 +32,7 @@ def isolated_storage(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def no_watching_after_the_test():
-    """The status watcher follows answered transfers a little longer; not into the next test (it may have no database)."""
+    """The status watcher follows answered transfers a while; not into the next test, which may lack a database."""
     yield
     watcher.stop_lingering()
 

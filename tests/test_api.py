@@ -2,32 +2,26 @@
 import hashlib
 import io
 import json
+import threading
 import urllib.error
 import urllib.request
 import uuid
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from openapi_spec_validator import validate
 from PIL import Image
 
 from bench._common import multipart
-from tfapp.models import ApiToken, Transfer
+from tfapp.models import ApiRateCount, ApiToken, Transfer
 from tfapp.ownership import Ownership
 
 from .conftest import image_bytes, make_image, media_files, upload
 from .factories import make_transfer
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_counts():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -306,3 +300,21 @@ def test_the_api_refuses_a_quality_the_method_lacks_as_json(client, token):
     response = client.post("/api/transfers", {**files(), "method": "magenta", "quality": "fine"}, **auth(token))
     assert response.status_code == 400
     assert response.json()["code"] == "no_quality" and not Transfer.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rate_counts_from_several_connections_add_up():
+    """Web processes count requests together: counting from several connections at once loses none."""
+    def count_many():
+        try:
+            for _ in range(25):
+                ApiRateCount.objects.count_request("token-1:1")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=count_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ApiRateCount.objects.get(key="token-1:1").count == 100

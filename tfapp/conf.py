@@ -121,9 +121,14 @@ def slow_workers():
     return int(_get("NST_SLOW_WORKERS", 1))
 
 
+def worker_niceness():
+    """How much lower a fast-queue worker's CPU priority is than the web server's, so pages do not wait on a model."""
+    return int(_get("NST_WORKER_NICE", 5))
+
+
 def slow_worker_niceness():
-    """How much lower a slow-queue worker's CPU priority is, so a long job yields to fast transfers."""
-    return int(_get("NST_SLOW_WORKER_NICE", 10))
+    """How much lower a slow-queue worker's CPU priority is, so a long job yields to fast transfers (at 5)."""
+    return int(_get("NST_SLOW_WORKER_NICE", 15))
 
 
 def preview_interval():
@@ -196,8 +201,11 @@ def api_rate_limit():
 
 
 def web_processes():
-    """Web server processes ``serve`` starts (each loads the app; API rate counts are per process)."""
-    return int(_get("NST_WEB_PROCESSES", 1))
+    """Web server processes ``serve`` starts: one Python process serves about one core's worth of pages.
+
+    Each loads the app and the methods (to say which are available), about 0.8 GB.
+    """
+    return int(_get("NST_WEB_PROCESSES", 2))
 
 
 def web_threads():

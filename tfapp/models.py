@@ -3,7 +3,8 @@ import secrets
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -337,3 +338,28 @@ class TrainingRun(models.Model):
 
     def __str__(self):
         return f"Training trained:{self.name} ({self.get_status_display().lower()})"
+
+
+class ApiRateCountQuerySet(models.QuerySet):
+    def count_request(self, key):
+        """Add one request to the counter ``key`` and return its new count, atomically across processes."""
+        with transaction.atomic():
+            if self.filter(key=key).update(count=F("count") + 1):
+                return self.get(key=key).count
+            try:
+                with transaction.atomic():
+                    self.create(key=key, count=1)
+                return 1
+            except IntegrityError:  # another process made it first
+                self.filter(key=key).update(count=F("count") + 1)
+                return self.get(key=key).count
+
+
+class ApiRateCount(models.Model):
+    """API requests counted for one caller in one time window, shared by every web process."""
+
+    key = models.CharField(max_length=120, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ApiRateCountQuerySet.as_manager()

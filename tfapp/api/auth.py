@@ -4,13 +4,12 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.throttling import BaseThrottle
 
 from .. import conf
-from ..models import ApiToken
+from ..models import ApiRateCount, ApiToken
 from ..ownership import Ownership
 
 #: A token's "last used" time is written at most this often, so API traffic is not a write per request.
@@ -56,18 +55,15 @@ class SessionAuth(APIKeyCookie):
 class RateLimit(BaseThrottle):
     """At most ``NST_API_RATE_LIMIT`` requests per minute per token (or user), else per address.
 
-    Counted in Django's cache in fixed one-minute windows; with the default
-    in-memory cache each server process counts on its own.
+    Counted in the database in fixed one-minute windows, so every web process
+    counts together.
     """
 
     def allow_request(self, request):
         identity = getattr(request, "rate_key", None) or "address-" + _address_hash(request)
-        key = f"tfapp-api-rate:{identity}:{int(time.time() // RATE_WINDOW)}"
-        cache.add(key, 0, RATE_WINDOW + 5)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # the window's key expired between add and incr
-            count = 1
+        count = ApiRateCount.objects.count_request(f"{identity}:{int(time.time() // RATE_WINDOW)}")
+        if count == 1:  # a new window: forget the finished ones
+            ApiRateCount.objects.filter(created_at__lt=timezone.now() - timedelta(seconds=2 * RATE_WINDOW)).delete()
         return count <= conf.api_rate_limit()
 
     def wait(self):

@@ -39,9 +39,11 @@ class Command(BaseCommand):
         manage = [sys.executable, sys.argv[0]]
         worker_env = dict(os.environ)
         worker_env.setdefault("NST_ENGINE_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-        # Each queue has workers of its own, so a Gatys run never delays a fast transfer; the
-        # slow workers run at a lower CPU priority, so on a shared machine they yield to fast ones.
-        commands = {f"worker {number + 1}": manage + ["worker", "--queues", "default"] for number in range(workers)}
+        # Each queue has workers of its own, so a Gatys run never delays a fast transfer. Workers
+        # run at a lower CPU priority than the web server, slow ones lowest: pages come first,
+        # then fast transfers, then long jobs.
+        commands = {f"worker {number + 1}": manage + ["worker", "--queues", "default", "--nice",
+                                                      str(conf.worker_niceness())] for number in range(workers)}
         commands.update({f"slow worker {number + 1}": manage + ["worker", "--queues", "slow", "--nice",
                                                                 str(conf.slow_worker_niceness())]
                          for number in range(slow_workers)})
