@@ -95,7 +95,7 @@ def site_transfer(port, content_path, style_path):
 
 
 #: The stages of a site transfer, from the clocks of the client and the transfer's row.
-STAGES = ("upload request", "queued -> claimed", "reading the images", "model", "PNG + storing",
+STAGES = ("upload request", "answered -> claimed", "reading the images", "model", "PNG + storing",
           "rest of the job", "done -> page told")
 
 
@@ -103,13 +103,13 @@ def stages(database, public_id, uploaded, clocks):
     """The site transfer's time in each of STAGES, in seconds."""
     with sqlite3.connect(database) as connection:
         row = connection.execute(
-            "SELECT queued_at, started_at, finished_at, preprocess_seconds, model_seconds, encode_seconds "
+            "SELECT started_at, finished_at, preprocess_seconds, model_seconds, encode_seconds "
             "FROM tfapp_transfer WHERE public_id = ?", (uuid.UUID(public_id).hex,)).fetchone()
-    queued, claimed, finished = (datetime.fromisoformat(value).replace(tzinfo=timezone.utc).timestamp()
-                                 for value in row[:3])
-    preprocess, model, encode = row[3:]
+    claimed, finished = (datetime.fromisoformat(value).replace(tzinfo=timezone.utc).timestamp()
+                         for value in row[:2])
+    preprocess, model, encode = row[2:]
     running = finished - claimed
-    return dict(zip(STAGES, (uploaded, claimed - queued, preprocess, model, encode,
+    return dict(zip(STAGES, (uploaded, claimed - clocks[0] - uploaded, preprocess, model, encode,
                              running - preprocess - model - encode, clocks[1] - finished)))
 
 
