@@ -209,6 +209,33 @@ def test_a_method_without_weights_is_unavailable_on_the_page_with_the_command(cl
     assert "download_models --engine vgg" in page
 
 
+def test_the_pages_say_what_runs_without_loading_any_method(client, fresh_engine):
+    """A web process offers every method whose files are present, and loads none of them."""
+    loads = engines.load_count
+    page = client.get(reverse("tfapp:upload")).content.decode()
+    assert engines.load_count == loads
+    assert all(engines.unavailable_reason(name) is None for name in ("magenta", "adain", "gatys"))
+    assert engines.load_count == loads
+    assert "disabled" not in re.search(r'<input[^>]*id="id_method_gatys"[^>]*>', page).group(0)
+
+
+def test_damaged_weights_are_offered_and_the_transfer_fails_with_the_reason(settings, tmp_path, fresh_engine):
+    """Present but damaged weights pass the check; the worker's load fails the transfer with why, and pages say so."""
+    from tfapp.pipeline import Options
+    from tfapp.processing import run_transfer
+
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(b"not a numpy archive")
+    settings.NST_VGG_WEIGHTS = damaged
+    assert engines.unavailable_reason("gatys") is None
+    transfer = make_transfer(run=False, options=Options(method="gatys", quality="draft"))
+    run_transfer(transfer.pk)
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.FAILED
+    assert str(damaged) in transfer.error_message and "download_models --engine vgg" in transfer.error_message
+    assert "download_models --engine vgg" in engines.unavailable_reason("gatys")
+
+
 def test_a_job_for_a_method_without_weights_fails_with_the_reason(settings, tmp_path, fresh_engine):
     """A queued Gatys transfer whose weights went missing fails with the sentence, and the worker goes on."""
     from tfapp.pipeline import Options

@@ -20,17 +20,17 @@ class TfappConfig(AppConfig):
         for model in (Transfer, TransferStyle, StylePreset):
             post_delete.connect(delete_stored_files, sender=model, dispatch_uid=f"tfapp-delete-{model.__name__}")
         if _is_serving_process():
-            from . import conf, engines
+            from . import engines
 
-            if conf.warm_on_start():
-                engines.warm_up()
+            engines.availability()
 
 
 def _is_serving_process():
     """True in the process that will answer requests: runserver's (or web's) child, or with --noreload.
 
-    Management commands such as migrate, check and test collection never load the model.
-    WSGI/ASGI servers warm it in nst_site/wsgi.py instead.
+    That process checks which methods can run before its first request (it never loads
+    them: workers do). Management commands such as migrate, check and test collection
+    skip the check; WSGI/ASGI servers run it in nst_site/wsgi.py instead.
     """
     if len(sys.argv) < 2 or sys.argv[1] not in ("runserver", "web"):
         return False

@@ -95,11 +95,6 @@ def max_upload_pixels():
     return int(_get("NST_MAX_UPLOAD_PIXELS", 40_000_000))
 
 
-def warm_on_start():
-    """Load the model when a server process starts, so the first user does not wait for it."""
-    return bool(_get("NST_WARM_ON_START", True))
-
-
 def max_attempts():
     """How many times a transfer is started before a crashing worker makes it fail for good."""
     return int(_get("NST_MAX_ATTEMPTS", 3))

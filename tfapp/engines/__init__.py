@@ -5,7 +5,9 @@ the same instance afterwards, from any thread; methods load independently, so a 
 or failing one never holds up another. A failure to load is remembered too, so every
 page can say why a method is unavailable without retrying a slow download on each
 request. ``method_class(name)`` gives a method's declarations (label, queue,
-capabilities) without loading its weights.
+capabilities) without loading its weights, and ``unavailable_reason(name)`` says
+whether it can run from the method's own check (files present, settings valid), so
+web processes tell visitors what runs without holding any network; only workers load them.
 """
 import logging
 import threading
@@ -39,6 +41,7 @@ DEFAULT_METHOD = "magenta"
 _locks = {name: threading.Lock() for name in METHODS}
 _loaded = {}
 _errors = {}
+_checked = set()
 load_count = 0
 
 
@@ -103,12 +106,21 @@ def create_magenta(engine):
 
 
 def unavailable_reason(name=DEFAULT_METHOD):
-    """Why method ``name`` cannot be used, or ``None`` when it is loaded and ready."""
-    try:
-        get(name)
-    except ModelUnavailable as error:
-        return str(error)
-    return None
+    """Why method ``name`` cannot be used, or ``None`` when it can, found without loading it.
+
+    The method's check runs once per process; a failure to load since (a damaged file)
+    is remembered and given instead.
+    """
+    if name not in _loaded and name not in _errors and name not in _checked:
+        with _locks.get(name, _fallback_lock):
+            if name not in _loaded and name not in _errors and name not in _checked:
+                try:
+                    method_class(name).check_available()
+                except ModelUnavailable as error:
+                    _errors[name] = error
+                else:
+                    _checked.add(name)
+    return str(_errors[name]) if name in _errors else None
 
 
 def availability():
@@ -130,8 +142,9 @@ def warm_up(names_to_load=None):
 
 
 def reset():
-    """Forget the loaded methods and their estimates (used by tests that switch settings)."""
+    """Forget the loaded methods, what their checks found and their estimates (used by tests that switch settings)."""
     _estimates_by_name.clear()
+    _checked.clear()
     for name in list(_loaded) + list(_errors):
         with _locks.get(name, _fallback_lock):
             _loaded.pop(name, None)
@@ -154,7 +167,7 @@ class MethodOffer:
 
 
 def offers():
-    """Every method the site knows, with its availability (loading each once per process)."""
+    """Every method the site knows, with its availability (checked once per process, nothing loaded)."""
     found = []
     for name in names():
         try:

@@ -104,12 +104,7 @@ class AdainMethod(Method):
 
     def __init__(self, model_dir=None, runtime=None):
         model_dir = model_dir or conf.adain_model_dir()
-        missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
-        if missing:
-            raise ModelUnavailable(
-                f"The AdaIN model files {', '.join(missing)} are missing from {model_dir}. Run `python manage.py "
-                "download_models --engine adain`, or set NST_ADAIN_MODEL_DIR to a folder that has them."
-            )
+        _check_files(model_dir)
         use_engine_threads()
         try:
             encoder = vgg.VGG19.from_arrays(encoder_arrays(model_dir))
@@ -128,6 +123,11 @@ class AdainMethod(Method):
         self._decode = converted.network(lambda features: decode(features).numpy(), decode.get_concrete_function(),
                                          runtime, DECODER_BYTES_PER_POSITION)
         self.label = f"{AdainMethod.label} on {self._encode.runs_on}"
+
+    @classmethod
+    def check_available(cls):
+        _check_files(conf.adain_model_dir())
+        runtimes.check_settings()
 
     def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
                 content_style=None):
@@ -235,6 +235,15 @@ class Decoder:
                 x = tf.image.resize(x, 2 * tf.shape(x)[1:3], "nearest")
         # The graph clips to [0, 1] and scales to 0..255; we keep [0, 1].
         return tf.clip_by_value(x, 0.0, 1.0)
+
+
+def _check_files(model_dir):
+    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
+    if missing:
+        raise ModelUnavailable(
+            f"The AdaIN model files {', '.join(missing)} are missing from {model_dir}. Run `python manage.py "
+            "download_models --engine adain`, or set NST_ADAIN_MODEL_DIR to a folder that has them."
+        )
 
 
 def encoder_arrays(model_dir):

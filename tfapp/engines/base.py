@@ -98,6 +98,15 @@ class Method:
         raise NotImplementedError
 
     @classmethod
+    def check_available(cls):
+        """Raise :class:`~tfapp.exceptions.ModelUnavailable` where this method cannot load here.
+
+        Found without loading any weights (files present, settings that name something),
+        so a web process can say what runs without holding the networks. A file that is
+        present but damaged shows only when a worker loads it: that transfer fails with the reason.
+        """
+
+    @classmethod
     def estimate_seconds(cls, width, height, quality=None):
         """Expected run time in seconds on this machine for a ``width`` x ``height`` result."""
         raise NotImplementedError

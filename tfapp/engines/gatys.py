@@ -170,6 +170,10 @@ class GatysMethod(Method):
                 + TV_WEIGHT * vgg.total_variation(image))
 
     @classmethod
+    def check_available(cls):
+        vgg.check_weights()
+
+    @classmethod
     def estimate_seconds(cls, width, height, quality=None):
         schedule = _schedule(quality)
         size = _enlarged_size(height, width)

@@ -128,6 +128,11 @@ class HubEngine(MagentaMethod):
         with _unavailable_on_failure(handle), _network_timeout():
             self.model = hub.load(handle)
 
+    @classmethod
+    def check_available(cls):
+        """Fetch the model into the cache (once per machine) without loading it: only that tells it is reachable."""
+        resolve()
+
     def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
                 content_style=None):
         """See :meth:`Method.stylize`: one style image at full strength; any content size from 1x1 up."""

@@ -67,13 +67,7 @@ class LiteEngine(MagentaMethod):
 
     def __init__(self, model_dir=None, runtime=None):
         model_dir = model_dir or conf.lite_model_dir()
-        missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
-        if missing:
-            raise ModelUnavailable(
-                f"The TFLite model files {', '.join(missing)} are missing from {model_dir}. "
-                "Run `python manage.py download_models --engine lite`, or set NST_LITE_MODEL_DIR "
-                "to a folder that has them."
-            )
+        _check_files(model_dir)
         threads = conf.engine_threads()
         self.runtime = runtime or runtimes.configured()
         self.label = f"{MagentaMethod.label}: TFLite on {self.runtime.label}"
@@ -84,6 +78,11 @@ class LiteEngine(MagentaMethod):
         except (ValueError, RuntimeError, OSError) as error:
             raise ModelUnavailable(f"The TFLite model in {model_dir} could not be loaded: {error}") from error
         self._networks = OrderedDict()
+
+    @classmethod
+    def check_available(cls):
+        _check_files(conf.lite_model_dir())
+        runtimes.check_settings()
 
     def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
                 content_style=None):
@@ -198,3 +197,13 @@ def _resize_size_buffers(flatbuffer):
             tensor = graph.Tensors(operator.Inputs(1))
             views.append(model.Buffers(tensor.Buffer()).DataAsNumpy())
     return views
+
+
+def _check_files(model_dir):
+    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
+    if missing:
+        raise ModelUnavailable(
+            f"The TFLite model files {', '.join(missing)} are missing from {model_dir}. "
+            "Run `python manage.py download_models --engine lite`, or set NST_LITE_MODEL_DIR "
+            "to a folder that has them."
+        )

@@ -60,10 +60,7 @@ def choose(name, precision, threads):
     values that name no runtime or precision.
     """
     name = name or default_runtime()
-    if name not in RUNTIMES:
-        raise ModelUnavailable(f"NST_RUNTIME is {name!r}; it must be one of: {', '.join(RUNTIMES)}.")
-    if precision not in PRECISIONS:
-        raise ModelUnavailable(f"NST_PRECISION is {precision!r}; it must be one of: {', '.join(PRECISIONS)}.")
+    _check_names(name, precision)
     if not is_installed(name):
         logger.warning("NST_RUNTIME is %s, which is not installed; using %s instead.", name, _installed(name))
         name = _installed(name)
@@ -73,6 +70,18 @@ def choose(name, precision, threads):
     if name == "openvino":
         return OpenVinoRuntime(threads, precision)
     return LiteRtRuntime(threads)
+
+
+def _check_names(name, precision):
+    if name not in RUNTIMES:
+        raise ModelUnavailable(f"NST_RUNTIME is {name!r}; it must be one of: {', '.join(RUNTIMES)}.")
+    if precision not in PRECISIONS:
+        raise ModelUnavailable(f"NST_PRECISION is {precision!r}; it must be one of: {', '.join(PRECISIONS)}.")
+
+
+def check_settings():
+    """Raise ModelUnavailable where NST_RUNTIME or NST_PRECISION names nothing, without building a runtime."""
+    _check_names(conf.runtime() or default_runtime(), conf.precision())
 
 
 def configured():

@@ -144,6 +144,15 @@ class TrainedMethod(Method):
             str(folder / SAVED_MODEL_DIR), runtime or runtimes.configured(), BYTES_PER_PIXEL)
         self.label = f"{self.label} on {self._network.runs_on}"
 
+    @classmethod
+    def check_available(cls):
+        folder = conf.trained_model_dir() / cls.style_name / SAVED_MODEL_DIR
+        if not folder.is_dir():
+            raise ModelUnavailable(f"The trained style {cls.style_name!r} has no network in {folder}. Export it "
+                                   f"again with `python manage.py train_style --name {cls.style_name} --export "
+                                   "--force`.")
+        runtimes.check_settings()
+
     def stylize(self, content, styles=(), strength=1.0, quality=None, tile_size=None, progress=None,
                 content_style=None):
         """Repaint ``content`` in the trained painting; ``styles`` are ignored (the network is its style)."""

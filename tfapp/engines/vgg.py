@@ -48,10 +48,7 @@ class VGG19:
             with np.load(path) as arrays:
                 self._weights = _constants(arrays)
         except (OSError, KeyError, ValueError) as error:
-            raise ModelUnavailable(
-                f"The VGG-19 weights {path} could not be read ({error}). Run `python manage.py download_models "
-                "--engine vgg`, or set NST_VGG_WEIGHTS to the .npz file."
-            ) from error
+            raise _unreadable(path, error) from error
 
     @classmethod
     def from_arrays(cls, arrays):
@@ -148,6 +145,18 @@ def objective(vgg, images, content, style_images):
 
 _lock = threading.Lock()
 _shared = {}
+
+
+def check_weights():
+    """Raise ModelUnavailable where the weights file NST_VGG_WEIGHTS is missing, without reading it."""
+    path = Path(conf.vgg_weights_path())
+    if not path.is_file():
+        raise _unreadable(path, "no such file")
+
+
+def _unreadable(path, error):
+    return ModelUnavailable(f"The VGG-19 weights {path} could not be read ({error}). Run `python manage.py "
+                            "download_models --engine vgg`, or set NST_VGG_WEIGHTS to the .npz file.")
 
 
 def shared_vgg():
