@@ -55,6 +55,33 @@ def start_server(workdir, extra_env=None, command="runserver"):
             raise RuntimeError("the server exited during start-up")
 
 
+def wait_until_quiet(seconds=2.0, idle_share=0.9, timeout=180):
+    """Wait until this machine's CPUs have been at least ``idle_share`` idle over ``seconds``; returns seconds waited.
+
+    A server answers its first page before every process has finished starting (web
+    processes importing, workers loading and warming their networks); figures taken
+    before it is quiet would measure the start, not the server.
+    """
+    started = time.perf_counter()
+    before = _cpu_times()
+    while time.perf_counter() - started < timeout:
+        time.sleep(seconds)
+        after = _cpu_times()
+        busy, total = after[0] - before[0], after[1] - before[1]
+        if total and 1 - busy / total >= idle_share:
+            break
+        before = after
+    return time.perf_counter() - started
+
+
+def _cpu_times():
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat, in clock ticks."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def request(port, method, path, body=None, headers=None):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     connection.request(method, path, body=body, headers=headers or {})

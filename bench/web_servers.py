@@ -1,13 +1,15 @@
 """The production web server against the development server, under visitors while a queue drains.
 
 For each server, `manage.py serve` (gunicorn, or `--dev-server`) runs with the
-production settings after collectstatic, with one worker. 100 transfers are
+production settings after collectstatic, with one worker and every method's weights
+(../shared copies); the run begins once the machine is quiet after the start. 100 transfers are
 uploaded by 50 visitors (two each, each visitor with its own session). Then each
 visitor, until its transfers are done, does what a person with the result page
 open in one tab and browsing in another does:
-- the result page's script: asks status.json with the token it has (the answer
-  waits for a change), asks again at once after each answer, and reloads the page
-  when the transfer is done (a page load), then follows the visitor's next transfer;
+- the result page's script (static/tfapp/js/progress.js): asks status.json with the
+  token it has (the answer waits for a change), asks again at once after each answer
+  (at most once a second while second or further back in the queue), and reloads the
+  page when the transfer is done (a page load), then follows the visitor's next transfer;
 - browsing: loads a page (`/`, `/gallery/`, its result pages, in turn), reads it for
   a random 0.5-1.5 s, and loads the next; the first page comes 0-1.5 s after the
   uploads, so visitors do not move in step.
@@ -17,8 +19,10 @@ All traffic goes to 127.0.0.1; each run is bounded by --timeout.
 
 Prints per server: page latency (median, p95, max), errors (HTTP >= 400 or a
 failed connection), status answers, transfers done, transfers lost (accepted but
-never done), and the median page load of a single visitor before the run (what
-the machine gives one request at that moment).
+never done), the median page load of a single visitor before the run (what
+the machine gives one request at that moment), the seconds from starting
+`serve` until it was quiet, and the CPU seconds the web server, the workers and
+the visitors (this process) used during the run.
 """
 import argparse
 import json
@@ -36,7 +40,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import CONTENT, LITE_DIR, ROOT, STYLE, free_port, multipart, request  # noqa: E402
+from bench._common import (CONTENT, MODEL_ENV, ROOT, STYLE, free_port, multipart, request,  # noqa: E402
+                           wait_until_quiet)
 
 PHOTO = CONTENT / "chelsea.png"
 PAINTING = STYLE / "starry_night.jpg"
@@ -46,29 +51,35 @@ THINK_SECONDS = (0.5, 1.5)
 PAGE_KINDS = {"/": "home", "/gallery/": "gallery"}
 #: Seconds the result page's script waits before asking again after a failed request.
 RETRY_SECONDS = 3
+#: Seconds between the script's requests while its transfer is second or further back in the queue.
+QUEUE_PACE_SECONDS = 1.0
 #: The servers compared: name -> whether it is the development server.
 SERVERS = {"gunicorn": False, "runserver": True}
 
 
 def start(workdir, dev_server):
-    """Collect static files, migrate and start `serve`; returns (process, port) once it answers."""
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="nst_site.settings.production", DJANGO_SECRET_KEY="bench-" * 10,
-               DJANGO_ALLOWED_HOSTS="127.0.0.1", DJANGO_SECURE_COOKIES="0",
-               DJANGO_STATIC_ROOT=str(workdir / "static"), NST_ENGINE="lite", NST_LITE_MODEL_DIR=str(LITE_DIR),
-               NST_DB_PATH=str(workdir / "db.sqlite3"), NST_MEDIA_ROOT=str(workdir / "media"),
+    """Collect static files, migrate and start `serve`; returns (process, port, seconds) once it is quiet.
+
+    The seconds are from starting `serve` until its web processes and worker have
+    finished starting (the machine is idle again), when the figures begin.
+    """
+    env = dict(os.environ, **MODEL_ENV, DJANGO_SETTINGS_MODULE="nst_site.settings.production",
+               DJANGO_SECRET_KEY="bench-" * 10, DJANGO_ALLOWED_HOSTS="127.0.0.1", DJANGO_SECURE_COOKIES="0",
+               DJANGO_STATIC_ROOT=str(workdir / "static"), NST_DB_PATH=str(workdir / "db.sqlite3"), NST_MEDIA_ROOT=str(workdir / "media"),
                NST_WORKERS="1", NST_MAX_PENDING_PER_CLIENT="1000", NST_MAX_PENDING_TOTAL="1000")
     env.pop("DATABASE_URL", None)
     manage = [sys.executable, str(ROOT / "manage.py")]
     for command in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
         subprocess.run(manage + command, env=env, check=True)
     port = free_port()
+    started = time.monotonic()
     process = subprocess.Popen(manage + ["serve", f"127.0.0.1:{port}"] + (["--dev-server"] if dev_server else []),
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while time.monotonic() < started + 60:
         try:
             if request(port, "GET", "/")[0] == 200:
-                return process, port
+                wait_until_quiet()
+                return process, port, time.monotonic() - started
         except OSError:
             time.sleep(0.1)
     raise RuntimeError("the server did not answer within 60 s")
@@ -106,7 +117,7 @@ class Visitor:
         """What the result page's script does, for each transfer in turn: follow it, and reload when it ends."""
         for transfer in self.transfers:
             while not stop.is_set() and transfer["status"] not in ("done", "failed"):
-                if not self._poll(transfer):
+                if not self._poll(transfer, stop):
                     stop.wait(RETRY_SECONDS)
             if not stop.is_set():
                 self._load(transfer["url"])
@@ -119,13 +130,16 @@ class Visitor:
         if self._request("GET", path)[0] == 200:
             self.page_seconds.append((PAGE_KINDS.get(path, "result"), time.perf_counter() - started))
 
-    def _poll(self, transfer):
+    def _poll(self, transfer, stop):
+        started = time.perf_counter()
         path = transfer["url"] + "status.json" + (f"?after={transfer['token']}" if transfer["token"] else "")
         status, _, body = self._request("GET", path)
         self.polls += 1
         if status == 200:
             state = json.loads(body)
             transfer["token"], transfer["status"] = state["token"], state["status"]
+            if state["status"] == "queued" and (state["queue_position"] or 0) > 1:
+                stop.wait(QUEUE_PACE_SECONDS - (time.perf_counter() - started))
         return status == 200
 
     def _request(self, method, path, body=None, headers=None):
@@ -142,9 +156,10 @@ class Visitor:
 
 def run(dev_server, visitors_count, transfers, timeout):
     with tempfile.TemporaryDirectory() as workdir:
-        process, port = start(Path(workdir), dev_server)
+        process, port, start_seconds = start(Path(workdir), dev_server)
         try:
             idle = idle_page_seconds(port)
+            cpu_before = _cpu_by_role(process.pid)
             visitors = [Visitor(port) for _ in range(visitors_count)]
             started = time.perf_counter()
             with ThreadPoolExecutor(visitors_count) as pool:
@@ -162,6 +177,7 @@ def run(dev_server, visitors_count, transfers, timeout):
                     future.result()
             timer.cancel()
             wall = time.perf_counter() - started
+            cpu = {role: seconds - cpu_before.get(role, 0) for role, seconds in _cpu_by_role(process.pid).items()}
             done = _count(Path(workdir) / "db.sqlite3", "done")
         finally:
             process.terminate()
@@ -170,7 +186,7 @@ def run(dev_server, visitors_count, transfers, timeout):
     kinds = {kind: sorted(seconds for visitor in visitors for each, seconds in visitor.page_seconds if each == kind)
              for kind in [*PAGE_KINDS.values(), "result"]}
     accepted = sum(len(visitor.transfers) for visitor in visitors)
-    return {"idle": idle, "pages": pages, "kinds": kinds, "errors": [error for visitor in visitors for error in visitor.errors],
+    return {"cpu": cpu, "start": start_seconds, "idle": idle, "pages": pages, "kinds": kinds, "errors": [error for visitor in visitors for error in visitor.errors],
             "polls": sum(visitor.polls for visitor in visitors), "accepted": accepted, "done": done, "wall": wall}
 
 
@@ -183,6 +199,29 @@ def idle_page_seconds(port, rounds=10):
             request(port, "GET", path)
             seconds.append(time.perf_counter() - started)
     return statistics.median(seconds)
+
+
+def _cpu_by_role(root):
+    """CPU seconds used so far by the processes under ``root``, by role: web server, workers, and this benchmark."""
+    parents, used, roles = {}, {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            command = (stat.parent / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        pid = int(stat.parent.name)
+        parents[pid], used[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        roles[pid] = "workers" if "\0worker\0" in command else "web"
+    totals = {"web": 0.0, "workers": 0.0, "visitors": used.get(os.getpid(), 0.0)}
+    for pid in used:
+        ancestor = parents.get(pid)
+        while ancestor and ancestor != root:
+            ancestor = parents.get(ancestor)
+        if ancestor == root:
+            totals[roles[pid]] += used[pid]
+    return totals
 
 
 def _count(database, status):
@@ -204,7 +243,7 @@ def main():
     print(f"{args.visitors} visitors, {args.transfers} transfers of {PHOTO.name} + {PAINTING.name}, 1 worker; "
           f"each visitor follows its result page and reads pages for {THINK_SECONDS[0]}-{THINK_SECONDS[1]} s")
     print(f"{'server':>12} {'pages':>6} {'median':>8} {'p95':>8} {'max':>8} {'errors':>7} {'status':>6} "
-          f"{'done':>9} {'lost':>5} {'wall':>7} {'idle page':>10}")
+          f"{'done':>9} {'lost':>5} {'wall':>7} {'idle page':>10} {'start':>7}")
     for name in args.servers:
         result = run(SERVERS[name], args.visitors, args.transfers, args.timeout)
         pages = result["pages"]
@@ -212,7 +251,9 @@ def main():
         print(f"{name:>12} {len(pages):>6} {statistics.median(pages) * 1000:>6.0f}ms {p95 * 1000:>6.0f}ms "
               f"{pages[-1] * 1000:>6.0f}ms {len(result['errors']):>7} {result['polls']:>6} "
               f"{result['done']:>4}/{result['accepted']:<4} {result['accepted'] - result['done']:>5} "
-              f"{result['wall']:>6.1f}s {result['idle'] * 1000:>8.0f}ms")
+              f"{result['wall']:>6.1f}s {result['idle'] * 1000:>8.0f}ms {result['start']:>6.1f}s")
+        print(f"{'':>12} CPU seconds during the run: " + ", ".join(f"{role} {seconds:.1f}"
+                                                                  for role, seconds in result["cpu"].items()))
         print(f"{'':>12} p95 by page: " + ", ".join(f"{kind} {_p95(seconds) * 1000:.0f}ms (n={len(seconds)})"
                                                   for kind, seconds in result["kinds"].items()))
         for error in result["errors"][:5]:

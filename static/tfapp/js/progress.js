@@ -3,6 +3,9 @@
 // time left) and its latest preview; once it has ended, reloads to show the outcome.
 // Each request names the state shown (?after=token), so the server answers when that
 // state changes (long-polling); a server that answers at once is asked again later.
+// Far back in the queue, the place is asked for at most once a second: every transfer
+// that finishes moves every waiting page, and answering them all at once would load the
+// server while it works; from first place on, every change is asked for at once.
 (function () {
   "use strict";
   var panel = document.getElementById("result-pending");
@@ -17,6 +20,7 @@
   var ended = { done: true, failed: true, cancelled: true };
   var token = "";
   var delay = 500;
+  var QUEUE_PACE_MS = 1000;
 
   function show(state) {
     if (badge) {
@@ -83,7 +87,9 @@
         token = reply.state.token;
         var elapsed = Date.now() - started;
         if (!changed) delay = Math.min(delay * 1.25, 2000);
-        window.setTimeout(poll, changed ? 0 : Math.max(0, delay - elapsed));
+        var farBack = reply.state.status === "queued" && reply.state.queue_position > 1;
+        var wait = changed ? (farBack ? QUEUE_PACE_MS : 0) : delay;
+        window.setTimeout(poll, Math.max(0, wait - elapsed));
       })
       .catch(function () {
         note.textContent = "Lost contact with the server; retrying…";
