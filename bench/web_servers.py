@@ -13,7 +13,8 @@ open in one tab and browsing in another does:
 - browsing: loads a page (`/`, `/gallery/`, its result pages, in turn), reads it for
   a random 0.5-1.5 s, and loads the next; the first page comes 0-1.5 s after the
   uploads, so visitors do not move in step.
-All traffic goes to 127.0.0.1; each run is bounded by --timeout.
+Each visitor keeps its connections alive, as a browser does (one for the page's
+script, one for browsing). All traffic goes to 127.0.0.1; each run is bounded by --timeout.
 
     python bench/web_servers.py [--visitors 50] [--transfers 100] [--timeout 400] [--servers gunicorn runserver]
 
@@ -25,6 +26,7 @@ the machine gives one request at that moment), the seconds from starting
 the visitors (this process) used during the run.
 """
 import argparse
+import http.client
 import json
 import os
 import random
@@ -91,6 +93,7 @@ class Visitor:
     def __init__(self, port):
         self.port, self.cookie, self.transfers = port, "csrftoken=" + "b" * 32, []
         self.page_seconds, self.errors, self.polls = [], [], 0
+        self._connections = {}  # thread -> its kept-alive connection, as a browser keeps one per tab
 
     def upload(self):
         body, content_type = multipart({"csrfmiddlewaretoken": "b" * 32}, [
@@ -143,15 +146,34 @@ class Visitor:
         return status == 200
 
     def _request(self, method, path, body=None, headers=None):
+        """One request on this thread's kept-alive connection, as a browser sends it (reconnecting once if it was closed)."""
+        headers = {"Cookie": self.cookie, **(headers or {})}
+        thread = threading.get_ident()
         try:
-            status, response_headers, data = request(self.port, method, path, body,
-                                                     {"Cookie": self.cookie, **(headers or {})})
-        except OSError as error:
+            try:
+                status, response_headers, data = self._send(thread, method, path, body, headers)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # The server closed an idle kept-alive connection: a browser opens a new one and asks again.
+                self._connections.pop(thread).close()
+                status, response_headers, data = self._send(thread, method, path, body, headers)
+        except (OSError, http.client.HTTPException) as error:
+            self._connections.pop(thread, None)
             self.errors.append(f"{method} {path}: {error}")
             return 0, {}, b""
         if status >= 400:
             self.errors.append(f"{method} {path}: HTTP {status}")
         return status, response_headers, data
+
+    def _send(self, thread, method, path, body, headers):
+        if thread not in self._connections:
+            self._connections[thread] = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        connection = self._connections[thread]
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        if response.will_close:
+            self._connections.pop(thread).close()
+        return response.status, dict(response.getheaders()), data
 
 
 def run(dev_server, visitors_count, transfers, timeout):

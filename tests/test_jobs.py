@@ -99,9 +99,12 @@ def test_unreadable_stored_input_fails_with_a_sentence(isolated_storage):
     assert not any("result" in name for name in media_files(isolated_storage))
 
 
-def test_failed_page_offers_try_again_which_queues_it_again(client, django_capture_on_commit_callbacks):
+def test_failed_page_offers_try_again_which_queues_it_again(client, django_user_model,
+                                                           django_capture_on_commit_callbacks):
     """'Try again' on a failed transfer re-runs it from the stored inputs."""
-    transfer = make_transfer(run=False)
+    owner = django_user_model.objects.create_user("ada", password="a long passphrase 42")
+    client.force_login(owner)
+    transfer = make_transfer(run=False, owner=owner)
     Transfer.objects.filter(pk=transfer.pk).update(status=Transfer.Status.FAILED, error_message="Boom.")
     page = client.get(transfer.get_absolute_url()).content.decode()
     assert "Boom." in page and reverse("tfapp:retry", args=[transfer.public_id]) in page
@@ -112,10 +115,24 @@ def test_failed_page_offers_try_again_which_queues_it_again(client, django_captu
     assert transfer.status == Transfer.Status.DONE and transfer.error_message == ""
 
 
-def test_try_again_is_refused_for_transfers_that_did_not_fail(client):
+def test_try_again_is_refused_for_transfers_that_did_not_fail(client, django_user_model):
     """Only failed transfers can be re-run from the page."""
-    transfer = make_transfer()
+    owner = django_user_model.objects.create_user("ada", password="a long passphrase 42")
+    client.force_login(owner)
+    transfer = make_transfer(owner=owner)
     assert client.post(reverse("tfapp:retry", args=[transfer.public_id])).status_code == 404
+
+
+def test_only_the_owner_can_try_a_failed_transfer_again(client, django_user_model):
+    """Someone else with the link sees why it failed but no 'Try again', and posting it is refused."""
+    owner = django_user_model.objects.create_user("ada", password="a long passphrase 42")
+    transfer = make_transfer(run=False, owner=owner)
+    Transfer.objects.filter(pk=transfer.pk).update(status=Transfer.Status.FAILED, error_message="Boom.")
+    page = client.get(transfer.get_absolute_url()).content.decode()
+    assert "Boom." in page and reverse("tfapp:retry", args=[transfer.public_id]) not in page
+    assert client.post(reverse("tfapp:retry", args=[transfer.public_id])).status_code == 403
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.FAILED
 
 
 def _stall(transfer, attempts, seconds_ago=60):

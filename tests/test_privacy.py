@@ -90,6 +90,7 @@ def test_delete_asks_first_then_removes_the_row_and_every_file(visitors, isolate
     assert response.status_code == 302
     assert not Transfer.objects.filter(pk=mine.pk).exists()
     assert media_files(isolated_storage) == []
+    assert not (isolated_storage / "transfers" / str(mine.public_id)).exists()
     assert browsers["A"].get(mine.get_absolute_url()).status_code == 404
 
 

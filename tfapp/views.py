@@ -143,9 +143,10 @@ def _progress_of(public_id):
 
 @require_POST
 def retry(request, public_id):
-    """Queue a failed or cancelled transfer again with the same inputs."""
-    transfer = get_object_or_404(Transfer, public_id=public_id,
-                                 status__in=(Transfer.Status.FAILED, Transfer.Status.CANCELLED))
+    """Queue the requester's failed or cancelled transfer again with the same inputs."""
+    transfer = _owned_transfer(request, public_id)
+    if transfer.status not in (Transfer.Status.FAILED, Transfer.Status.CANCELLED):
+        raise Http404("Only a failed or cancelled transfer can be run again.")
     rerun(transfer)
     return redirect(transfer)
 
