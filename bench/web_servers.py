@@ -17,6 +17,7 @@ Each visitor keeps its connections alive, as a browser does (one for the page's
 script, one for browsing). All traffic goes to 127.0.0.1; each run is bounded by --timeout.
 
     python bench/web_servers.py [--visitors 50] [--transfers 100] [--timeout 400] [--servers gunicorn runserver]
+                                [--rounds 1]
 
 Prints per server: page latency (median, p95, max), errors (HTTP >= 400 or a
 failed connection), status answers, transfers done, transfers lost (accepted but
@@ -261,15 +262,19 @@ def main():
     parser.add_argument("--transfers", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=400, help="seconds each server's run may take at most")
     parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS))
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="runs of each server, in turns; the last line gives each server's median p95")
     args = parser.parse_args()
     print(f"{args.visitors} visitors, {args.transfers} transfers of {PHOTO.name} + {PAINTING.name}, 1 worker; "
           f"each visitor follows its result page and reads pages for {THINK_SECONDS[0]}-{THINK_SECONDS[1]} s")
     print(f"{'server':>12} {'pages':>6} {'median':>8} {'p95':>8} {'max':>8} {'errors':>7} {'status':>6} "
           f"{'done':>9} {'lost':>5} {'wall':>7} {'idle page':>10} {'start':>7}")
-    for name in args.servers:
+    p95s = {name: [] for name in args.servers}
+    for name in [name for _ in range(args.rounds) for name in args.servers]:
         result = run(SERVERS[name], args.visitors, args.transfers, args.timeout)
         pages = result["pages"]
         p95 = _p95(pages)
+        p95s[name].append(p95)
         print(f"{name:>12} {len(pages):>6} {statistics.median(pages) * 1000:>6.0f}ms {p95 * 1000:>6.0f}ms "
               f"{pages[-1] * 1000:>6.0f}ms {len(result['errors']):>7} {result['polls']:>6} "
               f"{result['done']:>4}/{result['accepted']:<4} {result['accepted'] - result['done']:>5} "
@@ -280,6 +285,10 @@ def main():
                                                   for kind, seconds in result["kinds"].items()))
         for error in result["errors"][:5]:
             print(f"{'':>12} {error}")
+    if args.rounds > 1:
+        print("median p95 over the rounds: " + ", ".join(
+            f"{name} {statistics.median(values) * 1000:.0f} ms ({', '.join(f'{value * 1000:.0f}' for value in values)})"
+            for name, values in p95s.items()))
 
 
 if __name__ == "__main__":
