@@ -25,7 +25,7 @@ from google.protobuf.message import DecodeError
 from .. import conf, tiling
 from ..exceptions import ModelUnavailable
 from . import converted, runtimes, vgg
-from .base import Capabilities, Method
+from .base import Capabilities, Method, require_files
 from .tf_threads import use_engine_threads
 
 ENCODER_FILE = "encoder_opt_quantized.pb"
@@ -237,15 +237,6 @@ class Decoder:
         return tf.clip_by_value(x, 0.0, 1.0)
 
 
-def _check_files(model_dir):
-    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
-    if missing:
-        raise ModelUnavailable(
-            f"The AdaIN model files {', '.join(missing)} are missing from {model_dir}. Run `python manage.py "
-            "download_models --engine adain`, or set NST_ADAIN_MODEL_DIR to a folder that has them."
-        )
-
-
 def encoder_arrays(model_dir):
     """The encoder graph's weights as float32 arrays named as in the VGG-19 npz (``conv1_1_W``, ...)."""
     names = list(ENCODER_LAYERS)
@@ -295,3 +286,7 @@ def _tile_count(content, tile_size):
     rows = tiling.plan_axis(content.shape[1], tile_size)[1]
     columns = tiling.plan_axis(content.shape[2], tile_size)[1]
     return len(rows) * len(columns)
+
+
+def _check_files(model_dir):
+    require_files(model_dir, REQUIRED_FILES, "AdaIN", "adain", "NST_ADAIN_MODEL_DIR")

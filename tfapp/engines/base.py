@@ -8,6 +8,8 @@ without loading any weights.
 """
 from dataclasses import dataclass
 
+from ..exceptions import ModelUnavailable
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -111,3 +113,16 @@ class Method:
         """Expected run time in seconds on this machine for a ``width`` x ``height`` result."""
         raise NotImplementedError
 
+
+def require_files(folder, names, model, engine, setting):
+    """Raise ModelUnavailable naming the files of ``names`` missing from ``folder``, and how to get them.
+
+    ``model`` names the model for people ("TFLite"), ``engine`` is ``download_models``'s
+    ``--engine`` that fetches it, and ``setting`` the variable that points at another folder.
+    """
+    missing = [name for name in names if not (folder / name).is_file()]
+    if missing:
+        raise ModelUnavailable(
+            f"The {model} model files {', '.join(missing)} are missing from {folder}. Run `python manage.py "
+            f"download_models --engine {engine}`, or set {setting} to a folder that has them."
+        )

@@ -21,7 +21,7 @@ from ai_edge_litert import schema_py_generated as schema
 from .. import conf, tiling
 from ..exceptions import ModelUnavailable
 from . import runtimes
-from .base import Capabilities
+from .base import Capabilities, require_files
 from .magenta import MagentaMethod
 
 PREDICT_FILE = "style_predict_quantized_256.tflite"
@@ -200,10 +200,4 @@ def _resize_size_buffers(flatbuffer):
 
 
 def _check_files(model_dir):
-    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
-    if missing:
-        raise ModelUnavailable(
-            f"The TFLite model files {', '.join(missing)} are missing from {model_dir}. "
-            "Run `python manage.py download_models --engine lite`, or set NST_LITE_MODEL_DIR "
-            "to a folder that has them."
-        )
+    require_files(model_dir, REQUIRED_FILES, "TFLite", "lite", "NST_LITE_MODEL_DIR")
