@@ -1,8 +1,10 @@
 """The pages a user sees: upload, result, download and gallery."""
 import io
 import uuid
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
@@ -147,6 +149,24 @@ def test_each_transfer_stores_its_files_under_unique_names(client, isolated_stor
     first, second = Transfer.objects.all()
     assert first.result_image.name != second.result_image.name
     assert len(media_files(isolated_storage)) == 12
+
+
+def test_the_photo_size_is_stored_with_the_transfer(client, submit):
+    """The photo's width and height are saved with the upload, not read from the photo at each page view."""
+    submit(content=upload("photo.png", make_image((96, 64))))
+    assert list(Transfer.objects.values_list("content_width", "content_height")) == [(96, 64)]
+
+
+def test_migration_0008_records_the_size_of_earlier_transfers(client, submit):
+    """Transfers stored before the fix get their photo's size; one whose photo is gone is left as it is."""
+    submit(content=upload("photo.png", make_image((96, 64))))
+    submit(content=upload("photo.png", make_image((40, 30))))
+    kept, gone = Transfer.objects.order_by("pk")
+    gone.content_image.storage.delete(gone.content_image.name)
+    Transfer.objects.update(content_width=None, content_height=None)
+    import_module("tfapp.migrations.0008_content_sizes").record_sizes(django_apps, None)
+    assert list(Transfer.objects.order_by("pk").values_list("content_width", "content_height")) == [
+        (96, 64), (None, None)]
 
 
 def test_model_is_loaded_once_for_many_requests(client, submit):

@@ -103,8 +103,15 @@ def create_transfer(content, styles, options, client="", ownership=None, inputs_
 
 
 def _store(field, name, image_input, written):
-    """Save an input's file in ``field``, adding it to ``written``."""
-    field.save(f"{name}{image_input.extension}", image_input.file, save=False)
+    """Save an input's file in ``field``, adding it to ``written``.
+
+    The file gets its name first: Django reads an ImageField's width and height
+    only from a named file, and a transfer stored without them has its photo
+    opened again each time it is loaded.
+    """
+    filename = f"{name}{image_input.extension}"
+    image_input.file.name = filename
+    field.save(filename, image_input.file, save=False)
     written.append(field)
 
 
