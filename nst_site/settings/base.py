@@ -42,6 +42,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
 ]
 
+# Django's database sessions, read with a plain query (every page reads one; see tfapp.sessions).
+SESSION_ENGINE = "tfapp.sessions"
+
 # Every script and style comes from a static file: no inline code runs, and no page can be framed.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
