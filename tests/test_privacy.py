@@ -55,6 +55,18 @@ def test_sharing_puts_a_transfer_in_the_public_gallery(visitors):
     assert not _listed(browsers["A"], theirs)
 
 
+def test_a_shared_link_lists_only_the_siblings_its_viewer_may_see(visitors):
+    """A opens B's link: B's other runs of the same photo show only once B shares them."""
+    browsers, submit = visitors
+    first = submit("B")
+    browsers["B"].post(reverse("tfapp:try_method", args=[first.public_id]), {"method": "magenta"})
+    second = Transfer.objects.exclude(pk=first.pk).get()
+    assert second.get_absolute_url() in browsers["B"].get(first.get_absolute_url()).content.decode()
+    assert second.get_absolute_url() not in browsers["A"].get(first.get_absolute_url()).content.decode()
+    browsers["B"].post(reverse("tfapp:share", args=[second.public_id]), {"shared": "on"})
+    assert second.get_absolute_url() in browsers["A"].get(first.get_absolute_url()).content.decode()
+
+
 def test_only_the_owner_sees_the_share_and_delete_controls(visitors):
     browsers, submit = visitors
     theirs = submit("B")

@@ -90,9 +90,10 @@ class TransferQuerySet(models.QuerySet):
             positions[public_id] = last[queue][1]
         return positions
 
-    def siblings_of(self, transfer):
-        """Other transfers of the same inputs (run with other methods), oldest first."""
-        return self.filter(inputs_id=transfer.inputs_id).exclude(pk=transfer.pk).order_by("created_at")
+    def same_inputs_as(self, public_id):
+        """The transfer with this public id and the others of its inputs (run with other methods), oldest first."""
+        inputs = Transfer.objects.filter(public_id=public_id).values("inputs_id")[:1]
+        return self.filter(inputs_id=models.Subquery(inputs)).order_by("created_at")
 
     def stalled(self, heartbeat_before):
         """Running transfers whose worker has not reported since ``heartbeat_before``."""

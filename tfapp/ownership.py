@@ -42,6 +42,10 @@ class Ownership:
         """The owner fields of a new transfer."""
         return {"owner": self.user, "visitor": "" if self.user is not None else self.visitor}
 
+    def sees(self, transfer):
+        """Whether this owner's lists show ``transfer``: their own, or shared (TransferQuerySet.visible_to)."""
+        return transfer.shared or self.owns(transfer)
+
     def owns(self, transfer):
         if self.user is not None:
             return transfer.owner_id == self.user.pk

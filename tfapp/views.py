@@ -2,6 +2,7 @@ import hashlib
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch, prefetch_related_objects
 from django.forms import ModelChoiceField
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,7 +11,7 @@ from django.views.generic import ListView
 
 from . import conf, engines
 from .forms import TransferForm
-from .models import StylePreset, Transfer
+from .models import StylePreset, Transfer, TransferStyle
 from .ownership import Ownership
 from .progress import progress, watcher
 from .tasks import cancel as cancel_transfer
@@ -80,14 +81,20 @@ def _source_transfer(public_id):
 
 def detail(request, public_id):
     """A transfer's page: anyone with its (unguessable) link may see it; only its owner may change it."""
-    transfer = get_object_or_404(Transfer.objects.prefetch_related("styles__preset"), public_id=public_id)
+    # One query for the transfer and its siblings (the same inputs run with other methods).
+    same_inputs = list(Transfer.objects.same_inputs_as(public_id))
+    transfer = next((other for other in same_inputs if other.public_id == public_id), None)
+    if transfer is None:
+        raise Http404("There is no transfer with this id; it may have been deleted.")
+    prefetch_related_objects([transfer], Prefetch("styles", TransferStyle.objects.select_related("preset")))
+    ownership = Ownership.of_request(request)
     offers = engines.offers()
     return render(request, "tfapp/transfer_detail.html", {
         "transfer": transfer,
-        "is_owner": Ownership.of_request(request).owns(transfer),
+        "is_owner": ownership.owns(transfer),
         "method": next((offer for offer in offers if offer.name == transfer.method), None),
         "other_methods": [offer for offer in offers if offer.name != transfer.method],
-        "siblings": Transfer.objects.siblings_of(transfer).visible_to(Ownership.of_request(request)),
+        "siblings": [other for other in same_inputs if other is not transfer and ownership.sees(other)],
     })
 
 
