@@ -154,7 +154,7 @@ def max_pending_total():
 def worker_poll_interval():
     """Seconds an idle database-queue worker waits between checks for new transfers.
 
-    On SQLite a check reads a commit counter (no query, no lock), so the default is 5 ms;
+    On SQLite a check reads a commit counter (no query, no lock), so the default is 25 ms;
     on other databases each check is a query, and the default is 50 ms.
     """
     return float(_get("NST_WORKER_POLL_INTERVAL", check_interval()))
