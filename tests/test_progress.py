@@ -127,6 +127,34 @@ def test_many_pages_waiting_at_once_are_each_told_of_their_own_change(settings):
         transfer.public_id: f"stopped {transfer.pk}" for transfer in transfers}
 
 
+def test_a_change_answers_only_the_pages_waiting_on_that_transfer(settings):
+    """Of two waiting pages, the one whose transfer starts is answered; the other waits out its time unchanged."""
+    from django.test import Client
+
+    settings.NST_STATUS_WAIT = 2
+    moving, still = make_transfer(run=False), make_transfer(run=False)
+    Transfer.objects.filter(pk=still.pk).update(queue="slow")  # so its place does not change either
+    answers = {}
+
+    def wait(transfer):
+        try:
+            token = _status(Client(), transfer).json()["token"]
+            answers[transfer.public_id] = (token, _status(Client(), transfer, after=token).json())
+        finally:
+            connection.close()
+
+    pages = [threading.Thread(target=wait, args=(transfer,)) for transfer in (moving, still)]
+    for page in pages:
+        page.start()
+    timer = _later(0.5, lambda: Transfer.objects.filter(pk=moving.pk).update(status=Transfer.Status.RUNNING))
+    for page in pages:
+        page.join(30)
+    timer.join()
+    assert answers[moving.public_id][1]["status"] == "running"
+    still_token, still_answer = answers[still.public_id]
+    assert still_answer["status"] == "queued" and still_answer["token"] == still_token
+
+
 def test_queue_positions_match_each_transfers_own_position():
     """The one-query positions the watcher uses agree with Transfer.queue_position, ties included."""
     transfers = [make_transfer(run=False) for _ in range(4)]

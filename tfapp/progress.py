@@ -86,18 +86,23 @@ class Watcher:
 
     A transfer stays watched for LINGER_SECONDS after its last waiter is answered, so the
     page's next request (which follows at once) finds its state here, without a query.
+    Only the requests waiting on a transfer whose state changed are woken: with one
+    condition for all, each look at the database woke every waiting request of the
+    process, dozens of threads taking turns at the interpreter lock for nothing.
     """
 
     LINGER_SECONDS = 5.0
 
     def __init__(self):
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)  # the watcher thread waits on it while nobody waits
+        self._updates = {}  # public id -> the condition its waiting requests wait on (sharing the lock)
         self._waiting = Counter()  # public id -> requests waiting on it
         self._lingering = {}  # public id -> when to stop watching it, for transfers nobody waits on now
         # public id -> (number of the look that read it, token, state; token and state None once deleted)
         self._states = {}
         self._looks = 0  # looks at the database begun so far
-        self._joined = False  # a request started waiting since the last look
+        self._joined = set()  # public ids a request started waiting on since the last look began
         self._thread = None
 
     def wait_for_change(self, public_id, token, timeout, unchanged=None):
@@ -108,24 +113,26 @@ class Watcher:
         this call counts, so a waiter is never woken by a state older than the one it has.
         """
         deadline = time.monotonic() + timeout
-        with self._changed:
+        with self._lock:
             self._waiting[public_id] += 1
             self._lingering.pop(public_id, None)
-            self._joined = True
+            self._joined.add(public_id)
             since = self._looks
             self._start()
-            self._changed.notify_all()
+            self._work.notify()
+            update = self._updates.setdefault(public_id, threading.Condition(self._lock))
             try:
                 while not self._changed_since(public_id, token, since):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return unchanged
-                    self._changed.wait(remaining)
+                    update.wait(remaining)
                 return self._states[public_id][2]
             finally:
                 self._waiting[public_id] -= 1
                 if not self._waiting[public_id]:
                     del self._waiting[public_id]
+                    del self._updates[public_id]
                     self._lingering[public_id] = time.monotonic() + self.LINGER_SECONDS
 
     def latest(self, public_id):
@@ -134,7 +141,7 @@ class Watcher:
         It is at most one check of the database old: a request that finds its own token
         here may wait on it, as a change since would wake it at the next check.
         """
-        with self._changed:
+        with self._lock:
             entry = self._states.get(public_id)
         return entry[2] if entry else None
 
@@ -150,13 +157,13 @@ class Watcher:
     def _watch(self):
         changes = DatabaseChanges()
         while True:
-            with self._changed:
+            with self._lock:
                 self._stop_lingering()
                 while not self._waiting and not self._lingering:
                     # Idle: give the database connection back until a request waits again.
                     connection.close()
-                    self._changed.wait()
-                watched, joined, self._joined = [*self._waiting, *self._lingering], self._joined, False
+                    self._work.wait()
+                watched, joined, self._joined = [*self._waiting, *self._lingering], self._joined, set()
                 self._looks += 1
                 look = self._looks
             try:
@@ -169,19 +176,32 @@ class Watcher:
                 connection.close()
                 states = {}
             if states:
-                with self._changed:
-                    self._states.update((public_id, (look, *state)) for public_id, state in states.items()
-                                        if public_id in self._waiting or public_id in self._lingering)
-                    self._changed.notify_all()
+                with self._lock:
+                    self._record(look, states, joined)
             time.sleep(check_interval())
+
+    def _record(self, look, states, joined):
+        """Keep what a look read, and wake the requests it answers (called holding the lock).
+
+        Those are the requests waiting on a transfer whose token changed, and those that
+        started waiting before the look began: they may hold an older token than the
+        one kept here.
+        """
+        for public_id, (token, state) in states.items():
+            if public_id in self._waiting or public_id in self._lingering:
+                previous = self._states.get(public_id)
+                self._states[public_id] = (look, token, state)
+                update = self._updates.get(public_id)
+                if update is not None and (previous is None or previous[1] != token or public_id in joined):
+                    update.notify_all()
 
     def stop_lingering(self):
         """Stop watching the transfers nobody waits on now, whatever their lingering time (for tests)."""
-        with self._changed:
+        with self._lock:
             self._stop_lingering(now=float("inf"))
 
     def _stop_lingering(self, now=None):
-        """Stop watching the transfers whose lingering time is over (called holding the condition)."""
+        """Stop watching the transfers whose lingering time is over (called holding the lock)."""
         now = time.monotonic() if now is None else now
         for public_id in [public_id for public_id, until in self._lingering.items() if until <= now]:
             del self._lingering[public_id]
@@ -190,7 +210,7 @@ class Watcher:
     def _read(self, public_ids):
         """``(token, state)`` of each transfer; the whole state is read again only for changed tokens."""
         tokens = _tokens_of(public_ids)
-        with self._changed:
+        with self._lock:
             known = {public_id: self._states[public_id][1:] for public_id, token in tokens.items()
                      if public_id in self._states and self._states[public_id][1] == token}
         changed = [public_id for public_id, token in tokens.items() if token is not None and public_id not in known]
