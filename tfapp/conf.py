@@ -196,16 +196,18 @@ def api_rate_limit():
 
 
 def web_processes():
-    """Web server processes ``serve`` starts: one Python process serves about one core's worth of pages.
+    """Web server processes ``serve`` starts: one Python process serves at most one core's worth of pages.
 
-    Each loads the app and the methods (to say which are available), about 0.8 GB.
+    Each imports the app and the method modules (and with them TensorFlow), about
+    0.58 GB resident. Three served pages faster than two or four on the 2-core machine
+    (bench/web_servers.py), while a worker ran beside them.
     """
-    return int(_get("NST_WEB_PROCESSES", 2))
+    return int(_get("NST_WEB_PROCESSES", 3))
 
 
 def web_threads():
     """Threads per web server process: requests served at once, long-polling status requests included."""
-    return int(_get("NST_WEB_THREADS", 64))
+    return int(_get("NST_WEB_THREADS", 32))
 
 
 def runtime():
