@@ -17,7 +17,11 @@ Each visitor keeps its connections alive, as a browser does (one for the page's
 script, one for browsing). All traffic goes to 127.0.0.1; each run is bounded by --timeout.
 
     python bench/web_servers.py [--visitors 50] [--transfers 100] [--timeout 400] [--servers gunicorn runserver]
-                                [--rounds 1]
+                                [--rounds 1] [--setups "NAME VAR=VALUE ..." ...]
+
+``--setups`` compares set-ups of the production server instead of the two servers:
+each is a name and the settings it runs with, e.g.
+``--setups "2x64 NST_WEB_PROCESSES=2 NST_WEB_THREADS=64" "3x32 NST_WEB_PROCESSES=3 NST_WEB_THREADS=32"``.
 
 Prints per server: page latency (median, p95, max), errors (HTTP >= 400 or a
 failed connection), status answers, transfers done, transfers lost (accepted but
@@ -60,16 +64,18 @@ QUEUE_PACE_SECONDS = 1.0
 SERVERS = {"gunicorn": False, "runserver": True}
 
 
-def start(workdir, dev_server):
+def start(workdir, dev_server, settings=None):
     """Collect static files, migrate and start `serve`; returns (process, port, seconds) once it is quiet.
 
     The seconds are from starting `serve` until its web processes and worker have
-    finished starting (the machine is idle again), when the figures begin.
+    finished starting (the machine is idle again), when the figures begin. ``settings``
+    are environment variables for `serve` on top of the benchmark's own.
     """
     env = dict(os.environ, **MODEL_ENV, DJANGO_SETTINGS_MODULE="nst_site.settings.production",
                DJANGO_SECRET_KEY="bench-" * 10, DJANGO_ALLOWED_HOSTS="127.0.0.1", DJANGO_SECURE_COOKIES="0",
                DJANGO_STATIC_ROOT=str(workdir / "static"), NST_DB_PATH=str(workdir / "db.sqlite3"), NST_MEDIA_ROOT=str(workdir / "media"),
                NST_WORKERS="1", NST_MAX_PENDING_PER_CLIENT="1000", NST_MAX_PENDING_TOTAL="1000")
+    env.update(settings or {})
     env.pop("DATABASE_URL", None)
     manage = [sys.executable, str(ROOT / "manage.py")]
     for command in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
@@ -177,9 +183,9 @@ class Visitor:
         return response.status, dict(response.getheaders()), data
 
 
-def run(dev_server, visitors_count, transfers, timeout):
+def run(dev_server, visitors_count, transfers, timeout, settings=None):
     with tempfile.TemporaryDirectory() as workdir:
-        process, port, start_seconds = start(Path(workdir), dev_server)
+        process, port, start_seconds = start(Path(workdir), dev_server, settings)
         try:
             idle = idle_page_seconds(port)
             cpu_before = _cpu_by_role(process.pid)
@@ -264,14 +270,22 @@ def main():
     parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS))
     parser.add_argument("--rounds", type=int, default=1,
                         help="runs of each server, in turns; the last line gives each server's median p95")
+    parser.add_argument("--setups", nargs="+", metavar="NAME VAR=VALUE",
+                        help="compare these set-ups of the production server instead of the servers")
     args = parser.parse_args()
+    # name -> (whether it is the development server, settings for serve)
+    runs = {name: (SERVERS[name], {}) for name in args.servers}
+    if args.setups:
+        runs = {name: (False, dict(setting.split("=", 1) for setting in settings))
+                for name, *settings in (setup.split() for setup in args.setups)}
     print(f"{args.visitors} visitors, {args.transfers} transfers of {PHOTO.name} + {PAINTING.name}, 1 worker; "
           f"each visitor follows its result page and reads pages for {THINK_SECONDS[0]}-{THINK_SECONDS[1]} s")
     print(f"{'server':>12} {'pages':>6} {'median':>8} {'p95':>8} {'max':>8} {'errors':>7} {'status':>6} "
           f"{'done':>9} {'lost':>5} {'wall':>7} {'idle page':>10} {'start':>7}")
-    p95s = {name: [] for name in args.servers}
-    for name in [name for _ in range(args.rounds) for name in args.servers]:
-        result = run(SERVERS[name], args.visitors, args.transfers, args.timeout)
+    p95s = {name: [] for name in runs}
+    for name in [name for _ in range(args.rounds) for name in runs]:
+        dev_server, settings = runs[name]
+        result = run(dev_server, args.visitors, args.transfers, args.timeout, settings)
         pages = result["pages"]
         p95 = _p95(pages)
         p95s[name].append(p95)
