@@ -12,8 +12,8 @@ from django.db import connection
 def check_interval():
     """Seconds between checks for a change: 25 ms on SQLite, where a check reads a counter; else a query's worth.
 
-    Every check wakes the process. At 5 ms the two idle workers of `serve` used a sixth
-    of a core between them, and a web process with waiting pages as much again.
+    Every check wakes the process: at 5 ms the two idle workers of `serve` used a sixth
+    of a core between them.
     """
     return 0.025 if connection.vendor == "sqlite" else 0.05
 
