@@ -12,8 +12,8 @@ from django.db import connection
 def check_interval():
     """Seconds between checks for a change: 25 ms on SQLite, where a check reads a counter; else a query's worth.
 
-    Every check wakes the process: at 5 ms the two idle workers of `serve` used a sixth
-    of a core between them.
+    Every check wakes the process: the two idle workers of `serve` used a sixth of a core
+    between them at 5 ms, 4 % of one at 25 ms.
     """
     return 0.025 if connection.vendor == "sqlite" else 0.05
 
