@@ -120,7 +120,9 @@ class Watcher:
             since = self._looks
             self._start()
             self._work.notify()
-            update = self._updates.setdefault(public_id, threading.Condition(self._lock))
+            update = self._updates.get(public_id)
+            if update is None:
+                update = self._updates[public_id] = threading.Condition(self._lock)
             try:
                 while not self._changed_since(public_id, token, since):
                     remaining = deadline - time.monotonic()
