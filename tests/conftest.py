@@ -13,6 +13,7 @@ from django.db import connection
 from PIL import Image
 
 from tfapp import engines
+from tfapp.models import Transfer
 from tfapp.progress import watcher
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +88,14 @@ def wait_for(condition, timeout):
             return
         time.sleep(0.1)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def done_with_previews(transfer):
+    """Done, and the worker has stored every preview it makes after the result (the styles' come last)."""
+    transfer.refresh_from_db()
+    previews = [transfer.result_thumbnail, transfer.content_thumbnail]
+    previews += [style.thumbnail for style in transfer.styles.all()]
+    return transfer.status == Transfer.Status.DONE and all(previews)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from PIL import Image
 
 from tfapp.models import Transfer
 
-from .conftest import CONTENT_DIR, STYLE_DIR, media_files, shared_upload, wait_for
+from .conftest import CONTENT_DIR, STYLE_DIR, done_with_previews, media_files, shared_upload, wait_for
 
 pytestmark = [pytest.mark.workers, pytest.mark.model, pytest.mark.django_db(transaction=True)]
 
@@ -81,9 +81,7 @@ def test_a_killed_slow_worker_job_is_retried_and_finishes(client, workers, isola
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     workers("--queues", "slow")
-    # Done, and the previews the worker makes after the result are stored too.
-    wait_for(lambda: current(transfer).status == Transfer.Status.DONE and current(transfer).result_thumbnail,
-             timeout=300)
+    wait_for(lambda: done_with_previews(transfer), timeout=300)
     done = current(transfer)
     assert done.attempts == 2
     assert media_files(isolated_storage) == sorted(field.name for field in done.files())

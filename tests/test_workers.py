@@ -10,7 +10,7 @@ from PIL import Image
 
 from tfapp.models import Transfer
 
-from .conftest import CONTENT_DIR, media_files, upload, wait_for
+from .conftest import CONTENT_DIR, done_with_previews, media_files, upload, wait_for
 
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -87,17 +87,10 @@ def _kill_mid_job(client, settings, workers, **worker_settings):
     return transfer
 
 
-def _done_with_previews(transfer):
-    """Done, and the worker has stored the previews it makes after the result."""
-    transfer.refresh_from_db()
-    return transfer.status == Transfer.Status.DONE and transfer.content_thumbnail and all(
-        style.thumbnail for style in transfer.styles.all())
-
-
 def test_killed_worker_job_is_retried_and_finishes(client, settings, workers, isolated_storage):
     """SIGKILL in the middle of a job: another worker retries it; no orphaned or partial file remains."""
     transfer = _kill_mid_job(client, settings, workers)
-    wait_for(lambda: _done_with_previews(transfer), timeout=120)
+    wait_for(lambda: done_with_previews(transfer), timeout=120)
     transfer.refresh_from_db()
     assert transfer.attempts == 2
     assert media_files(isolated_storage) == sorted(f.name for f in transfer.files())
