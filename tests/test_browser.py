@@ -4,6 +4,7 @@ import shutil
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 
 from .conftest import CONTENT_DIR, STYLE_DIR
 
@@ -32,6 +33,9 @@ def page(monkeypatch):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser.new_page(viewport={"width": 1280, "height": 900})
         browser.close()
+        # Inside Playwright's sync API the ORM gives this thread a second database connection,
+        # which Django's teardown does not know of: close it, or PostgreSQL cannot drop the test database.
+        connection.close()
 
 
 def test_upload_two_images_and_see_the_result(live_server, page, workers):
