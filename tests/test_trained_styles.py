@@ -1,10 +1,13 @@
 """Published trained styles as methods: on the upload page, on the command line and through a real worker."""
+import shutil
+
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from PIL import Image
 
-from tfapp import engines
+from tfapp import conf, engines
 from tfapp.models import Transfer
 
 from .conftest import CONTENT_DIR, make_image, upload, wait_for
@@ -64,6 +67,26 @@ def test_the_form_records_the_painting_and_refuses_another_style(client, trained
     assert (transfer.method, transfer.engine, transfer.status) == (trained, "trained", Transfer.Status.DONE)
     assert (transfer.result_width, transfer.result_height) == (333, 517)
     assert transfer.styles.count() == 1
+
+
+def test_a_style_exported_again_is_loaded_again(trained):
+    """After `train_style --export --force`, the next job runs the new network, not the one loaded before."""
+    photo = np.random.default_rng(0).random((1, 48, 64, 3), np.float32)
+    before = engines.get(trained)
+    first = before.stylize(photo)
+    assert engines.get(trained) is before
+    publish_untrained("scream", steps=4)  # other weights
+    after = engines.get(trained)
+    assert after is not before
+    assert np.abs(after.stylize(photo) - first).max() > 0.01
+    assert np.array_equal(after.stylize(photo), engines.get(trained).stylize(photo))
+
+
+def test_a_removed_style_is_unavailable(trained):
+    """Deleting a published style's folder makes it unavailable with a reason, without restarting."""
+    assert engines.unavailable_reason(trained) is None
+    shutil.rmtree(conf.trained_model_dir() / "scream")
+    assert "no trained style called 'scream'" in engines.unavailable_reason(trained)
 
 
 @pytest.mark.workers

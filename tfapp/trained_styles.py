@@ -25,6 +25,18 @@ def published_names():
                   if not folder.name.startswith(".") and (folder / METADATA_FILE).is_file())
 
 
+def version(name):
+    """What tells one export of the style ``name`` from the next, or ``None`` when none is published.
+
+    An export renames a whole new folder into place, so the folder's inode and time change.
+    """
+    try:
+        found = (conf.trained_model_dir() / name).stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_mtime_ns
+
+
 def read_metadata(folder):
     """The metadata of the published style in ``folder``. Raises ModelUnavailable."""
     try:
