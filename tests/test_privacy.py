@@ -1,8 +1,13 @@
 """Ownership: private by default, shared per transfer, deleted by its owner, claimed on sign-in."""
+import random
+import re
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from tfapp.models import Transfer
 
@@ -158,3 +163,41 @@ def test_sign_up_refuses_a_weak_password(client):
     assert response.status_code == 200
     assert b"This password is too common" in response.content
     assert not User.objects.filter(username="mallory").exists()
+
+
+def _linked(page):
+    """The transfers a page links to, in order, once each."""
+    return list(dict.fromkeys(re.findall(r'href="/t/([0-9a-f-]{36})/"', page.decode())))
+
+
+def _listed_in_order(client):
+    """The transfers of every page of a visitor's "All" gallery, in order, and of their home page's Recent."""
+    pages, number = [], 1
+    while not pages or len(pages[-1]) == 24:
+        pages.append(_linked(client.get(reverse("tfapp:gallery"), {"page": number}).content))
+        number += 1
+    return sum(pages, []), _linked(client.get(reverse("tfapp:upload")).content)
+
+
+@pytest.mark.databases
+def test_the_lists_show_own_and_shared_transfers_newest_first_and_each_once():
+    """Over every gallery page, "All" lists the visitor's own and the shared transfers, newest first, none twice.
+
+    Three transfers share each instant, so the order of equal times must hold across pages too.
+    """
+    ada, bob = User.objects.create_user("ada"), User.objects.create_user("bob")
+    rng, now = random.Random(1), timezone.now()
+    made = Transfer.objects.bulk_create([
+        Transfer(content_image="photo.png", content_width=8, content_height=8, result_image="result.png",
+                 engine="lite", max_size=64, style_size=64, status=Transfer.Status.DONE,
+                 owner=rng.choice([ada, bob, None]), visitor="someone", shared=rng.random() < 0.3,
+                 created_at=now - timedelta(minutes=index // 3))
+        for index in range(130)])
+    newest_first = sorted(made, key=lambda t: (t.created_at, t.pk), reverse=True)
+    for viewer, sees in ((ada, lambda t: t.owner == ada or t.shared), (None, lambda t: t.shared)):
+        shown = [str(t.public_id) for t in newest_first if sees(t)]
+        assert len(shown) > 24  # more than one page
+        browser = Client()
+        if viewer:
+            browser.force_login(viewer)
+        assert _listed_in_order(browser) == (shown, shown[:6])
