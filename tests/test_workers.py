@@ -63,10 +63,13 @@ def _all_done():
     return not Transfer.objects.exclude(status=Transfer.Status.DONE).exists()
 
 
-def test_two_workers_share_the_queue(client, workers):
+def test_two_workers_share_the_queue(client, workers, tmp_path):
     """Two worker processes both take transfers, and every transfer finishes."""
     workers()
     workers()
+    # Both have loaded their model (else the first one ready could take all eight).
+    logs = [tmp_path / f"worker-{number}.log" for number in (0, 1)]
+    wait_for(lambda: all(" ready (pid " in log.read_text() for log in logs), timeout=120)
     transfers = [_submit(client) for _ in range(8)]
     wait_for(_all_done, timeout=90)
     ran_by = set(Transfer.objects.values_list("worker", flat=True))
