@@ -9,7 +9,6 @@ nobody has to poll over HTTP (which, on a small machine, takes CPU from the mode
 import logging
 import threading
 import time
-from collections import Counter
 
 from django.db import DatabaseError, connection
 from django.utils import timezone
@@ -81,6 +80,14 @@ def eta_seconds(transfer):
     return max(0, round(method.estimate_seconds(width, height, transfer.quality or None) - elapsed))
 
 
+class _Waiters:
+    """The requests waiting on one transfer: how many, and the condition they wait on (on the watcher's lock)."""
+
+    def __init__(self, lock):
+        self.count = 0
+        self.update = threading.Condition(lock)
+
+
 class Watcher:
     """Wakes requests waiting on transfers when the state of their transfer changes, and hands them that state.
 
@@ -96,8 +103,7 @@ class Watcher:
     def __init__(self):
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)  # the watcher thread waits on it while nobody waits
-        self._updates = {}  # public id -> the condition its waiting requests wait on (sharing the lock)
-        self._waiting = Counter()  # public id -> requests waiting on it
+        self._waiting = {}  # public id -> _Waiters, while requests wait on it
         self._lingering = {}  # public id -> when to stop watching it, for transfers nobody waits on now
         # public id -> (number of the look that read it, token, state; token and state None once deleted)
         self._states = {}
@@ -114,27 +120,26 @@ class Watcher:
         """
         deadline = time.monotonic() + timeout
         with self._lock:
-            self._waiting[public_id] += 1
+            waiters = self._waiting.get(public_id)
+            if waiters is None:
+                waiters = self._waiting[public_id] = _Waiters(self._lock)
+            waiters.count += 1
             self._lingering.pop(public_id, None)
             self._joined.add(public_id)
             since = self._looks
             self._start()
             self._work.notify()
-            update = self._updates.get(public_id)
-            if update is None:
-                update = self._updates[public_id] = threading.Condition(self._lock)
             try:
                 while not self._changed_since(public_id, token, since):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return unchanged
-                    update.wait(remaining)
+                    waiters.update.wait(remaining)
                 return self._states[public_id][2]
             finally:
-                self._waiting[public_id] -= 1
-                if not self._waiting[public_id]:
+                waiters.count -= 1
+                if not waiters.count:
                     del self._waiting[public_id]
-                    del self._updates[public_id]
                     self._lingering[public_id] = time.monotonic() + self.LINGER_SECONDS
 
     def latest(self, public_id):
@@ -193,9 +198,9 @@ class Watcher:
             if public_id in self._waiting or public_id in self._lingering:
                 previous = self._states.get(public_id)
                 self._states[public_id] = (look, token, state)
-                update = self._updates.get(public_id)
-                if update is not None and (previous is None or previous[1] != token or public_id in joined):
-                    update.notify_all()
+                waiters = self._waiting.get(public_id)
+                if waiters is not None and (previous is None or previous[1] != token or public_id in joined):
+                    waiters.update.notify_all()
 
     def stop_lingering(self):
         """Stop watching the transfers nobody waits on now, whatever their lingering time (for tests)."""
