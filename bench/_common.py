@@ -25,6 +25,17 @@ def summary(seconds):
     return f"{statistics.median(seconds):.3f} s (min {min(seconds):.3f}, max {max(seconds):.3f}, n={len(seconds)})"
 
 
+def median_seconds(call, runs):
+    """The median wall time of ``runs`` calls of ``call``, after one call to warm it."""
+    call()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

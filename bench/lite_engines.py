@@ -10,14 +10,13 @@ interpreter for a new size.
 """
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import CONTENT, LITE_DIR, STYLE  # noqa: E402
+from _common import CONTENT, LITE_DIR, STYLE, median_seconds  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -26,16 +25,6 @@ from tfapp.engines.lite import LiteEngine  # noqa: E402
 from tfapp.imaging import image2tensor, style2tensor  # noqa: E402
 
 SIZES = [(384, 384), (512, 341), (512, 512), (768, 512), (1024, 683)]
-
-
-def timed(call, runs):
-    call()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def dynamic_runner(content, vector):
@@ -66,9 +55,9 @@ def main():
         started = time.perf_counter()
         engine.transfer(content, vector)
         first_call = time.perf_counter() - started
-        fp16 = timed(lambda: engine.transfer(content, vector), args.runs)
+        fp16 = median_seconds(lambda: engine.transfer(content, vector), args.runs)
         invoke, output_shape = dynamic_runner(content, vector)
-        int8 = timed(invoke, args.runs)
+        int8 = median_seconds(invoke, args.runs)
         out_h, out_w = output_shape()[1:3]
         print(f"{width:>6}x{height:<5} {fp16:>13.3f} s {int8:>11.3f} s {out_w:>7}x{out_h:<4} {first_call - fp16:>13.3f} s")
 

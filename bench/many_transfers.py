@@ -14,7 +14,6 @@ the one condition again); both must return the same transfers.
 import argparse
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _common import median_seconds  # noqa: E402
 
 PAGE = 24  # the gallery's page size
 
@@ -46,16 +47,6 @@ def fill(count, shared_share):
             Transfer.objects.bulk_create(rows)
             rows = []
     Transfer.objects.bulk_create(rows)
-
-
-def median_ms(read, runs):
-    read()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        read()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
 
 
 def main():
@@ -97,15 +88,15 @@ def main():
                  "gallery page 10": (lambda: list(either[9 * PAGE:10 * PAGE]), lambda: list(now[9 * PAGE:10 * PAGE])),
                  "gallery count": (either.count, now.count)}
         for name, (before, after) in lists.items():
-            timings = [median_ms(read, options.runs) for read in (before, after)]
+            timings = [1000 * median_seconds(read, options.runs) for read in (before, after)]
             same = before() == after()
             print(f"{name:34} {who:16} {timings[0]:14.2f} ms {timings[1]:15.2f} ms  {'yes' if same else 'NO'}")
         mine = finished.owned_by(ownership).recent()
         print(f"{'gallery Mine, page 1 and count':34} {who:16} {'':>17} "
-              f"{median_ms(lambda: (list(mine[:PAGE]), mine.count()), options.runs):15.2f} ms")
+              f"{1000 * median_seconds(lambda: (list(mine[:PAGE]), mine.count()), options.runs):15.2f} ms")
     public = finished.shared().recent()
     print(f"{'gallery Public, page 1 and count':34} {'anyone':16} {'':>17} "
-          f"{median_ms(lambda: (list(public[:PAGE]), public.count()), options.runs):15.2f} ms")
+          f"{1000 * median_seconds(lambda: (list(public[:PAGE]), public.count()), options.runs):15.2f} ms")
 
 
 if __name__ == "__main__":
