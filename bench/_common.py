@@ -20,6 +20,13 @@ CONTENT = SHARED / "images" / "content"
 STYLE = SHARED / "images" / "style"
 
 
+def print_host():
+    """Print the CPU (model, cores, AVX-512 / BF16 / AMX flags) and the load: figures mean little without them."""
+    from tfapp import host
+
+    print(f"{host.description()}; load average {os.getloadavg()[0]:.2f}")
+
+
 def summary(seconds):
     """'median (min-max)' of a list of durations, in seconds."""
     return f"{statistics.median(seconds):.3f} s (min {min(seconds):.3f}, max {max(seconds):.3f}, n={len(seconds)})"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import CONTENT, SHARED, STYLE, summary  # noqa: E402
+from _common import CONTENT, SHARED, STYLE, print_host, summary  # noqa: E402
 
 ADAIN_DIR = SHARED / "models" / "adain-vgg19"
 PHOTO = CONTENT / "astronaut.png"
@@ -204,6 +204,7 @@ def main():
     parser.add_argument("--runtime", help=argparse.SUPPRESS)
     parser.add_argument("--skip-memory", action="store_true", help="Only the timing comparison.")
     options = parser.parse_args()
+    print_host()
     setup_django(options.threads)
     if options.one_size:
         return one_size(options.one_size, options.tile_size, options.runtime, options.threads)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import CONTENT, LITE_DIR, STYLE, summary  # noqa: E402
+from _common import CONTENT, LITE_DIR, STYLE, print_host, summary  # noqa: E402
 
 SIZES = (1024, 2048, 4096)
 CONTENT_PHOTO = CONTENT / "coffee.png"
@@ -135,6 +135,7 @@ def main():
     parser.add_argument("--crop", type=Path, help="Where to save a crop across tile borders of the 4096 px result.")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    print_host()
     setup_django()
     if args.child:
         measure_one_size(args.child, args.crop)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import CONTENT, LITE_DIR, STYLE, median_seconds  # noqa: E402
+from _common import CONTENT, LITE_DIR, STYLE, median_seconds, print_host  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -46,6 +46,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    print_host()
     engine = LiteEngine(LITE_DIR, LiteRtRuntime(2))
     vector = engine.style_vector(style2tensor(Image.open(STYLE / "starry_night.jpg"), 256))
     photo = Image.open(CONTENT / "astronaut.png")

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import median_seconds  # noqa: E402
+from _common import median_seconds, print_host  # noqa: E402
 
 PAGE = 24  # the gallery's page size
 
@@ -55,6 +55,7 @@ def main():
     parser.add_argument("--shared", type=float, default=0.01, help="share of transfers shared publicly")
     parser.add_argument("--runs", type=int, default=20, help="timed reads of each list, per way")
     options = parser.parse_args()
+    print_host()
 
     workdir = tempfile.mkdtemp(prefix="nst-many-")
     os.environ.setdefault("NST_DB_PATH", str(Path(workdir) / "db.sqlite3"))

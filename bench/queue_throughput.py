@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import CONTENT, STYLE, request, start_server, summary, upload_transfer  # noqa: E402
+from _common import CONTENT, STYLE, print_host, request, start_server, summary, upload_transfer  # noqa: E402
 
 PHOTO = CONTENT / "astronaut.png"
 PAINTING = STYLE / "starry_night.jpg"
@@ -156,6 +156,7 @@ def main():
                         help="NST_RUNTIME of the served site, each in every round (the first is the one compared "
                              "with the notebook path)")
     args = parser.parse_args()
+    print_host()
     print(f"{args.transfers} concurrent uploads of {PHOTO.name} (512x512) + {PAINTING.name}, lite engine")
     print(f"page p95: '/' and '/gallery/' loaded by one visitor every {VISITOR_PAUSE} s while the queue drains")
     print(f"{'runtime':>8} {'workers x threads':>18} {'done':>9} {'wall':>8} {'per s':>7} {'page p95':>9} "

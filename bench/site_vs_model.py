@@ -33,6 +33,7 @@ from _common import (  # noqa: E402
     CONTENT,
     LITE_DIR,
     STYLE,
+    print_host,
     request,
     start_server,
     summary,
@@ -178,6 +179,7 @@ def main():
     parser.add_argument("--runtime", default="", choices=["", "openvino", "litert"],
                         help="NST_RUNTIME of both paths (default: the fastest installed)")
     args = parser.parse_args()
+    print_host()
 
     import django
 

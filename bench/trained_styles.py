@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import CONTENT, MODEL_ENV, ROOT, STYLE  # noqa: E402
+from _common import CONTENT, MODEL_ENV, ROOT, STYLE, print_host  # noqa: E402
 
 STYLE_SIZE = 256
 
@@ -178,6 +178,7 @@ def main():
     measure.add_argument("--painting", default="starry_night.jpg")
     measure.add_argument("--side", type=int, default=512)
     args = parser.parse_args()
+    print_host()
     {"throughput": throughput, "inference": inference, "quality": quality}[args.command](args)
 
 

@@ -47,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (CONTENT, MODEL_ENV, ROOT, STYLE, free_port, multipart, request,  # noqa: E402
+from bench._common import (CONTENT, MODEL_ENV, ROOT, STYLE, free_port, multipart, print_host, request,  # noqa: E402
                            wait_until_quiet)
 
 PHOTO = CONTENT / "chelsea.png"
@@ -273,6 +273,7 @@ def main():
     parser.add_argument("--setups", nargs="+", metavar="NAME VAR=VALUE",
                         help="compare these set-ups of the production server instead of the servers")
     args = parser.parse_args()
+    print_host()
     # name -> (whether it is the development server, settings for serve)
     runs = {name: (SERVERS[name], {}) for name in args.servers}
     if args.setups:

@@ -25,8 +25,9 @@ SIZES = [(1, 1), (17, 23), (40, 33)]
 
 @pytest.fixture(scope="module")
 def adain_pair():
-    """AdaIN with the settings' default runtime (OpenVINO here), and with NST_RUNTIME=litert."""
-    on_default = adain.AdainMethod(settings.NST_ADAIN_MODEL_DIR)
+    """AdaIN with the settings' default runtime (OpenVINO here) in exact f32, and with NST_RUNTIME=litert."""
+    with override_settings(NST_PRECISION="f32"):
+        on_default = adain.AdainMethod(settings.NST_ADAIN_MODEL_DIR)
     with override_settings(NST_RUNTIME="litert"):
         on_litert = adain.AdainMethod(settings.NST_ADAIN_MODEL_DIR)
     return on_default, on_litert
@@ -34,11 +35,12 @@ def adain_pair():
 
 @pytest.fixture(scope="module")
 def trained_pair(tmp_path_factory):
-    """A published trained style, loaded with the default runtime and with NST_RUNTIME=litert."""
+    """A published trained style, loaded with the default runtime in exact f32 and with NST_RUNTIME=litert."""
     with override_settings(NST_TRAINED_MODEL_DIR=tmp_path_factory.mktemp("trained")):
         publish_untrained("converted", steps=5)
         method_class = trained_method_class("converted")
-        on_default = method_class()
+        with override_settings(NST_PRECISION="f32"):
+            on_default = method_class()
         with override_settings(NST_RUNTIME="litert"):
             on_litert = method_class()
     return on_default, on_litert

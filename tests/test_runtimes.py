@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.core.checks import run_checks
 
-from tfapp import tiling
+from tfapp import host, tiling
 from tfapp.engines import norm_statistics, runtimes
 from tfapp.engines.lite import TRANSFER_FILE, LiteEngine, TransferModel
 from tfapp.exceptions import ModelUnavailable
@@ -85,6 +85,39 @@ def test_the_default_runtime_is_openvino_in_f32(openvino):
 
 
 @needs_openvino
+def test_the_default_precision_is_bf16_exactly_where_the_cpu_has_it():
+    """Left at auto, OpenVINO runs in bf16 where it reports native bfloat16 (AVX-512 BF16, AMX), else in f32."""
+    expected = "bf16" if runtimes.native_bf16() else "f32"
+    assert runtimes.choose("", "auto", 2).precision == expected
+    assert runtimes.choose("litert", "auto", 2).precision == "f32"
+    assert runtimes.choose("openvino", "f32", 2).precision == "f32"
+
+
+def test_native_bf16_is_read_from_the_cpu_flags():
+    """AVX-512 BF16 or AMX counts as native bfloat16; AVX-512 alone or AVX2 does not."""
+    assert host.has_native_bf16({"avx2", "avx512f", "avx512_bf16"})
+    assert host.has_native_bf16({"avx2", "amx_bf16", "amx_tile"})
+    assert not host.has_native_bf16({"avx2", "avx512f", "avx512bw"})
+    assert not host.has_native_bf16({"avx2", "fma"})
+    assert not host.has_native_bf16(set())
+
+
+def test_the_host_description_names_the_cpu_and_its_flags():
+    """Benchmarks print the CPU's model and which of AVX2, AVX-512, AVX-512 BF16 and AMX it has."""
+    line = host.description()
+    assert host.cpu_model() in line
+    assert all(f"{flag}{'+' if flag in host.cpu_flags() else '-'}" in line for flag in host.NOTABLE_FLAGS)
+
+
+def test_auto_resolves_from_the_runtime_and_the_cpu():
+    """auto means bf16 only on OpenVINO with native bfloat16; f32 and bf16 mean themselves."""
+    assert runtimes.resolved_precision("auto", "openvino", True) == "bf16"
+    assert runtimes.resolved_precision("auto", "openvino", False) == "f32"
+    assert runtimes.resolved_precision("auto", "litert", True) == "f32"
+    assert runtimes.resolved_precision("f32", "openvino", True) == "f32"
+
+
+@needs_openvino
 @needs_bf16
 def test_bf16_stays_within_the_stated_difference(openvino, vector):
     """On a CPU with native bfloat16, bf16 differs from f32 by no more than README.md states."""
@@ -156,10 +189,22 @@ def test_tiles_with_whole_image_statistics_match_the_one_piece_result(openvino, 
     """A 1024 px content tiled at 512 px is within 1 level of 255 (mean) of one piece, 5x closer than per-tile."""
     content = photo(1024, 1024)
     assert max(tiling.plan_axis(1024, 512)[1]) > 0
-    shared = np.abs(openvino.transfer(content, vector, 512) - openvino.transfer(content, vector)).mean() * 255
-    per_tile = np.abs(litert.transfer(content, vector, 512) - litert.transfer(content, vector)).mean() * 255
+    whole = openvino.transfer(content, vector)
+    shared = np.abs(openvino.transfer(content, vector, 512) - whole).mean() * 255
+    own_statistics = tiling.stylize_in_tiles(content, lambda tile: openvino.transfer(tile, vector), 512)
+    per_tile = np.abs(own_statistics - whole).mean() * 255
     assert shared < TILED_TOLERANCE_LEVELS
     assert shared * 5 < per_tile
+
+
+@needs_openvino
+def test_litert_tiles_run_with_whole_image_statistics_too(openvino, litert, vector):
+    """With NST_RUNTIME=litert, tiles go to OpenVINO (f32) with shared statistics: the same tiled picture as OpenVINO's."""
+    content = photo(1024, 700)
+    assert litert.tiling_runtime.name == "openvino" and litert.tiling_runtime.precision == "f32"
+    tiled_on_litert = litert.transfer(content, vector, 512)
+    assert np.abs(tiled_on_litert - openvino.transfer(content, vector, 512)).max() < F32_TOLERANCE
+    assert np.abs(tiled_on_litert - litert.transfer(content, vector)).mean() * 255 < TILED_TOLERANCE_LEVELS
 
 
 def test_downscaled_keeps_the_aspect_and_the_mean():

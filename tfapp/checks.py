@@ -149,6 +149,7 @@ def check_runtime(app_configs, **kwargs):
     if precision == "bf16" and not runtimes.native_bf16():
         return [Warning("NST_PRECISION is bf16, but this CPU has no native bfloat16 arithmetic (or OpenVINO is "
                         "missing); the networks compute in f32 instead.",
-                        hint="Set NST_PRECISION=f32, or run on a CPU with AVX-512 BF16 or AMX and OpenVINO.",
+                        hint="Set NST_PRECISION=f32 (or auto, which picks bf16 only where it is native), or run on "
+                             "a CPU with AVX-512 BF16 or AMX and OpenVINO.",
                         id="tfapp.W014")]
     return []

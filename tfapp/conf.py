@@ -216,8 +216,8 @@ def runtime():
 
 
 def precision():
-    """``f32``, or ``bf16`` (OpenVINO on CPUs with native bfloat16 only; elsewhere f32 is used)."""
-    return str(_get("NST_PRECISION", "f32"))
+    """``auto`` (bf16 on OpenVINO where the CPU has native bfloat16, else f32), ``f32`` (exact) or ``bf16``."""
+    return str(_get("NST_PRECISION", "auto"))
 
 
 def trained_model_dir():

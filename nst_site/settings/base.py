@@ -176,7 +176,7 @@ for _name in ("NST_MODEL_BASE_URL", "NST_ADAIN_BASE_URL"):
     if _name in os.environ:
         globals()[_name] = os.environ[_name]
 NST_RUNTIME = os.environ.get("NST_RUNTIME", "")
-NST_PRECISION = os.environ.get("NST_PRECISION", "f32")
+NST_PRECISION = os.environ.get("NST_PRECISION", "auto")
 
 LOGGING = {
     "version": 1,

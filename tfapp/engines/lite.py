@@ -70,6 +70,7 @@ class LiteEngine(MagentaMethod):
         _check_files(model_dir)
         threads = conf.engine_threads()
         self.runtime = runtime or runtimes.configured()
+        self.tiling_runtime = _tiling_runtime(self.runtime, threads)
         self.label = f"{MagentaMethod.label}: TFLite on {self.runtime.label}"
         self._lock = threading.Lock()
         try:
@@ -110,18 +111,19 @@ class LiteEngine(MagentaMethod):
 
         Content whose long side exceeds ``tile_size`` (default
         :data:`tiling.DEFAULT_TILE_SIZE`) is stylized in overlapping tiles of at most
-        that side, which bounds the network's memory; see :mod:`tfapp.tiling`. Where
-        the runtime can (OpenVINO), every tile is normalised with the instance-norm
-        statistics of the whole image, seen downscaled to
-        :data:`tiling.STATISTICS_SIZE`, so tiles agree with each other; on LiteRT
-        each tile uses its own.
+        that side, which bounds the network's memory; see :mod:`tfapp.tiling`. Every
+        tile is normalised with the instance-norm statistics of the whole image, seen
+        downscaled to :data:`tiling.STATISTICS_SIZE`, so tiles agree with each other
+        and a tiled result looks the same whichever runtime was chosen: tiles run on
+        :attr:`tiling_runtime` (OpenVINO), since LiteRT cannot be fed statistics. Only
+        where OpenVINO is not installed does each tile use its own.
         """
         tile_size = tile_size or tiling.DEFAULT_TILE_SIZE
         if max(content.shape[1:3]) <= tile_size:
             return self._run("whole", content, {VECTOR_INPUT: style_vector})
         inputs = {VECTOR_INPUT: style_vector}
         kind = "whole"
-        if self.runtime.shares_statistics:
+        if self.tiling_runtime is not None:
             inputs.update(self._statistics(tiling.downscaled(content, tiling.STATISTICS_SIZE), style_vector))
             kind = "fed"
         return tiling.stylize_in_tiles(content, lambda tile: self._run(kind, tile, inputs), tile_size)
@@ -153,7 +155,7 @@ class LiteEngine(MagentaMethod):
             if kind == "whole":
                 network = self.runtime.network(flatbuffer)
             else:
-                network = self.runtime.network(flatbuffer, shared_statistics=kind)
+                network = self.tiling_runtime.network(flatbuffer, shared_statistics=kind)
         self._networks[key] = network
         while len(self._networks) > 1 and self._over_cache_limits():
             self._networks.popitem(last=False)
@@ -163,6 +165,19 @@ class LiteEngine(MagentaMethod):
         pixels = sum(height * width for _, (height, width) in self._networks)
         return (len(self._networks) > INTERPRETER_CACHE_SIZE
                 or pixels * self.runtime.bytes_per_pixel > INTERPRETER_CACHE_BYTES)
+
+
+def _tiling_runtime(runtime, threads):
+    """The runtime that runs tiles with shared statistics: ``runtime`` where it can, else OpenVINO in f32, else None.
+
+    f32 because a LiteRT user asked for the reference output, which f32 OpenVINO
+    matches to 1e-4 (bf16 would not).
+    """
+    if runtime.shares_statistics:
+        return runtime
+    if runtimes.is_installed(runtimes.OpenVinoRuntime.name):
+        return runtimes.OpenVinoRuntime(threads, "f32")
+    return None
 
 
 class TransferModel:

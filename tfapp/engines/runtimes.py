@@ -4,8 +4,10 @@
   fuses the whole graph (padding, convolutions, instance norms) into its own
   kernels. It is the default where installed: on two cores it runs Magenta's
   transfer network about twice as fast as LiteRT, with the same output to 1e-5
-  (README.md, ``bench/runtimes.py``). It can also run in bfloat16 on CPUs that
-  have native BF16 instructions (``NST_PRECISION=bf16``).
+  (README.md, ``bench/runtimes.py``). On CPUs with native BF16 instructions
+  (AVX-512 BF16 or AMX) it runs in bfloat16 by default (``NST_PRECISION=auto``), as
+  OpenVINO itself does, about twice as fast again; ``NST_PRECISION=f32`` gives the
+  exact output.
 * ``litert``: Google's LiteRT interpreter (XNNPACK), the reference.
 
 Both are used the same way: :meth:`Runtime.network` takes the flatbuffer's bytes
@@ -23,13 +25,13 @@ import tempfile
 
 import numpy as np
 
-from .. import conf
+from .. import conf, host
 from ..exceptions import ModelUnavailable
 
 logger = logging.getLogger(__name__)
 
 RUNTIMES = ("openvino", "litert")
-PRECISIONS = ("f32", "bf16")
+PRECISIONS = ("auto", "f32", "bf16")
 
 
 def is_installed(name):
@@ -44,26 +46,39 @@ def default_runtime():
 
 
 def native_bf16():
-    """Whether OpenVINO reports native bfloat16 arithmetic on this CPU (False without OpenVINO)."""
-    if not is_installed("openvino"):
-        return False
-    return "BF16" in _openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    """Whether OpenVINO can run bfloat16 natively here: installed, on a CPU with AVX-512 BF16 or AMX.
+
+    Read from the CPU's flags rather than OpenVINO's ``OPTIMIZATION_CAPABILITIES``,
+    which may list BF16 where it is only emulated.
+    """
+    return is_installed("openvino") and host.has_native_bf16()
+
+
+def resolved_precision(precision, runtime_name, native):
+    """The precision ``auto`` stands for: ``bf16`` on OpenVINO where the CPU has ``native`` bfloat16, else ``f32``.
+
+    ``f32`` and ``bf16`` stand for themselves (``choose`` falls back from ``bf16`` where it cannot run).
+    """
+    if precision != "auto":
+        return precision
+    return "bf16" if runtime_name == "openvino" and native else "f32"
 
 
 def choose(name, precision, threads):
     """The runtime to use for the settings ``name`` and ``precision``, falling back where they cannot be met.
 
-    An empty ``name`` means :func:`default_runtime`. A runtime that is not installed
-    falls back to the other one, and ``bf16`` to ``f32`` on a CPU without native
-    bfloat16 (or on LiteRT); each fallback is logged, and the runtime's
-    :attr:`~Runtime.label` says what actually runs. Raises ModelUnavailable for
-    values that name no runtime or precision.
+    An empty ``name`` means :func:`default_runtime`; ``auto`` precision, see
+    :func:`resolved_precision`. A runtime that is not installed falls back to the
+    other one, and ``bf16`` to ``f32`` on a CPU without native bfloat16 (or on
+    LiteRT); each fallback is logged, and the runtime's :attr:`~Runtime.label` says
+    what actually runs. Raises ModelUnavailable for values that name no runtime or precision.
     """
     name = name or default_runtime()
     _check_names(name, precision)
     if not is_installed(name):
         logger.warning("NST_RUNTIME is %s, which is not installed; using %s instead.", name, _installed(name))
         name = _installed(name)
+    precision = resolved_precision(precision, name, name == "openvino" and native_bf16())
     if precision == "bf16" and not (name == "openvino" and native_bf16()):
         logger.warning("NST_PRECISION is bf16, but %s cannot run bfloat16 natively here; using f32.", name)
         precision = "f32"
