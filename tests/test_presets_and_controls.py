@@ -49,8 +49,9 @@ def test_load_presets_adds_each_painting_with_details_and_a_stored_vector(starry
     assert StylePreset.objects.count() == 4
     assert (starry_night.artist, starry_night.year, starry_night.licence) == ("Vincent van Gogh", 1889, "Public domain")
     assert starry_night.thumbnail
-    assert list(starry_night.style_vectors) == ["lite:256:pooled"]
+    assert sorted(starry_night.style_vectors) == ["adain:256:sharp", "lite:256:pooled"]
     assert len(starry_night.style_vectors["lite:256:pooled"]) == 100
+    assert len(starry_night.style_vectors["adain:256:sharp"]) == 1024
 
 
 def test_loading_presets_again_updates_instead_of_duplicating(starry_night):
@@ -173,6 +174,26 @@ def test_rerun_with_a_changed_strength_reuses_the_inputs(submit):
     assert np.abs(_pixels(again.result_image) - _pixels(first.result_image)).mean() > 2
 
 
+def test_an_uploaded_painting_is_encoded_once_and_kept_for_reruns(submit):
+    """An AdaIN transfer keeps the uploaded painting's statistics on its style; a re-run copies them and uses them."""
+    first = submit({"method": "adain"}, content=shared_upload(CONTENT_DIR / "chelsea.png"),
+                   style=shared_upload(STYLE_DIR / "the_scream.jpg"))
+    assert first.status == Transfer.Status.DONE, first.error_message
+    assert len(first.first_style.style_vectors["adain:256:sharp"]) == 1024
+    again = submit({"source": first.public_id, "method": "adain", "style_weight": 100}, content=False, style=False)
+    assert again.first_style.style_vectors == first.first_style.style_vectors
+    assert np.array_equal(_pixels(again.result_image), _pixels(first.result_image))
+    # With its image gone, a third run still works: the painting is seen through its kept vector alone.
+    third = submit({"source": again.public_id, "method": "adain", "style_weight": 100}, content=False, style=False)
+    style = third.first_style
+    third.status, third.result_image = Transfer.Status.QUEUED, ""
+    third.save()
+    style.image.storage.delete(style.image.name)
+    run_transfer(third.pk)
+    third.refresh_from_db()
+    assert third.status == Transfer.Status.DONE, third.error_message
+
+
 def test_rerun_of_a_deleted_transfer_is_a_form_error(client):
     """A re-run whose source was deleted says so instead of failing."""
     transfer = make_transfer(run=False)
@@ -226,6 +247,7 @@ def test_single_style_transfer_still_works_with_the_vectorless_engine(submit, hu
 def test_load_presets_without_a_model_says_the_vectors_come_later(settings, fresh_engine, tmp_path, capsys):
     """With the model unavailable, presets are still loaded and the command says why no vector is stored."""
     settings.NST_LITE_MODEL_DIR = tmp_path / "none"
+    settings.NST_ADAIN_MODEL_DIR = tmp_path / "none"
     call_command("load_presets", str(STYLE_DIR))
     assert StylePreset.objects.count() == 4
     assert all(not preset.style_vectors for preset in StylePreset.objects.all())

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import Prefetch
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.text import slugify
@@ -116,7 +117,7 @@ class TransferAdmin(admin.ModelAdmin):
         self.message_user(request, f"Queued {count} transfer(s) again.")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("styles")
+        return super().get_queryset(request).prefetch_related(Prefetch("styles", TransferStyle.objects.shown()))
 
     def has_add_permission(self, request):
         return False

@@ -254,7 +254,7 @@ class TransferForm(forms.Form):
                       for slot, upload, preset in chosen]
         elif self.source:
             styles = [StyleChoice(self._stored(style.image, "the transfer to re-run"),
-                                  self._weight(cleaned, style.position), style.preset)
+                                  self._weight(cleaned, style.position), style.preset, style.style_vectors)
                       for style in self.source.styles.all()]
         else:
             raise ValidationError(self.error_messages["no_style"], code="no_style")

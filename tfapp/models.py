@@ -24,6 +24,11 @@ class StylePresetQuerySet(models.QuerySet):
         return self.defer("style_vectors")
 
 
+def style_vector_key(engine, style_size, pooling):
+    """Key of a cached style vector (in ``style_vectors`` of a preset or a transfer's style): it depends on all three."""
+    return f"{engine}:{style_size}:{'pooled' if pooling else 'sharp'}"
+
+
 class StylePreset(models.Model):
     """A painting offered on the upload page, with its style vectors computed once and kept."""
 
@@ -49,10 +54,6 @@ class StylePreset(models.Model):
     def files(self):
         return [field for field in (self.image, self.thumbnail) if field]
 
-    @staticmethod
-    def vector_key(engine, style_size, pooling):
-        """Key of a cached style vector: the vector depends on all three."""
-        return f"{engine}:{style_size}:{'pooled' if pooling else 'sharp'}"
 
 
 #: The order of every list of transfers; the id breaks ties, so pages never overlap.
@@ -267,6 +268,12 @@ class Transfer(models.Model):
         return styles[0] if styles else None
 
 
+class TransferStyleQuerySet(models.QuerySet):
+    def shown(self):
+        """Styles for a page, with their presets, without the style vectors only workers read."""
+        return self.select_related("preset").defer("style_vectors", "preset__style_vectors")
+
+
 class TransferStyle(models.Model):
     """One of the (up to four) styles of a transfer, blended by weight."""
 
@@ -277,6 +284,11 @@ class TransferStyle(models.Model):
     thumbnail = models.ImageField(upload_to=transfer_style_path, blank=True)
     preset = models.ForeignKey(StylePreset, on_delete=models.SET_NULL, null=True, blank=True,
                                related_name="uses", help_text="The preset this style came from, if any.")
+    style_vectors = models.JSONField(default=dict, blank=True, editable=False,
+                                     help_text="An uploaded style's encodings by engine, style size and smoothing, "
+                                               "kept for retries and re-runs.")
+
+    objects = TransferStyleQuerySet.as_manager()
 
     class Meta:
         ordering = ["position"]

@@ -16,9 +16,6 @@ from . import colour, conf, engines, tiling
 from .exceptions import UnsupportedByEngine
 from .imaging import image2tensor, style2tensor, tensor2image
 
-STYLE_VECTOR_SHAPE = (1, 1, 1, 100)
-
-
 @dataclass
 class Options:
     """The parameters of one transfer; ``None`` means the site's setting.
@@ -108,7 +105,7 @@ def stylize(content_image, styles, options=None, method=None, progress=None):
 
 
 def style_vector_of(image, style_size=None, pooling=None, method=None):
-    """The style vector of a Pillow image seen at ``style_size`` (``float32`` ``[1, 1, 1, 100]``).
+    """The style vector of a Pillow image seen at ``style_size`` (``float32`` ``method.style_vector_shape``).
 
     ``None`` means the site's setting. Store it per style size and pooling: a
     preset passes it to :func:`stylize` instead of its image, saving the prediction.
@@ -135,9 +132,9 @@ def normalised_styles(styles):
 def _checked_style(style):
     if isinstance(style, Image.Image):
         return style
-    if isinstance(style, np.ndarray) and style.shape == STYLE_VECTOR_SHAPE:
+    if isinstance(style, np.ndarray) and style.ndim == 4 and style.shape[:3] == (1, 1, 1):
         return style.astype(np.float32, copy=False)
-    raise ValueError(f"A style must be a Pillow image or a style vector of shape {STYLE_VECTOR_SHAPE}.")
+    raise ValueError("A style must be a Pillow image or a style vector of shape [1, 1, 1, N].")
 
 
 def _checked_weight(weight):
@@ -149,10 +146,12 @@ def _checked_weight(weight):
 def check_supported(method, weighted_styles, options):
     """Raise :class:`UnsupportedByEngine` when ``method`` cannot apply these styles and options."""
     check_controls(method, len(weighted_styles), options)
-    if not method.capabilities.style_vectors and not all(isinstance(style, Image.Image)
-                                                         for style, _ in weighted_styles):
+    vectors = [style for style, _ in weighted_styles if not isinstance(style, Image.Image)]
+    if vectors and not method.capabilities.style_vectors:
         raise UnsupportedByEngine(f"{method.label} needs the style image, not a stored style vector.",
                                   "style_vectors")
+    if any(vector.shape != method.style_vector_shape for vector in vectors):
+        raise ValueError(f"{method.label} takes style vectors of shape {method.style_vector_shape}.")
 
 
 def check_controls(method, style_count, options):

@@ -10,7 +10,7 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, connection, transaction
@@ -23,7 +23,7 @@ from .exceptions import Cancelled, InvalidImage, StyleTransferError
 from .imaging import THUMBNAIL_SIZE, encode_png, encode_thumbnail, open_image, tensor2image
 from .metadata import without_metadata
 from .models import Transfer, TransferStyle
-from .presets import preset_vector
+from .presets import stored_vector
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ class StyleChoice:
     input: ImageInput
     weight: float = 1.0
     preset: object = None
+    #: Vectors already computed for this painting (see :mod:`tfapp.presets`), copied from a re-run's source.
+    style_vectors: dict = field(default_factory=dict)
 
 
 def create_transfer(content, styles, options, client="", ownership=None, inputs_id=None):
@@ -92,7 +94,7 @@ def create_transfer(content, styles, options, client="", ownership=None, inputs_
             transfer.save()
             for position, choice in enumerate(styles):
                 style = TransferStyle(transfer=transfer, position=position, weight=choice.weight,
-                                      preset=choice.preset)
+                                      preset=choice.preset, style_vectors=choice.style_vectors)
                 _store(style.image, f"style-{position + 1}", choice.input, written)
                 style.save()
     except Exception:
@@ -288,9 +290,9 @@ class Heartbeat:
 
 
 def _style_input(style, method, options):
-    """A preset's stored style vector when the method takes vectors, else the style image."""
-    if style.preset and method.capabilities.style_vectors:
-        return preset_vector(style.preset, method, options.style_size, options.style_pooling)
+    """The style's stored vector (its preset's, or its own) when the method takes vectors, else the style image."""
+    if method.capabilities.style_vectors:
+        return stored_vector(style.preset or style, method, options.style_size, options.style_pooling)
     with style.image.open("rb") as stored:
         return open_image(stored, needed_side=options.style_size)
 

@@ -86,7 +86,7 @@ def detail(request, public_id):
     transfer = next((other for other in same_inputs if other.public_id == public_id), None)
     if transfer is None:
         raise Http404("There is no transfer with this id; it may have been deleted.")
-    prefetch_related_objects([transfer], Prefetch("styles", TransferStyle.objects.select_related("preset")))
+    prefetch_related_objects([transfer], Prefetch("styles", TransferStyle.objects.shown()))
     ownership = Ownership.of_request(request)
     offers = engines.offers()
     return render(request, "tfapp/transfer_detail.html", {

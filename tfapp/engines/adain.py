@@ -67,8 +67,11 @@ DEFAULT_TILE_SIZE = 1024
 ENCODER_BYTES_PER_PIXEL = 600
 DECODER_BYTES_PER_POSITION = 600 * DOWNSAMPLING ** 2
 
+#: Channels of the relu4_1 features AdaIN aligns.
+FEATURE_CHANNELS = 512
+
 _IMAGES = tf.TensorSpec([1, None, None, 3], tf.float32)
-_FEATURES = tf.TensorSpec([1, None, None, 512], tf.float32)
+_FEATURES = tf.TensorSpec([1, None, None, FEATURE_CHANNELS], tf.float32)
 _REFLECT_ONE = [[0, 0], [1, 1], [1, 1], [0, 0]]
 
 
@@ -79,13 +82,15 @@ class AdainMethod(Method):
     description = ("Feed-forward feature alignment (Huang & Belongie 2017): any painting in one pass, "
                    "with a content/style trade-off.")
     queue = "default"
-    capabilities = Capabilities(strength=True, blending=True, preserve_colours=True, style_scale=True)
+    capabilities = Capabilities(strength=True, blending=True, preserve_colours=True, style_scale=True,
+                                style_vectors=True)
     reasons = {
         "previews": "AdaIN finishes in one pass; there is nothing to preview.",
         "cancel": "AdaIN finishes in one pass, in seconds.",
-        "style_vectors": "AdaIN measures each painting's features as it runs.",
         "qualities": "AdaIN has one setting.",
     }
+    #: A painting's relu4_1 statistics: its 512 channel means, then their standard deviations.
+    style_vector_shape = (1, 1, 1, 2 * FEATURE_CHANNELS)
 
     #: Seconds per megapixel of result and fixed seconds (encoding a 256 px painting) on
     #: two idle cores: half the CPU seconds ``bench/adain.py`` measured at 512x512 (6.6 s,
@@ -195,14 +200,22 @@ class AdainMethod(Method):
         return (tf.constant(mean.reshape(1, 1, 1, -1), tf.float32),
                 tf.constant(np.sqrt(variance + self._epsilon).reshape(1, 1, 1, -1), tf.float32))
 
+    def style_vector(self, style):
+        """The painting's relu4_1 feature means and standard deviations, side by side: ``[1, 1, 1, 1024]``.
+
+        What AdaIN needs of a painting; a preset stores it, so its painting is never
+        encoded again (see :meth:`Method.style_vector`).
+        """
+        # Not padded to whole pooling steps, as in the graph: no mirrored pixels in the statistics.
+        mean, std = statistics(self._encode(_padded(style, multiple=1)))
+        return np.concatenate([np.asarray(mean), np.asarray(std)], axis=-1).astype(np.float32)
+
     def _style_statistics(self, styles):
-        """The weighted means of the styles' feature means and standard deviations."""
-        mean, std = 0.0, 0.0
-        for style, weight in styles:
-            # Not padded to whole pooling steps, as in the graph: no mirrored pixels in the statistics.
-            style_mean, style_std = statistics(self._encode(_padded(style, multiple=1)))
-            mean, std = mean + weight * style_mean, std + weight * style_std
-        return mean, std
+        """The weighted means of the styles' feature means and standard deviations (images or style vectors)."""
+        vector = sum(weight * (style if style.shape == self.style_vector_shape else self.style_vector(style))
+                     for style, weight in styles)
+        mean, std = np.split(vector, 2, axis=-1)
+        return tf.constant(mean), tf.constant(std)
 
 
 def statistics(features, epsilon=0.0):

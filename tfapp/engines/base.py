@@ -27,7 +27,7 @@ class Capabilities:
     previews: bool = False
     #: Stops within a few seconds when the transfer is cancelled.
     cancel: bool = False
-    #: Takes precomputed style vectors (``style_vector``), so presets keep theirs.
+    #: Takes precomputed style vectors (``style_vector``), so presets and uploaded styles keep theirs.
     style_vectors: bool = False
     #: Takes style images; a network trained for one painting has its style built in.
     style_input: bool = True
@@ -75,6 +75,8 @@ class Method:
     smooths_style = False
     #: For each capability it lacks, a sentence saying why (shown beside the disabled control).
     reasons = {}
+    #: With ``capabilities.style_vectors``: the shape of what :meth:`style_vector` returns.
+    style_vector_shape = None
 
     def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
                 content_style=None):
@@ -96,6 +98,16 @@ class Method:
 
         Returns:
             ``float32`` array ``[1, H, W, 3]`` in ``[0, 1]``: exactly the content's size.
+        """
+        raise NotImplementedError
+
+    def style_vector(self, style):
+        """Only with ``capabilities.style_vectors``: a style image -> what :meth:`stylize` takes instead of it.
+
+        ``style``: ``float32`` ``[1, h, w, 3]`` in ``[0, 1]``, as a style is passed to
+        :meth:`stylize`. Returns a ``float32`` array of :attr:`style_vector_shape` that,
+        passed in its place, gives the same result; it is stored with presets and
+        uploaded styles so each painting is encoded once.
         """
         raise NotImplementedError
 

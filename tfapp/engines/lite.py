@@ -64,6 +64,7 @@ class LiteEngine(MagentaMethod):
 
     engine = "lite"
     capabilities = Capabilities(strength=True, blending=True, style_vectors=True)
+    style_vector_shape = STYLE_VECTOR_SHAPE
 
     def __init__(self, model_dir=None, runtime=None):
         model_dir = model_dir or conf.lite_model_dir()

@@ -9,7 +9,7 @@ from tfapp import conf, engines
 from tfapp.exceptions import ModelUnavailable, StyleTransferError
 from tfapp.imaging import encode_thumbnail, open_image
 from tfapp.models import StylePreset
-from tfapp.presets import preset_vector
+from tfapp.presets import stored_vector
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 
@@ -24,7 +24,7 @@ KNOWN_PAINTINGS = {
 
 class Command(BaseCommand):
     help = ("Load every image in DIR as a preset style (updating presets of the same name) and store its "
-            "style vector. Details come from DIR/presets.json ({file name: {name, artist, year, licence}}) "
+            "style vector for each method that takes one (Magenta, AdaIN). Details come from DIR/presets.json ({file name: {name, artist, year, licence}}) "
             "when present.")
 
     def add_arguments(self, parser):
@@ -38,10 +38,10 @@ class Command(BaseCommand):
         if not paths:
             raise CommandError(f"{folder} has no images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
         details = _details_file(folder)
-        engine, reason = _engine_or_reason()
+        methods, reasons = _vector_methods()
         for path in paths:
             preset, created = self._load(path, {"licence": licence, **_details(path, details)})
-            stored = self._store_vector(preset, engine, reason)
+            stored = self._store_vectors(preset, methods, reasons)
             self.stdout.write(f"{'Added' if created else 'Updated'} {preset}{stored}")
 
     def _load(self, path, details):
@@ -60,13 +60,15 @@ class Command(BaseCommand):
         preset.save()
         return preset, created
 
-    def _store_vector(self, preset, engine, reason):
-        if engine is None:
-            return f" (style vector not stored yet, the model is unavailable: {reason})"
-        if not engine.capabilities.style_vectors:
-            return " (no style vector: this engine takes the image instead)"
-        preset_vector(preset, engine, conf.style_size(), conf.style_pooling())
-        return f" with its style vector at {conf.style_size()} px"
+    def _store_vectors(self, preset, methods, reasons):
+        for method in methods:
+            pooling = conf.style_pooling() and method.smooths_style
+            stored_vector(preset, method, conf.style_size(), pooling)
+        said = f" with its style vectors for {', '.join(m.label for m in methods)} at {conf.style_size()} px" \
+            if methods else ""
+        later = "".join(f" ({label}'s style vector not stored yet, the model is unavailable: {reason})"
+                        for label, reason in reasons.items())
+        return said + later
 
 
 def _details_file(folder):
@@ -85,9 +87,15 @@ def _details(path, details):
     return dict(known) if known else {"name": path.stem.replace("_", " ").replace("-", " ").title()}
 
 
-def _engine_or_reason():
-    """Magenta's engine and None, or None and why it is unavailable (vectors are then computed on first use)."""
-    try:
-        return engines.get(engines.DEFAULT_METHOD), None
-    except ModelUnavailable as error:
-        return None, str(error)
+def _vector_methods():
+    """The loaded methods that take style vectors, and ``{label: why}`` for those unavailable (computed on first use)."""
+    methods, reasons = [], {}
+    for name in engines.METHODS:
+        declared = engines.method_class(name)
+        if not declared.capabilities.style_vectors:
+            continue
+        try:
+            methods.append(engines.get(name))
+        except ModelUnavailable as error:
+            reasons[declared.label] = str(error)
+    return methods, reasons

@@ -8,7 +8,7 @@ from tfapp.exceptions import StyleTransferError
 from tfapp.imaging import open_image
 from tfapp.models import StylePreset
 from tfapp.pipeline import Options, stylize
-from tfapp.presets import preset_vector
+from tfapp.presets import stored_vector
 
 PRESET_PREFIX = "preset:"
 TRAINED_PREFIX = "trained:"
@@ -90,7 +90,7 @@ def _style(name, method, options):
         known = ", ".join(StylePreset.objects.values_list("name", flat=True)) or "none; see load_presets"
         raise CommandError(f"No preset called {name[len(PRESET_PREFIX):]!r}. Presets: {known}.")
     if method.capabilities.style_vectors:
-        return preset_vector(preset, method, options.style_size, options.style_pooling)
+        return stored_vector(preset, method, options.style_size, options.style_pooling)
     with preset.image.open("rb") as stored:
         return open_image(stored)
 
