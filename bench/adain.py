@@ -5,8 +5,12 @@
    turns: the frozen graphs as shipped (their ``Dequantize`` ops run on every call),
    and ``AdainMethod`` (the same weights dequantized once at load) run by TensorFlow
    (what ``NST_RUNTIME=litert`` gives) and by OpenVINO (the default where installed),
-   with the speed-up of OpenVINO over TensorFlow. Also the parts on each runtime:
-   encoding the photo, encoding the painting, decoding.
+   with the speed-up of OpenVINO over TensorFlow; on a CPU with native bfloat16 also
+   OpenVINO in bf16 (the default there, ``NST_PRECISION=auto``), with its difference
+   from f32. Each runtime is timed with the painting as an image and as its stored
+   style vector (what a preset, a retry or a re-run uses). Also the parts on each
+   runtime: encoding the photo, encoding the painting, decoding; and OpenVINO's own
+   per-layer profile of the decoder, summed by kind of layer, one thread.
 2. For 512, 1024 and 2048 px, a fresh process per runtime runs ``AdainMethod.stylize``
    in one piece (and at 2048 also in 1024 px tiles) and reports its time and its
    peak resident memory, so one size's memory never counts towards another's.
@@ -33,8 +37,8 @@ ADAIN_DIR = SHARED / "models" / "adain-vgg19"
 PHOTO = CONTENT / "astronaut.png"
 PAINTING = STYLE / "starry_night.jpg"
 MEMORY_RUNS = ((512, None), (1024, None), (2048, None), (2048, 1024))
-#: The runtime setting each of the two ``AdainMethod`` runs with, by what then runs the networks.
-RUNTIMES = {"TensorFlow": "litert", "OpenVINO": "openvino"}
+#: The runtime and precision each ``AdainMethod`` runs with, by what then runs the networks.
+RUNTIMES = {"TensorFlow": ("litert", "f32"), "OpenVINO": ("openvino", "f32")}
 
 
 def setup_django(threads):
@@ -101,11 +105,21 @@ def print_times(label, measured):
     print(f"  {label:29} {summary(wall)}; CPU {summary(cpu)}")
 
 
-def adain_on(runtime_setting, threads):
+def runtimes_here():
+    """RUNTIMES, plus OpenVINO in bf16 where this CPU has it natively."""
+    from tfapp.engines import runtimes
+
+    if runtimes.native_bf16():
+        return {**RUNTIMES, "OpenVINO bf16": ("openvino", "bf16")}
+    print("OpenVINO bf16: not measured, this CPU has no native bfloat16 arithmetic.")
+    return RUNTIMES
+
+
+def adain_on(runtime_setting, precision, threads):
     from tfapp.engines import runtimes
     from tfapp.engines.adain import AdainMethod
 
-    return AdainMethod(runtime=runtimes.choose(runtime_setting, "f32", threads))
+    return AdainMethod(runtime=runtimes.choose(runtime_setting, precision, threads))
 
 
 def compare(runs, threads):
@@ -113,7 +127,7 @@ def compare(runs, threads):
 
     from tfapp.engines.adain import _padded
 
-    methods = {label: adain_on(setting, threads) for label, setting in RUNTIMES.items()}
+    methods = {label: adain_on(*setting, threads) for label, setting in runtimes_here().items()}
     graph = GraphTransfer()
     for size in ((512, 512), (512, 341)):
         print(f"load average {os.getloadavg()[0]:.2f}")
@@ -125,15 +139,48 @@ def compare(runs, threads):
         print(f"{size[0]}x{size[1]}: max difference from the graphs: " + ", ".join(
             f"{label} {np.abs(result - graph_result).max():.2e}" for label, result in results.items()) +
             f"; OpenVINO from TensorFlow {np.abs(results['OpenVINO'] - results['TensorFlow']).max():.2e}")
-        times = {"graph as shipped": [], **{label: [] for label in methods}}
+        if "OpenVINO bf16" in results:
+            levels = np.abs(results["OpenVINO bf16"] - results["OpenVINO"]) * 255
+            print(f"  bf16 from f32: max {levels.max():.1f}, mean {levels.mean():.2f} levels of 255")
+        vectors = {label: method.style_vector(style) for label, method in methods.items()}
+        times = {"graph as shipped": [], **{label: [] for label in methods},
+                 **{f"{label}, stored vector": [] for label in methods}}
         for _ in range(runs):
             times["graph as shipped"].append(timed_with_cpu(graph, padded, style))
             for label, method in methods.items():
                 times[label].append(timed_with_cpu(method.stylize, content, [(style, 1.0)]))
+                times[f"{label}, stored vector"].append(timed_with_cpu(method.stylize, content,
+                                                                       [(vectors[label], 1.0)]))
         for label, measured in times.items():
             print_times(label, measured)
         print_speed_up(times)
         parts(methods, content, style, runs)
+    decoder_profile(methods, content)
+
+
+def decoder_profile(methods, content):
+    """OpenVINO's per-layer times of one decode at the content's size, summed by kind of layer, on one thread."""
+    import collections
+
+    from tfapp.engines import runtimes
+    from tfapp.engines.adain import _padded
+
+    for label, method in methods.items():
+        if not label.startswith("OpenVINO"):
+            continue
+        features = method._encode(_padded(content))
+        compiled = runtimes._openvino_core().compile_model(method._decode._model, "CPU", {
+            "INFERENCE_NUM_THREADS": 1, "INFERENCE_PRECISION_HINT": method._decode._runtime.precision,
+            "PERF_COUNT": True})
+        request = compiled.create_infer_request()
+        for _ in range(3):
+            request.infer({0: features})
+        by_kind = collections.Counter()
+        for layer in request.profiling_info:
+            by_kind[layer.node_type] += layer.real_time.total_seconds()
+        total = sum(by_kind.values())
+        print(f"  decoder profile, {label}, one thread ({total:.3f} s): " + ", ".join(
+            f"{kind} {seconds / total:.0%}" for kind, seconds in by_kind.most_common() if seconds / total >= 0.005))
 
 
 def print_speed_up(times):
@@ -170,10 +217,10 @@ def peak_resident_bytes():
     return int(line.split()[1]) * 1024
 
 
-def one_size(long_side, tile_size, runtime_setting, threads):
+def one_size(long_side, tile_size, runtime_setting, precision, threads):
     """In a fresh process: one square transfer of ``long_side`` px; prints a JSON line."""
     content, style = images((long_side, long_side))
-    method = adain_on(runtime_setting, threads)
+    method = adain_on(runtime_setting, precision, threads)
     method.stylize(content[:, :64, :64], [(style, 1.0)])
     loaded = peak_resident_bytes()
     seconds = timed(method.stylize, content, [(style, 1.0)], 1.0, None, tile_size or long_side)
@@ -183,9 +230,9 @@ def one_size(long_side, tile_size, runtime_setting, threads):
 def memory(threads):
     for long_side, tile_size in MEMORY_RUNS:
         print(f"load average {os.getloadavg()[0]:.2f}")
-        for label, setting in RUNTIMES.items():
+        for label, (setting, precision) in runtimes_here().items():
             command = [sys.executable, __file__, "--threads", str(threads), "--one-size", str(long_side),
-                       "--runtime", setting]
+                       "--runtime", setting, "--precision", precision]
             if tile_size:
                 command += ["--tile-size", str(tile_size)]
             output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -202,12 +249,13 @@ def main():
     parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--tile-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--runtime", help=argparse.SUPPRESS)
+    parser.add_argument("--precision", help=argparse.SUPPRESS)
     parser.add_argument("--skip-memory", action="store_true", help="Only the timing comparison.")
     options = parser.parse_args()
     print_host()
     setup_django(options.threads)
     if options.one_size:
-        return one_size(options.one_size, options.tile_size, options.runtime, options.threads)
+        return one_size(options.one_size, options.tile_size, options.runtime, options.precision, options.threads)
     print(f"{options.threads} threads, {os.cpu_count()} cores")
     compare(options.runs, options.threads)
     if not options.skip_memory:
