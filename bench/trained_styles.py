@@ -82,15 +82,15 @@ def inference(args):
     environment = {} if args.trained else {"NST_TRAINED_MODEL_DIR": str(workdir)}
     setup_django(**environment)
     from tfapp import engines
-    from tfapp.imaging import image2tensor, open_image, style2tensor
-
     from tfapp.engines import runtimes
+    from tfapp.imaging import image2tensor, open_image, style2tensor
+    from tfapp.methods.magenta import Lite
 
     name = args.trained or _publish_untrained()
-    method_class = engines.method_class(f"trained:{name}")
+    method_class = engines.method_class(f"trained:{name}").engine_class()
     on_tensorflow, on_openvino = (method_class(runtimes.choose(setting, "f32", args.threads))
                                   for setting in ("litert", "openvino"))
-    magenta = engines.create_magenta("lite")
+    magenta = Lite.engine_class()()
     photo = open_image(CONTENT / "astronaut.png").resize((args.side, args.side))
     content = image2tensor(photo)
     vector = magenta.style_vector(style2tensor(open_image(STYLE / "starry_night.jpg"), STYLE_SIZE))
@@ -131,11 +131,12 @@ def quality(args):
     from tfapp import engines, pipeline
     from tfapp.engines import vgg
     from tfapp.imaging import image2tensor, open_image, style2tensor
+    from tfapp.methods.magenta import Lite
     from tfapp.training_photos import PhotoFolder
 
     method = f"trained:{args.trained}"
     trained = engines.get(method)
-    magenta = engines.create_magenta("lite")
+    magenta = Lite.engine_class()()
     painting = open_image(STYLE / args.painting)
     style = tf.constant(style2tensor(painting, STYLE_SIZE, pooling=False))
     network = vgg.shared_vgg()

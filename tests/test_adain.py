@@ -9,6 +9,7 @@ from tfapp import tiling
 from tfapp.engines import adain, runtimes, tf_threads
 from tfapp.exceptions import ModelUnavailable
 from tfapp.imaging import image2tensor, style2tensor
+from tfapp.methods import adain as adain_declaration
 
 from .conftest import CONTENT_DIR, STYLE_DIR
 from .metrics import colour_distance, seam_ratio
@@ -49,7 +50,7 @@ def as_pixels(image):
 def shipped_graphs(content, style):
     """The frozen graphs as published: encoder, then the decoder with its own AdaIN (alpha 1)."""
     graphs = []
-    for name in adain.REQUIRED_FILES:
+    for name in adain_declaration.FILES:
         graph_def = tf.compat.v1.GraphDef()
         graph_def.ParseFromString((settings.NST_ADAIN_MODEL_DIR / name).read_bytes())
         graphs.append(tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), []))
@@ -143,7 +144,7 @@ def test_missing_weights_folder_names_the_fix(tmp_path):
 
 def test_unreadable_graph_is_model_unavailable(tmp_path):
     """A damaged graph file is reported as unavailable, not as a protobuf traceback."""
-    for name in adain.REQUIRED_FILES:
+    for name in adain_declaration.FILES:
         (tmp_path / name).write_bytes(b"not a graph")
     with pytest.raises(ModelUnavailable, match="could not be read"):
         adain.AdainMethod(tmp_path)

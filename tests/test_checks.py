@@ -6,7 +6,8 @@ import sys
 from django.conf import settings as django_settings
 from django.core.checks import run_checks
 
-from tfapp.checks import LITE_REQUIRED_FILES, check_model
+from tfapp.checks import check_model
+from tfapp.methods.magenta import LITE_FILES
 
 
 def warnings_by_id():
@@ -25,7 +26,7 @@ def test_lite_engine_with_an_empty_folder_warns(settings, tmp_path):
     settings.NST_ENGINE = "lite"
     settings.NST_LITE_MODEL_DIR = tmp_path
     warning = warnings_by_id()["tfapp.W002"]
-    assert all(name in warning.msg for name in LITE_REQUIRED_FILES)
+    assert all(name in warning.msg for name in LITE_FILES)
     assert "NST_LITE_MODEL_DIR" in warning.hint and "download_models" in warning.hint
 
 
@@ -43,7 +44,7 @@ def test_lite_engine_with_its_files_in_place_does_not_warn(settings, tmp_path):
     """NST_ENGINE=lite with both required files present gives no warning."""
     settings.NST_ENGINE = "lite"
     settings.NST_LITE_MODEL_DIR = tmp_path
-    for name in LITE_REQUIRED_FILES:
+    for name in LITE_FILES:
         (tmp_path / name).touch()
     assert check_model(None) == []
 

@@ -5,7 +5,7 @@ from django.conf import settings
 from PIL import Image
 
 from tfapp import colour, pipeline
-from tfapp.engines.base import Method
+from tfapp.methods.base import Method
 from tfapp.engines.lite import LiteEngine
 from tfapp.exceptions import UnsupportedByEngine
 from tfapp.imaging import image2tensor, open_image, tensor2image

@@ -5,7 +5,7 @@ import tensorflow as tf
 from PIL import Image
 
 from tfapp.engines import gatys, vgg
-from tfapp.engines.base import Progress
+from tfapp.methods.base import Progress
 from tfapp.exceptions import Cancelled
 from tfapp.imaging import image2tensor, style2tensor
 

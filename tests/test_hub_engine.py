@@ -213,7 +213,19 @@ def test_corrupt_archive_makes_the_engine_unavailable(hub_settings, model_server
 def test_unreachable_host_makes_the_engine_unavailable(hub_settings):
     """A URL nothing listens on gives ModelUnavailable rather than an unhandled network error."""
     hub_settings.NST_HUB_HANDLE = f"http://127.0.0.1:{closed_port()}/magenta.tar.gz"
-    assert "could not be loaded" in engines.unavailable_reason()
+    with pytest.raises(ModelUnavailable, match="could not be loaded"):
+        engines.get()
+
+
+def test_pages_say_how_to_fetch_a_model_not_downloaded_yet_and_ask_no_server(hub_settings, model_server):
+    """A web process only looks in the cache: a URL not fetched yet is unavailable with the command that fetches it,
+    and no request reaches the model's server; once a worker has fetched it, pages offer it."""
+    hub_settings.NST_HUB_HANDLE = model_server.url("/magenta/2.tar.gz")
+    reason = engines.unavailable_reason()
+    assert "has not been downloaded" in reason and "download_models --engine hub" in reason
+    assert model_server.requests == []
+    engines.get()
+    assert engines.unavailable_reason() is None
 
 
 def test_missing_local_folder_makes_the_engine_unavailable(hub_settings, tmp_path):

@@ -8,9 +8,10 @@ from django.core.checks import run_checks
 
 from tfapp import host, tiling
 from tfapp.engines import norm_statistics, runtimes
-from tfapp.engines.lite import TRANSFER_FILE, LiteEngine, TransferModel
+from tfapp.engines.lite import LiteEngine, TransferModel
 from tfapp.exceptions import ModelUnavailable
 from tfapp.imaging import image2tensor, open_image, style2tensor
+from tfapp.methods.magenta import TRANSFER_FILE
 
 from .conftest import CONTENT_DIR, STYLE_DIR
 

@@ -3,19 +3,13 @@
 They only look at settings and files. Loading TensorFlow or the model, or asking
 the network, would slow down every command, ``migrate`` and ``check`` included.
 """
-import hashlib
 from pathlib import Path
 
 from django.core.checks import Warning, register
 
 from . import conf
-from .engines import MAGENTA_ENGINES, runtimes
-
-#: The frozen graphs the ``adain`` method loads.
-ADAIN_REQUIRED_FILES = ("encoder_opt_quantized.pb", "decoder_opt_quantized.pb")
-
-#: The TFLite files the ``lite`` engine loads.
-LITE_REQUIRED_FILES = ("style_predict_quantized_256.tflite", "style_transfer_f16_384.tflite")
+from .engines import runtimes
+from .methods import adain, magenta
 
 #: The package that installs each runtime.
 RUNTIME_PACKAGES = {"openvino": "openvino", "litert": "ai-edge-litert"}
@@ -30,11 +24,11 @@ OFFLINE_HINT = (
 def check_model(app_configs, **kwargs):
     """Warn when NST_ENGINE is unknown or the files Magenta's engine needs are missing."""
     engine = conf.engine_name()
-    if engine not in MAGENTA_ENGINES:
+    if engine not in magenta.ENGINES:
         return [
             Warning(
                 f"NST_ENGINE is {engine!r}, which is not an engine of the magenta method.",
-                hint=f"Set NST_ENGINE to one of: {', '.join(sorted(MAGENTA_ENGINES))}.",
+                hint=f"Set NST_ENGINE to one of: {', '.join(sorted(magenta.ENGINES))}.",
                 id="tfapp.W001",
             )
         ]
@@ -46,7 +40,7 @@ def check_model(app_configs, **kwargs):
 def _check_lite():
     """Warn when the lite model folder lacks a required file."""
     folder = conf.lite_model_dir()
-    missing = [name for name in LITE_REQUIRED_FILES if not (folder / name).is_file()]
+    missing = [name for name in magenta.LITE_FILES if not (folder / name).is_file()]
     if not missing:
         return []
     return [
@@ -65,7 +59,7 @@ def _check_hub():
     """Warn when the TF-Hub handle is a missing folder, or a URL not downloaded yet."""
     handle = conf.hub_handle()
     if handle.startswith(("http://", "https://")):
-        return [] if _is_cached(handle) else [_not_cached_warning(handle)]
+        return [] if magenta.hub_model_cached(handle) else [_not_cached_warning(handle)]
     if "://" in handle or Path(handle).is_dir():
         return []
     return [
@@ -75,14 +69,6 @@ def _check_hub():
             id="tfapp.W003",
         )
     ]
-
-
-def _is_cached(handle):
-    """Whether ``tensorflow_hub`` has already downloaded ``handle`` into the project's cache."""
-    # tensorflow_hub (compressed_module_resolver._module_dir) keeps each download in
-    # a folder named after the SHA-1 of its handle.
-    folder = conf.hub_cache_dir() / hashlib.sha1(handle.encode("utf8")).hexdigest()
-    return folder.is_dir() and any(folder.iterdir())
 
 
 def _not_cached_warning(handle):
@@ -99,7 +85,7 @@ def check_method_weights(app_configs, **kwargs):
     """Warn, per method, when the AdaIN graphs or the VGG-19 weights Gatys needs are missing."""
     warnings = []
     folder = conf.adain_model_dir()
-    missing = [name for name in ADAIN_REQUIRED_FILES if not (folder / name).is_file()]
+    missing = [name for name in adain.FILES if not (folder / name).is_file()]
     if missing:
         warnings.append(Warning(
             f"The adain method is unavailable: its model folder {folder} lacks {', '.join(missing)}.",

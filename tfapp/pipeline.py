@@ -2,7 +2,7 @@
 
 Nothing here knows about requests or the database; nothing outside the engines
 touches tensors. Which controls apply is read from the chosen method's
-declarations (:class:`tfapp.engines.base.Capabilities`), never from its name.
+declarations (:class:`tfapp.methods.base.Capabilities`), never from its name.
 """
 import dataclasses
 import numbers
@@ -79,7 +79,7 @@ def stylize(content_image, styles, options=None, method=None, progress=None):
 
     The result keeps the content's aspect ratio, its long side limited to
     ``options.max_size``. ``method`` is a loaded method (default: ``options.method``'s);
-    ``progress`` a :class:`tfapp.engines.base.Progress` for long methods. Raises
+    ``progress`` a :class:`tfapp.methods.base.Progress` for long methods. Raises
     ValueError for malformed styles or options, and
     :class:`~tfapp.exceptions.UnsupportedByEngine` (a StyleTransferError) when the
     method cannot honour a control asked for (see :func:`check_supported`).

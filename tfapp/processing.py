@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import conf, engines, pipeline
-from .engines.base import Progress
+from .methods.base import Progress
 from .exceptions import Cancelled, InvalidImage, StyleTransferError
 from .imaging import THUMBNAIL_SIZE, encode_png, encode_thumbnail, open_image, tensor2image
 from .metadata import without_metadata

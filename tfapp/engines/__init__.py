@@ -1,15 +1,19 @@
 """The method registry: which style-transfer methods exist, and each one loaded once per process.
 
-``get(name)`` loads a method the first time it is asked for in a process and returns
-the same instance afterwards, from any thread; methods load independently, so a slow
-or failing one never holds up another. A failure to load is remembered too, so every
-page can say why a method is unavailable without retrying a slow download on each
-request. ``method_class(name)`` gives a method's declarations (label, queue,
-capabilities) without loading its weights, and ``unavailable_reason(name)`` says
-whether it can run from the method's own check (files present, settings valid), so
-web processes tell visitors what runs without holding any network; only workers load them.
-A trained style exported again (``train_style --force``) is loaded again on its next use:
-what the process knew of the previous export is forgotten.
+``method_class(name)`` gives a method's declaration (:mod:`tfapp.methods`: label,
+queue, capabilities, estimate, the files it needs), which imports no
+machine-learning library, so web processes tell visitors what runs without
+TensorFlow, OpenVINO or LiteRT in memory. ``unavailable_reason(name)`` asks the
+declaration's check (files present, settings valid): a method found available is
+remembered; one found unavailable is looked at again on the next question, since
+the check costs a few ``stat`` calls and a worker may fetch the files meanwhile.
+
+``get(name)`` loads a method's engine (workers and the command line only) the first
+time it is asked for in a process and returns the same instance afterwards, from
+any thread; methods load independently, so a slow or failing one never holds up
+another. A failure to load is remembered, so every page can say why a method is
+unavailable. A trained style exported again (``train_style --force``) is loaded
+again on its next use: what the process knew of the previous export is forgotten.
 """
 import logging
 import threading
@@ -19,23 +23,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.utils.module_loading import import_string
 
-from .. import conf, trained_styles
+from .. import trained_styles
 from ..exceptions import ModelUnavailable
-from .base import Capabilities
+from ..methods.base import Capabilities
 
 logger = logging.getLogger(__name__)
 
-#: Every method, in the order the pages offer them. Magenta's class depends on NST_ENGINE.
+#: Every method's declaration, in the order the pages offer them (Magenta's depends on NST_ENGINE).
 METHODS = {
-    "magenta": None,
-    "adain": "tfapp.engines.adain.AdainMethod",
+    "magenta": "tfapp.methods.magenta.declared",
+    "adain": "tfapp.methods.adain.Adain",
     "gatys": "tfapp.engines.gatys.GatysMethod",
-}
-
-#: Magenta's two implementations, chosen by NST_ENGINE.
-MAGENTA_ENGINES = {
-    "hub": "tfapp.engines.hub.HubEngine",
-    "lite": "tfapp.engines.lite.LiteEngine",
 }
 
 DEFAULT_METHOD = "magenta"
@@ -60,22 +58,16 @@ def names():
 
 
 def method_class(name):
-    """The class of method ``name``, without loading its weights. Raises ModelUnavailable."""
+    """The declaration of method ``name`` (see :mod:`tfapp.methods`), without loading it. Raises ModelUnavailable."""
     if name.startswith(trained_styles.PREFIX):
-        from .trained import trained_method_class
-        return trained_method_class(name[len(trained_styles.PREFIX):])
+        from ..methods.trained import declared
+        return declared(name[len(trained_styles.PREFIX):])
     if name not in METHODS:
         raise ModelUnavailable(f"There is no style-transfer method called {name!r}; choose one of: "
                                f"{', '.join(METHODS)}.")
-    return import_string(METHODS[name] or _magenta_path(conf.engine_name()))
-
-
-def _magenta_path(engine):
-    if engine not in MAGENTA_ENGINES:
-        raise ModelUnavailable(
-            f"NST_ENGINE is {engine!r}; it must be one of: {', '.join(sorted(MAGENTA_ENGINES))}."
-        )
-    return MAGENTA_ENGINES[engine]
+    declaration = import_string(METHODS[name])
+    # Magenta's is chosen by a function of NST_ENGINE; the others are classes.
+    return declaration if isinstance(declaration, type) else declaration()
 
 
 def get(name=DEFAULT_METHOD):
@@ -99,7 +91,7 @@ _fallback_lock = threading.Lock()
 def _load(name):
     global load_count
     started = time.perf_counter()
-    method = method_class(name)()
+    method = method_class(name).engine_class()()
     load_count += 1
     logger.info("Loaded the %s method (%s) in %.1f s.", name, method.engine, time.perf_counter() - started)
     return method
@@ -123,28 +115,24 @@ def _forget_if_replaced(name):
                 _versions[name] = version
 
 
-def create_magenta(engine):
-    """A new, uncached Magenta method with the implementation ``engine`` (``hub`` or ``lite``)."""
-    return import_string(_magenta_path(engine))()
-
-
 def unavailable_reason(name=DEFAULT_METHOD):
     """Why method ``name`` cannot be used, or ``None`` when it can, found without loading it.
 
-    The method's check runs once per process; a failure to load since (a damaged file)
+    A method found available is not checked again in this process; one found
+    unavailable is, at the next question. A failure to load since (a damaged file)
     is remembered and given instead.
     """
     _forget_if_replaced(name)
-    if name not in _loaded and name not in _errors and name not in _checked:
-        with _locks.get(name, _fallback_lock):
-            if name not in _loaded and name not in _errors and name not in _checked:
-                try:
-                    method_class(name).check_available()
-                except ModelUnavailable as error:
-                    _errors[name] = error
-                else:
-                    _checked.add(name)
-    return str(_errors[name]) if name in _errors else None
+    if name in _errors:
+        return str(_errors[name])
+    if name in _loaded or name in _checked:
+        return None
+    try:
+        method_class(name).check_available()
+    except ModelUnavailable as error:
+        return str(error)
+    _checked.add(name)
+    return None
 
 
 def availability():

@@ -24,13 +24,9 @@ from google.protobuf.message import DecodeError
 
 from .. import conf, tiling
 from ..exceptions import ModelUnavailable
+from ..methods.adain import DECODER_FILE, DEFAULT_TILE_SIZE, ENCODER_FILE, FEATURE_CHANNELS, Adain, check_files
 from . import converted, runtimes, vgg
-from .base import Capabilities, Method, require_files
 from .tf_threads import use_engine_threads
-
-ENCODER_FILE = "encoder_opt_quantized.pb"
-DECODER_FILE = "decoder_opt_quantized.pb"
-REQUIRED_FILES = (ENCODER_FILE, DECODER_FILE)
 
 #: The encoder graph's convolutions and the names :mod:`tfapp.engines.vgg` gives them.
 ENCODER_LAYERS = {
@@ -57,59 +53,23 @@ EPSILON_NODE = "ada_in/batchnorm/add/y"
 DOWNSAMPLING = 8
 MIN_SIDE = 2 * DOWNSAMPLING
 
-#: Longest side run in one piece. A process's peak memory (measured by bench/adain.py):
-#: 1.0 GiB at 512 px, 1.5 GiB at 1024 px, 3.3 GiB at 2048 px in one piece but 1.5 GiB in
-#: 1024 px tiles, which cost about 1.6 times the work per pixel.
-DEFAULT_TILE_SIZE = 1024
 
 #: What a compiled OpenVINO model's activations take per position of its input (measured
 #: 549-581 bytes per pixel for the encoder, 492-556 per pixel of the image it decodes).
 ENCODER_BYTES_PER_PIXEL = 600
 DECODER_BYTES_PER_POSITION = 600 * DOWNSAMPLING ** 2
 
-#: Channels of the relu4_1 features AdaIN aligns.
-FEATURE_CHANNELS = 512
-
 _IMAGES = tf.TensorSpec([1, None, None, 3], tf.float32)
 _FEATURES = tf.TensorSpec([1, None, None, FEATURE_CHANNELS], tf.float32)
 _REFLECT_ONE = [[0, 0], [1, 1], [1, 1], [0, 0]]
 
 
-class AdainMethod(Method):
-    name = "adain"
-    engine = "adain"
-    label = "AdaIN"
-    description = ("Feed-forward feature alignment (Huang & Belongie 2017): any painting in one pass, "
-                   "with a content/style trade-off.")
-    queue = "default"
-    capabilities = Capabilities(strength=True, blending=True, preserve_colours=True, style_scale=True,
-                                style_vectors=True)
-    reasons = {
-        "previews": "AdaIN finishes in one pass; there is nothing to preview.",
-        "cancel": "AdaIN finishes in one pass, in seconds.",
-        "qualities": "AdaIN has one setting.",
-    }
-    #: A painting's relu4_1 statistics: its 512 channel means, then their standard deviations.
-    style_vector_shape = (1, 1, 1, 2 * FEATURE_CHANNELS)
-
-    #: Seconds per megapixel of result and fixed seconds (encoding a 256 px painting) on
-    #: two idle cores: half the CPU seconds ``bench/adain.py`` measured at 512x512 (6.6 s,
-    #: 0.44 s of them the painting), since the busy development machine's clock could not
-    #: time it; VGG-19's 1.27 s forward pass there suggests this is ~20 % pessimistic.
-    SECONDS_PER_MEGAPIXEL = 11.8
-    SECONDS_FIXED = 0.22
-    #: The same on OpenVINO, derived the same way from ``bench/adain.py``'s runs in turns with
-    #: TensorFlow (4.0 CPU s at 512x512, 2.8 at 512x341, 0.3 of them the painting: 7.1 and
-    #: 7.3 s/MP; TensorFlow took 5.3 and 3.5 CPU s in the same runs).
-    OPENVINO_SECONDS_PER_MEGAPIXEL = 7.2
-    OPENVINO_SECONDS_FIXED = 0.15
-    #: Work per pixel in tiles relative to one piece: overlapping tiles (~14 % more pixels at
-    #: 2048 px) and one more encoder pass for the photo's statistics (half the work).
-    TILED_WORK = 1.64
+class AdainMethod(Adain):
+    """AdaIN's encoder and decoder, on OpenVINO or TensorFlow."""
 
     def __init__(self, model_dir=None, runtime=None):
         model_dir = model_dir or conf.adain_model_dir()
-        _check_files(model_dir)
+        check_files(model_dir)
         use_engine_threads()
         try:
             encoder = vgg.VGG19.from_arrays(encoder_arrays(model_dir))
@@ -127,12 +87,7 @@ class AdainMethod(Method):
                                          runtime, ENCODER_BYTES_PER_PIXEL)
         self._decode = converted.network(lambda features: decode(features).numpy(), decode.get_concrete_function(),
                                          runtime, DECODER_BYTES_PER_POSITION)
-        self.label = f"{AdainMethod.label} on {self._encode.runs_on}"
-
-    @classmethod
-    def check_available(cls):
-        _check_files(conf.adain_model_dir())
-        runtimes.check_settings()
+        self.label = f"{Adain.label} on {self._encode.runs_on}"
 
     def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
                 content_style=None):
@@ -162,15 +117,6 @@ class AdainMethod(Method):
 
         # Dividing by the blending weights' totals can overshoot 1 by a rounding error.
         return np.clip(tiling.stylize_in_tiles(content, stylize_tile, tile_size), 0.0, 1.0)
-
-    @classmethod
-    def estimate_seconds(cls, width, height, quality=None):
-        megapixels = width * height / 1e6
-        if max(width, height) > DEFAULT_TILE_SIZE:
-            megapixels *= cls.TILED_WORK
-        if runtimes.configured_name() == runtimes.OpenVinoRuntime.name:
-            return cls.OPENVINO_SECONDS_FIXED + cls.OPENVINO_SECONDS_PER_MEGAPIXEL * megapixels
-        return cls.SECONDS_FIXED + cls.SECONDS_PER_MEGAPIXEL * megapixels
 
     def _stylize_piece(self, content, target, strength, content_statistics=None):
         """Encode, align and decode one image or tile; ``[1, H, W, 3]`` in [0, 1] of its size."""
@@ -299,7 +245,3 @@ def _tile_count(content, tile_size):
     rows = tiling.plan_axis(content.shape[1], tile_size)[1]
     columns = tiling.plan_axis(content.shape[2], tile_size)[1]
     return len(rows) * len(columns)
-
-
-def _check_files(model_dir):
-    require_files(model_dir, REQUIRED_FILES, "AdaIN", "adain", "NST_ADAIN_MODEL_DIR")

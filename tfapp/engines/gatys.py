@@ -29,8 +29,8 @@ import numpy as np
 import tensorflow as tf
 
 from .. import conf
+from ..methods.base import Capabilities, Method
 from . import vgg
-from .base import Capabilities, Method
 from .optimisers import OPTIMISERS
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ def iteration_seconds(height, width):
 class GatysMethod(Method):
     name = "gatys"
     engine = "gatys"
+    implementation = "tfapp.engines.gatys.GatysMethod"
     label = "Gatys (slow, finest)"
     description = "Optimises the photo itself until its textures match the painting's: minutes, finest detail."
     queue = "slow"

@@ -20,8 +20,7 @@ import tensorflow_hub as hub
 
 from .. import conf
 from ..exceptions import ModelUnavailable, OutOfResources
-from .base import Capabilities
-from .magenta import MagentaMethod
+from ..methods.magenta import Hub
 
 logger = logging.getLogger(__name__)
 
@@ -109,29 +108,14 @@ def resolve(handle=None):
         return hub.resolve(handle)
 
 
-VECTORLESS = ("The TF-Hub model takes the style image end to end and exposes no style vector, so strength "
-              "and blending need NST_ENGINE=lite.")
-
-
-class HubEngine(MagentaMethod):
+class HubEngine(Hub):
     """Magenta's arbitrary image stylization network, loaded through ``tensorflow_hub``."""
-
-    engine = "hub"
-    # The published signature maps (content, style) to an image; the style vector
-    # between its two networks is not exposed, and strength and blending work on it.
-    capabilities = Capabilities()
-    reasons = {"strength": VECTORLESS, "blending": VECTORLESS}
 
     def __init__(self):
         handle = conf.hub_handle()
         use_project_cache()
         with _unavailable_on_failure(handle), _network_timeout():
             self.model = hub.load(handle)
-
-    @classmethod
-    def check_available(cls):
-        """Fetch the model into the cache (once per machine) without loading it: only that tells it is reachable."""
-        resolve()
 
     def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
                 content_style=None):

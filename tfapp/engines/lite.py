@@ -20,16 +20,8 @@ from ai_edge_litert import schema_py_generated as schema
 
 from .. import conf, tiling
 from ..exceptions import ModelUnavailable
+from ..methods.magenta import PREDICT_FILE, STYLE_VECTOR_SHAPE, TRANSFER_FILE, Lite, MagentaMethod, check_lite_files
 from . import runtimes
-from .base import Capabilities, require_files
-from .magenta import MagentaMethod
-
-PREDICT_FILE = "style_predict_quantized_256.tflite"
-TRANSFER_FILE = "style_transfer_f16_384.tflite"
-REQUIRED_FILES = (PREDICT_FILE, TRANSFER_FILE)
-
-#: Shape of a style vector: what the prediction network makes of a style image.
-STYLE_VECTOR_SHAPE = (1, 1, 1, 100)
 
 # The reflection padding of the first 9x9 convolution and the two stride-2 steps
 # need a few pixels to work on; smaller images are mirrored up to this and cropped.
@@ -54,7 +46,7 @@ def _half(length):
     return -(-length // 2)
 
 
-class LiteEngine(MagentaMethod):
+class LiteEngine(Lite):
     """Magenta's TFLite networks, run by the runtime ``NST_RUNTIME`` names (see :mod:`.runtimes`).
 
     The style predictor always runs on LiteRT: it is an int8 network, which
@@ -62,13 +54,9 @@ class LiteEngine(MagentaMethod):
     and no faster (7 ms at 256x256), and stored preset vectors come from LiteRT.
     """
 
-    engine = "lite"
-    capabilities = Capabilities(strength=True, blending=True, style_vectors=True)
-    style_vector_shape = STYLE_VECTOR_SHAPE
-
     def __init__(self, model_dir=None, runtime=None):
         model_dir = model_dir or conf.lite_model_dir()
-        _check_files(model_dir)
+        check_lite_files(model_dir)
         threads = conf.engine_threads()
         self.runtime = runtime or runtimes.configured()
         self.tiling_runtime = _tiling_runtime(self.runtime, threads)
@@ -80,11 +68,6 @@ class LiteEngine(MagentaMethod):
         except (ValueError, RuntimeError, OSError) as error:
             raise ModelUnavailable(f"The TFLite model in {model_dir} could not be loaded: {error}") from error
         self._networks = OrderedDict()
-
-    @classmethod
-    def check_available(cls):
-        _check_files(conf.lite_model_dir())
-        runtimes.check_settings()
 
     def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
                 content_style=None):
@@ -213,7 +196,3 @@ def _resize_size_buffers(flatbuffer):
             tensor = graph.Tensors(operator.Inputs(1))
             views.append(model.Buffers(tensor.Buffer()).DataAsNumpy())
     return views
-
-
-def _check_files(model_dir):
-    require_files(model_dir, REQUIRED_FILES, "TFLite", "lite", "NST_LITE_MODEL_DIR")

@@ -26,10 +26,10 @@ from django.utils import timezone
 
 from .. import conf, tiling
 from ..exceptions import ModelUnavailable, TrainingError
-from ..trained_styles import METADATA_FILE, PAINTING_FILE, PREFIX, SAVED_MODEL_DIR, published_names, read_metadata
+from ..methods.trained import TrainedStyle, declared
+from ..trained_styles import METADATA_FILE, PAINTING_FILE, SAVED_MODEL_DIR, read_metadata
 from ..training_runs import write_atomically
 from . import converted, runtimes
-from .base import Capabilities, Method
 from .style_network import MIN_SIDE, StyleNetwork
 from .training import load_network_weights
 
@@ -111,23 +111,8 @@ def _move_into_place(staging, target):
         shutil.rmtree(replaced, ignore_errors=True)
 
 
-class TrainedMethod(Method):
-    """A published style network: one painting, any photo size, in one fast pass."""
-
-    engine = "trained"
-    queue = "default"
-    capabilities = Capabilities(strength=False, blending=False, preserve_colours=True, style_scale=False,
-                                style_input=False)
-    reasons = {
-        "style_input": "A trained style paints only the painting it was trained on: no style image is needed.",
-        "strength": "A trained network paints its one style at full strength; anything weaker would only be "
-                    "the photo blended with the result pixel by pixel, which is not offered.",
-        "blending": "A trained network knows only the painting it was trained on.",
-        "style_scale": "The brush-stroke scale was fixed when the network was trained.",
-    }
-
-    #: The trained style's name (the folder it is published in).
-    style_name = ""
+class TrainedMethod(TrainedStyle):
+    """A published style network, run by OpenVINO or TensorFlow; combined with its style's declaration."""
 
     def __init__(self, runtime=None):
         style_name = self.style_name
@@ -144,15 +129,6 @@ class TrainedMethod(Method):
             str(folder / SAVED_MODEL_DIR), runtime or runtimes.configured(), BYTES_PER_PIXEL)
         self.label = f"{self.label} on {self._network.runs_on}"
 
-    @classmethod
-    def check_available(cls):
-        folder = conf.trained_model_dir() / cls.style_name / SAVED_MODEL_DIR
-        if not folder.is_dir():
-            raise ModelUnavailable(f"The trained style {cls.style_name!r} has no network in {folder}. Export it "
-                                   f"again with `python manage.py train_style --name {cls.style_name} --export "
-                                   "--force`.")
-        runtimes.check_settings()
-
     def stylize(self, content, styles=(), strength=1.0, quality=None, tile_size=None, progress=None,
                 content_style=None):
         """Repaint ``content`` in the trained painting; ``styles`` are ignored (the network is its style)."""
@@ -168,23 +144,7 @@ class TrainedMethod(Method):
         stylized = self._network(padded)
         return np.clip(stylized[:, :height, :width], 0.0, 1.0)
 
-    @classmethod
-    def estimate_seconds(cls, width, height, quality=None):
-        return SECONDS_PER_PIXEL * width * height
-
 
 def trained_method_class(style_name):
-    """The :class:`TrainedMethod` subclass of the published style ``style_name``. Raises ModelUnavailable."""
-    folder = conf.trained_model_dir() / style_name
-    if style_name not in published_names():
-        raise ModelUnavailable(f"There is no trained style called {style_name!r} in {conf.trained_model_dir()}.")
-    metadata = read_metadata(folder)
-    painting = metadata.get("style", {}).get("source", "one painting")
-    return type(f"TrainedMethod_{style_name}", (TrainedMethod,), {
-        "style_name": style_name, "name": PREFIX + style_name, "label": f"Trained: {style_name}",
-        "description": f"A network trained on {painting} for {metadata.get('steps', '?')} steps: fast at any size.",
-        "painting": folder / PAINTING_FILE})
-
-
-#: Measured by bench/trained_styles.py on two CPU cores.
-SECONDS_PER_PIXEL = 0.4e-6
+    """The engine class of the published style ``style_name``, with its declaration. Raises ModelUnavailable."""
+    return declared(style_name).engine_class()

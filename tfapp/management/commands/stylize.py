@@ -3,9 +3,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from tfapp import engines
-from tfapp.engines.base import Progress
 from tfapp.exceptions import StyleTransferError
 from tfapp.imaging import open_image
+from tfapp.methods import magenta
+from tfapp.methods.base import Progress
 from tfapp.models import StylePreset
 from tfapp.pipeline import Options, stylize
 from tfapp.presets import stored_vector
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--method", choices=engines.names(), default=engines.DEFAULT_METHOD,
                             help=f"Style-transfer method (default: {engines.DEFAULT_METHOD}).")
         parser.add_argument("--quality", help="The method's quality preset, e.g. draft, standard or fine for gatys.")
-        parser.add_argument("--engine", choices=sorted(engines.MAGENTA_ENGINES),
+        parser.add_argument("--engine", choices=sorted(magenta.ENGINES),
                             help="The magenta method's implementation (default: the NST_ENGINE setting).")
         parser.add_argument("--max-size", type=int, help="Long side of the result in pixels (default: setting).")
         parser.add_argument("--style-size", type=int, help="Long side the style is seen at (default: setting).")
@@ -45,7 +46,7 @@ class Command(BaseCommand):
             raise CommandError(f"--engine chooses the {engines.DEFAULT_METHOD} method's implementation; "
                                f"leave it out with --method {method}.")
         try:
-            model = engines.create_magenta(engine) if engine else engines.get(method)
+            model = magenta.ENGINES[engine].engine_class()() if engine else engines.get(method)
             settings = Options(method=method, quality=quality, max_size=max_size, style_size=style_size,
                                style_pooling=style_pooling, strength=strength / 100,
                                preserve_colours=preserve_colours).resolved()

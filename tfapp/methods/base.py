@@ -1,12 +1,18 @@
 """The contract every style-transfer method fulfils, and what it declares about itself.
 
-A method (Magenta's network, AdaIN, Gatys's optimisation, a trained style network)
-is one module under ``tfapp/engines/`` with one :class:`Method` subclass. Its class
-attributes say what it can do, so the form, the command line, the API, the admin and
-the pipeline read them instead of testing the method's name; they are readable
-without loading any weights.
+A method is a *declaration* and an *engine*. The declaration (a :class:`Method`
+subclass in a module of :mod:`tfapp.methods`) says what the method is and can do
+— label, queue, capabilities with the reason for each missing one, time
+estimate, the files it needs and how to check them — and names its engine in
+``implementation``. It imports no machine-learning library, so web processes, the
+form, the API, the admin and ``manage.py check`` read it without loading
+TensorFlow, OpenVINO or LiteRT. The engine, a subclass of the declaration under
+:mod:`tfapp.engines`, loads the weights and implements :meth:`Method.stylize`; only
+workers and the command line import it (:meth:`Method.engine_class`).
 """
 from dataclasses import dataclass
+
+from django.utils.module_loading import import_string
 
 from ..exceptions import ModelUnavailable
 
@@ -52,13 +58,16 @@ class Progress:
 
 
 class Method:
-    """A loaded style-transfer method.
+    """A style-transfer method: declared by a subclass in :mod:`tfapp.methods`, run by its engine.
 
-    Subclasses load their weights in ``__init__`` (raising
+    Engines (subclasses of a declaration) load their weights in ``__init__`` (raising
     :class:`~tfapp.exceptions.ModelUnavailable` with a readable reason and the command
     that fixes it) and implement :meth:`stylize`. One instance is shared by all threads
     of a process, so ``stylize`` must be thread-safe.
     """
+
+    #: The dotted path of the engine class that runs this method (imported only by :meth:`engine_class`).
+    implementation = ""
 
     #: The method's identifier, stored on each transfer ("magenta", "adain", "gatys").
     name = ""
@@ -124,6 +133,18 @@ class Method:
     def estimate_seconds(cls, width, height, quality=None):
         """Expected run time in seconds on this machine for a ``width`` x ``height`` result."""
         raise NotImplementedError
+
+    @classmethod
+    def engine_class(cls):
+        """The class that runs this method, with this declaration's attributes: imports its machine-learning library.
+
+        An engine subclasses its declaration; one written for a family of
+        declarations (each trained style) is combined with this one.
+        """
+        implementation = import_string(cls.implementation)
+        if issubclass(implementation, cls):
+            return implementation
+        return type(f"{implementation.__name__}_{cls.__name__}", (implementation, cls), {})
 
 
 def require_files(folder, names, model, engine, setting):

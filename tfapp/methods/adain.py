@@ -1,0 +1,71 @@
+"""AdaIN (Huang & Belongie 2017): what it declares, and the files it needs; the engine is :mod:`tfapp.engines.adain`."""
+from .. import conf
+from ..engines import runtimes
+from .base import Capabilities, Method, require_files
+
+ENCODER_FILE = "encoder_opt_quantized.pb"
+DECODER_FILE = "decoder_opt_quantized.pb"
+#: The frozen graphs the engine loads.
+FILES = (ENCODER_FILE, DECODER_FILE)
+
+#: Channels of the relu4_1 features AdaIN aligns.
+FEATURE_CHANNELS = 512
+
+#: Longest side run in one piece. A process's peak memory (measured by bench/adain.py):
+#: 1.0 GiB at 512 px, 1.5 GiB at 1024 px, 3.3 GiB at 2048 px in one piece but 1.5 GiB in
+#: 1024 px tiles, which cost about 1.6 times the work per pixel.
+DEFAULT_TILE_SIZE = 1024
+
+
+class Adain(Method):
+    """Huang & Belongie's AdaIN over the normalised VGG-19, run by :class:`tfapp.engines.adain.AdainMethod`."""
+
+    name = "adain"
+    engine = "adain"
+    implementation = "tfapp.engines.adain.AdainMethod"
+    label = "AdaIN"
+    description = ("Feed-forward feature alignment (Huang & Belongie 2017): any painting in one pass, "
+                   "with a content/style trade-off.")
+    queue = "default"
+    capabilities = Capabilities(strength=True, blending=True, preserve_colours=True, style_scale=True,
+                                style_vectors=True)
+    reasons = {
+        "previews": "AdaIN finishes in one pass; there is nothing to preview.",
+        "cancel": "AdaIN finishes in one pass, in seconds.",
+        "qualities": "AdaIN has one setting.",
+    }
+    #: A painting's relu4_1 statistics: its 512 channel means, then their standard deviations.
+    style_vector_shape = (1, 1, 1, 2 * FEATURE_CHANNELS)
+
+    #: Seconds per megapixel of result and fixed seconds (encoding a 256 px painting) on
+    #: two idle cores: half the CPU seconds ``bench/adain.py`` measured at 512x512 (6.6 s,
+    #: 0.44 s of them the painting), since the busy development machine's clock could not
+    #: time it; VGG-19's 1.27 s forward pass there suggests this is ~20 % pessimistic.
+    SECONDS_PER_MEGAPIXEL = 11.8
+    SECONDS_FIXED = 0.22
+    #: The same on OpenVINO, derived the same way from ``bench/adain.py``'s runs in turns with
+    #: TensorFlow (4.0 CPU s at 512x512, 2.8 at 512x341, 0.3 of them the painting: 7.1 and
+    #: 7.3 s/MP; TensorFlow took 5.3 and 3.5 CPU s in the same runs).
+    OPENVINO_SECONDS_PER_MEGAPIXEL = 7.2
+    OPENVINO_SECONDS_FIXED = 0.15
+    #: Work per pixel in tiles relative to one piece: overlapping tiles (~14 % more pixels at
+    #: 2048 px) and one more encoder pass for the photo's statistics (half the work).
+    TILED_WORK = 1.64
+
+    @classmethod
+    def check_available(cls):
+        check_files(conf.adain_model_dir())
+        runtimes.check_settings()
+
+    @classmethod
+    def estimate_seconds(cls, width, height, quality=None):
+        megapixels = width * height / 1e6
+        if max(width, height) > DEFAULT_TILE_SIZE:
+            megapixels *= cls.TILED_WORK
+        if runtimes.configured_name() == "openvino":
+            return cls.OPENVINO_SECONDS_FIXED + cls.OPENVINO_SECONDS_PER_MEGAPIXEL * megapixels
+        return cls.SECONDS_FIXED + cls.SECONDS_PER_MEGAPIXEL * megapixels
+
+
+def check_files(model_dir):
+    require_files(model_dir, FILES, "AdaIN", "adain", "NST_ADAIN_MODEL_DIR")
