@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
-from tfapp import processing, tasks
+from tfapp import jobs, processing, tasks
 from tfapp.changes import DatabaseChanges
 from tfapp.management.commands.worker import QueueWorker
 from tfapp.imaging import THUMBNAIL_SIZE
@@ -203,14 +203,14 @@ def test_recovery_removes_files_a_dead_worker_left(settings, isolated_storage, d
 def test_worker_that_lost_its_transfer_discards_its_result(isolated_storage, monkeypatch):
     """If a transfer was handed to another attempt meanwhile, the old worker's result is thrown away."""
     transfer = make_transfer(run=False)
-    claim = processing._claim
+    claim = jobs.claim
 
-    def claim_then_get_taken_over(transfer_id):
-        claimed = claim(transfer_id)
-        Transfer.objects.filter(pk=transfer_id).update(attempts=claimed.attempts + 1)
+    def claim_then_get_taken_over(model, transfer_id):
+        claimed = claim(model, transfer_id)
+        model.objects.filter(pk=transfer_id).update(attempts=claimed.attempts + 1)
         return claimed
 
-    monkeypatch.setattr(processing, "_claim", claim_then_get_taken_over)
+    monkeypatch.setattr(jobs, "claim", claim_then_get_taken_over)
     run_transfer(transfer.pk)
     transfer.refresh_from_db()
     assert transfer.status == Transfer.Status.RUNNING and not transfer.result_image

@@ -56,11 +56,47 @@ class StylePreset(models.Model):
 
 
 
+class JobQuerySet(models.QuerySet):
+    def pending(self):
+        """Jobs waiting for a worker or being worked on."""
+        return self.filter(status__in=Job.PENDING)
+
+    def stalled(self, heartbeat_before):
+        """Running jobs whose worker has not reported since ``heartbeat_before``."""
+        return self.filter(status=Job.Status.RUNNING, heartbeat_at__lt=heartbeat_before)
+
+
+class Job(models.Model):
+    """What every long piece of work records, transfers and training runs alike; see :mod:`tfapp.jobs`."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    #: Waiting for a worker, or being worked on.
+    PENDING = (Status.QUEUED, Status.RUNNING)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker started it.")
+    worker = models.CharField(max_length=128, blank=True, help_text="The worker (host-pid) that last started it.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
 #: The order of every list of transfers; the id breaks ties, so pages never overlap.
 NEWEST_FIRST = ("-created_at", "-pk")
 
 
-class TransferQuerySet(models.QuerySet):
+class TransferQuerySet(JobQuerySet):
     def owned_by(self, ownership):
         """The transfers of a signed-in user or of an anonymous browser session (see tfapp.ownership)."""
         return self.filter(ownership.lookup())
@@ -77,10 +113,6 @@ class TransferQuerySet(models.QuerySet):
 
     def recent(self):
         return self.order_by(*NEWEST_FIRST)
-
-    def pending(self):
-        """Transfers waiting for a worker or being worked on."""
-        return self.filter(status__in=(Transfer.Status.QUEUED, Transfer.Status.RUNNING))
 
     def queue_positions(self):
         """The place in its queue (1 = next) of each queued transfer, by public id."""
@@ -99,10 +131,6 @@ class TransferQuerySet(models.QuerySet):
         """The transfer with this public id and the others of its inputs (run with other methods), oldest first."""
         inputs = Transfer.objects.filter(public_id=public_id).values("inputs_id")[:1]
         return self.filter(inputs_id=models.Subquery(inputs)).order_by("created_at")
-
-    def stalled(self, heartbeat_before):
-        """Running transfers whose worker has not reported since ``heartbeat_before``."""
-        return self.filter(status=Transfer.Status.RUNNING, heartbeat_at__lt=heartbeat_before)
 
     def overdue(self, started_before, queue):
         """Running transfers of ``queue`` that started before ``started_before``."""
@@ -143,15 +171,8 @@ class NewestVisible:
         return Transfer.objects.filter(models.Q(pk__in=own) | models.Q(pk__in=shared)).order_by(*NEWEST_FIRST)[window]
 
 
-class Transfer(models.Model):
+class Transfer(Job):
     """One stylization: the two inputs, the parameters used, and the outcome."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
 
     public_id = models.UUIDField("public id", default=uuid.uuid4, unique=True, editable=False)
     content_image = models.ImageField(upload_to=transfer_path, width_field="content_width",
@@ -175,8 +196,6 @@ class Transfer(models.Model):
     strength = models.PositiveSmallIntegerField(default=100, help_text="Stylization strength, 0-100 %.")
     preserve_colours = models.BooleanField(default=False, help_text="Keep the photo's colours.")
 
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    error_message = models.TextField(blank=True)
     result_width = models.PositiveIntegerField(null=True, blank=True)
     result_height = models.PositiveIntegerField(null=True, blank=True)
     preprocess_seconds = models.FloatField(null=True, blank=True, help_text="Decoding and resizing both inputs.")
@@ -193,13 +212,7 @@ class Transfer(models.Model):
     visitor = models.CharField(max_length=64, blank=True,
                                help_text="The anonymous browser session that created it, until its user signs in.")
     shared = models.BooleanField("shared in the public gallery", default=False)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker started it.")
-    worker = models.CharField(max_length=128, blank=True, help_text="The worker (host-pid) that last started it.")
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = TransferQuerySet.as_manager()
 
@@ -356,19 +369,8 @@ def training_path(instance, filename):
     return f"training/{instance.name}/{filename}"
 
 
-class TrainingRunQuerySet(models.QuerySet):
-    def pending(self):
-        return self.filter(status__in=(TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING))
-
-    def stalled(self, heartbeat_before):
-        """Running training jobs whose worker has not reported since ``heartbeat_before``."""
-        return self.filter(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=heartbeat_before)
-
-
-class TrainingRun(models.Model):
+class TrainingRun(Job):
     """A style network being trained for a preset in a slow-queue worker (``train_style`` from the admin)."""
-
-    Status = Transfer.Status
 
     name = models.CharField(max_length=40, help_text="The trained style's name: it is offered as trained:NAME.")
     preset = models.ForeignKey(StylePreset, on_delete=models.SET_NULL, null=True, related_name="training_runs")
@@ -376,21 +378,13 @@ class TrainingRun(models.Model):
     steps = models.PositiveIntegerField()
     size = models.PositiveIntegerField(help_text="Side of the square training crops, in pixels.")
     batch = models.PositiveSmallIntegerField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    error_message = models.TextField(blank=True)
     step = models.PositiveIntegerField(default=0, help_text="Steps done so far.")
     losses = models.JSONField(default=dict, blank=True, help_text="The loss terms at the latest step.")
     validation_image = models.ImageField(upload_to=training_path, blank=True,
                                          help_text="The held-aside photo as the network stylized it at the latest "
                                                    "checkpoint.")
-    attempts = models.PositiveSmallIntegerField(default=0)
-    worker = models.CharField(max_length=128, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    objects = TrainingRunQuerySet.as_manager()
+    objects = JobQuerySet.as_manager()
     class Meta:
         ordering = ["-created_at"]
 

@@ -1,27 +1,24 @@
 """Creating transfers and running them in a worker. Knows the database, not requests.
 
-A worker owns a transfer from the moment it moves it from queued to running
-(incrementing ``attempts``) until it records the outcome. Every later write is
-conditional on that ownership, so a worker presumed dead (and its transfer handed
-to another) can never overwrite the newer attempt; it deletes what it wrote instead.
+A transfer is a job (:mod:`tfapp.jobs`): a worker claims it, a side thread stamps its
+heartbeat, and every later write is conditional on this attempt still owning it, so
+a worker presumed dead (and its transfer handed to another) can never overwrite the
+newer attempt; it deletes what it wrote instead. What is a transfer's own is here:
+storing its inputs, running the method, its result, previews and progress.
 """
 import logging
 import os
-import socket
-import threading
 import time
 from dataclasses import dataclass, field
 
 from django.core.files.base import ContentFile
-from django.db import DatabaseError, connection, transaction
-from django.db.models import F
-from django.utils import timezone
+from django.db import DatabaseError, transaction
 
-from . import conf, engines, pipeline
-from .methods.base import Progress
+from . import conf, engines, jobs, pipeline
 from .exceptions import Cancelled, InvalidImage, StyleTransferError
 from .imaging import THUMBNAIL_SIZE, encode_png, encode_thumbnail, open_image, tensor2image
 from .metadata import without_metadata
+from .methods.base import Progress
 from .models import Transfer, TransferStyle
 from .presets import stored_vector
 
@@ -122,11 +119,11 @@ def run_transfer(transfer_id):
 
     Does nothing when the transfer is not queued (another worker took it, or it was deleted).
     """
-    transfer = _claim(transfer_id)
+    transfer = jobs.claim(Transfer, transfer_id)
     if transfer is None:
         logger.info("Transfer %s is no longer queued; skipping it.", transfer_id)
         return
-    with Heartbeat(_owned(transfer), f"transfer {transfer.public_id}") as heartbeat:
+    with jobs.Heartbeat(transfer, f"transfer {transfer.public_id}") as heartbeat:
         images = _attempt(transfer, TransferProgress(transfer, heartbeat.lost))
     if images:
         _store_previews(transfer, *images)
@@ -151,24 +148,6 @@ def _attempt(transfer, progress):
     return None
 
 
-def worker_name():
-    """This process as a worker: host name and process id."""
-    return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def _claim(transfer_id):
-    now = timezone.now()
-    claimed = Transfer.objects.filter(pk=transfer_id, status=Transfer.Status.QUEUED).update(
-        status=Transfer.Status.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now,
-        worker=worker_name())
-    return Transfer.objects.get(pk=transfer_id) if claimed else None
-
-
-def _owned(transfer):
-    """The transfer's row, as long as this attempt still owns it."""
-    return Transfer.objects.filter(pk=transfer.pk, status=Transfer.Status.RUNNING, attempts=transfer.attempts)
-
-
 def transfer_options(transfer):
     """The pipeline options a stored transfer asks for."""
     return pipeline.Options(method=transfer.method, quality=transfer.quality or None,
@@ -191,7 +170,7 @@ def _stylize_into(transfer, progress):
     encode_started = time.perf_counter()
     transfer.result_image.save("result.png", ContentFile(encode_png(stylized.image)), save=False)
     # The engine is the worker's: the web process only guessed it from its own settings.
-    recorded = _record(transfer, status=Transfer.Status.DONE, engine=method.engine,
+    recorded = _record(transfer, Transfer.Status.DONE, engine=method.engine,
                        result_image=transfer.result_image.name, result_width=stylized.image.width,
                        result_height=stylized.image.height, preprocess_seconds=stylized.preprocess_seconds,
                        model_seconds=stylized.model_seconds, encode_seconds=time.perf_counter() - encode_started,
@@ -233,12 +212,12 @@ def _write_preview(rows, field, name, image):
 
 def _fail(transfer, message):
     _delete_result_file(transfer)
-    _record(transfer, status=Transfer.Status.FAILED, error_message=message, progress=None, preview_image="")
+    _record(transfer, Transfer.Status.FAILED, error_message=message, progress=None, preview_image="")
 
 
-def _record(transfer, **fields):
+def _record(transfer, status, **fields):
     """Write the outcome if this attempt still owns the transfer (and say whether it did); else undo its files."""
-    if _owned(transfer).update(finished_at=timezone.now(), **fields):
+    if jobs.finish(transfer, status, **fields):
         return True
     logger.warning("Transfer %s was taken over while attempt %d ran; discarding its result.",
                    transfer.public_id, transfer.attempts)
@@ -250,43 +229,6 @@ def _delete_result_file(transfer):
     if transfer.result_image:
         transfer.result_image.storage.delete(transfer.result_image.name)
         transfer.result_image.name = ""
-
-
-class Heartbeat:
-    """While a job runs, stamp ``heartbeat_at`` on its row every few seconds from a side thread.
-
-    ``owned`` is the queryset of the row as long as this attempt owns it; ``what`` names
-    the job in logs. A job whose heartbeat stops (its worker was killed) is recovered by
-    the workers' reaper (:func:`tfapp.tasks.recover_stalled_transfers`).
-    """
-
-    def __init__(self, owned, what):
-        self._owned = owned
-        self._what = what
-        self._stopped = threading.Event()
-        #: Set once a beat finds that this attempt no longer owns the job (cancelled, or taken over).
-        self.lost = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat {what}", daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._stopped.set()
-        self._thread.join()
-
-    def _beat(self):
-        try:
-            while not self._stopped.wait(conf.heartbeat_seconds()):
-                try:
-                    if not self._owned.update(heartbeat_at=timezone.now()):
-                        self.lost.set()
-                except DatabaseError:
-                    # A busy database must not end the heartbeat: the next beat tries again.
-                    logger.warning("Heartbeat of %s could not be written.", self._what)
-        finally:
-            connection.close()
 
 
 def _style_input(style, method, options):
@@ -327,7 +269,7 @@ class TransferProgress(Progress):
         if preview is not None and now - self._preview_at >= conf.preview_interval():
             self._preview_at = now
             fields["preview_image"] = self._store_preview(preview())
-        if not _owned(self._transfer).update(**fields):
+        if not jobs.owned(self._transfer).update(**fields):
             raise Cancelled(TAKEN_OVER)
         self._delete_previews(keep=fields.get("preview_image") or (self._previews[-1] if self._previews else None))
 

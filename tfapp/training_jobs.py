@@ -1,51 +1,45 @@
 """Training a style network as a slow-queue job, started from the admin.
 
-The job follows the transfers' rules (:mod:`tfapp.processing`): a worker claims
-the :class:`~tfapp.models.TrainingRun` (queued -> running, ``attempts`` + 1), a side
-thread stamps its heartbeat, and every later write is conditional on this attempt
-still owning it. Cancelling takes that ownership away: the next step sees it,
-writes a checkpoint and stops. A worker that dies is noticed by its silent
-heartbeat; the run is queued again and goes on from its last checkpoint.
+A training run is a job like a transfer (:mod:`tfapp.jobs`): a worker claims the
+:class:`~tfapp.models.TrainingRun`, a side thread stamps its heartbeat, and every
+later write is conditional on this attempt still owning it. Cancelling takes that
+ownership away: the next step sees it, writes a checkpoint and stops. A worker
+that dies is noticed by its silent heartbeat; the run is queued again and goes on
+from its last checkpoint.
 """
 import logging
 import time
-from datetime import timedelta
 
 from django.core.files.base import ContentFile
-from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
-from . import conf
+from . import jobs
 from .exceptions import StyleTransferError
 from .imaging import open_image
 from .models import TrainingRun
-from .processing import UNEXPECTED_ERROR, Heartbeat, worker_name
+from .processing import UNEXPECTED_ERROR
 from .training_runs import RunFolder, TrainingSettings
 
 logger = logging.getLogger(__name__)
 
 #: Least seconds between two writes of the step and losses.
 PROGRESS_INTERVAL = 1.0
-WORKER_LOST = "The worker training this network stopped unexpectedly {attempts} times, so it was given up."
 
 
 def run_training(run_id):
     """Claim a queued training run, train (or go on training) and publish it; record the outcome on it."""
-    run = _claim(run_id)
+    run = jobs.claim(TrainingRun, run_id)
     if run is None:
         logger.info("Training run %s is no longer queued; skipping it.", run_id)
         return
-    with Heartbeat(_owned(run), f"training run {run.name}") as heartbeat:
+    with jobs.Heartbeat(run, f"training run {run.name}") as heartbeat:
         try:
             _train(run, heartbeat.lost)
         except StyleTransferError as error:
             logger.warning("Training run %s failed: %s", run.name, error)
-            _owned(run).update(status=TrainingRun.Status.FAILED, error_message=str(error), finished_at=timezone.now())
+            jobs.finish(run, TrainingRun.Status.FAILED, error_message=str(error))
         except Exception:
             logger.exception("Training run %s failed unexpectedly.", run.name)
-            _owned(run).update(status=TrainingRun.Status.FAILED, error_message=UNEXPECTED_ERROR,
-                               finished_at=timezone.now())
+            jobs.finish(run, TrainingRun.Status.FAILED, error_message=UNEXPECTED_ERROR)
 
 
 def _train(run, lost):
@@ -64,8 +58,7 @@ def _train(run, lost):
     if Trainer(folder).train(hooks) == "stopped":
         return
     publish_checkpoint(folder)
-    _owned(run).update(status=TrainingRun.Status.DONE, finished_at=timezone.now(), step=hooks.step,
-                       losses=hooks.losses)
+    jobs.finish(run, TrainingRun.Status.DONE, step=hooks.step, losses=hooks.losses)
 
 
 class JobHooks:
@@ -96,23 +89,10 @@ class JobHooks:
 
     def _write(self, **fields):
         self._written_at = time.monotonic()
-        if _owned(self._run).update(**fields):
+        if jobs.owned(self._run).update(**fields):
             return True
         self._lost.set()
         return False
-
-
-def _claim(run_id):
-    now = timezone.now()
-    claimed = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
-        status=TrainingRun.Status.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now,
-        worker=worker_name())
-    return TrainingRun.objects.get(pk=run_id) if claimed else None
-
-
-def _owned(run):
-    """The run's row, as long as this attempt still owns it."""
-    return TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING, attempts=run.attempts)
 
 
 def cancel(run):
@@ -120,21 +100,9 @@ def cancel(run):
 
     A running one stops at its next step, with a checkpoint written.
     """
-    return bool(TrainingRun.objects.filter(pk=run.pk, status__in=(TrainingRun.Status.QUEUED,
-                                                                  TrainingRun.Status.RUNNING)).update(
-        status=TrainingRun.Status.CANCELLED, finished_at=timezone.now()))
+    return jobs.cancel(run)
 
 
 def recover_stalled_training(enqueue):
     """Queue again (``enqueue(run_id)``) the runs of dead workers, or fail them after ``NST_MAX_ATTEMPTS`` starts."""
-    stalled = TrainingRun.objects.stalled(timezone.now() - timedelta(seconds=conf.stale_after()))
-    for run in stalled:
-        retry = run.attempts < conf.max_attempts()
-        fields = ({"status": TrainingRun.Status.QUEUED, "heartbeat_at": None} if retry else
-                  {"status": TrainingRun.Status.FAILED, "error_message": WORKER_LOST.format(attempts=run.attempts),
-                   "finished_at": timezone.now()})
-        with transaction.atomic():
-            taken = TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING,
-                                               attempts=run.attempts).update(**fields)
-            if taken and retry:
-                transaction.on_commit(lambda run_id=run.pk: enqueue(run_id))
+    return jobs.recover_stalled(TrainingRun, "training run", lambda run: enqueue(run.pk))

@@ -15,7 +15,7 @@ from django_tasks_db.utils import exclusive_transaction, is_locked_database_exce
 from tfapp import conf, engines
 from tfapp.changes import DatabaseChanges
 from tfapp.exceptions import ModelUnavailable
-from tfapp.processing import worker_name
+from tfapp.jobs import worker_name
 from tfapp.tasks import enqueue_training, recover_stalled_transfers
 from tfapp.training_jobs import recover_stalled_training
 
