@@ -164,6 +164,7 @@ def _stylize_into(transfer, progress):
         content_image = open_image(content_file, needed_side=options.max_size)
     styles = [(_style_input(style, method, options), style.weight) for style in transfer.styles.all()]
     stylized = pipeline.stylize(content_image, styles, options, method, progress)
+    logger.info("Transfer %s stylized by attempt %d.", transfer.public_id, transfer.attempts)
     limit = conf.job_time_limit(transfer.queue)
     if time.monotonic() - started > limit:
         raise StyleTransferError(TOO_SLOW.format(limit=limit))
