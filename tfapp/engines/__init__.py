@@ -70,6 +70,14 @@ def method_class(name):
     return import_string(METHODS[name] or _magenta_path(conf.engine_name()))
 
 
+def label(name):
+    """Method ``name``'s label as its declaration gives it, or the name itself for one that no longer exists."""
+    try:
+        return method_class(name).label
+    except ModelUnavailable:
+        return name
+
+
 def _magenta_path(engine):
     if engine not in MAGENTA_ENGINES:
         raise ModelUnavailable(

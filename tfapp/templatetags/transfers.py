@@ -1,6 +1,9 @@
 """Template filters for transfer pages."""
 from django import template
 
+from .. import engines
+from ..forms import QUALITY_LABELS
+
 register = template.Library()
 
 
@@ -12,3 +15,10 @@ def duration(seconds):
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     return f"{seconds:.2f} s"
+
+
+@register.filter
+def method_label(transfer):
+    """The transfer's method as every page names it: the method's label, then its quality ("Gatys · Draft")."""
+    label = engines.label(transfer.method)
+    return f"{label} · {QUALITY_LABELS.get(transfer.quality, transfer.quality)}" if transfer.quality else label
