@@ -107,3 +107,15 @@ def test_preset_library_lists_presets_with_previews(admin_client):
     preset = make_preset("Stripes")
     page = admin_client.get(reverse("admin:tfapp_stylepreset_changelist")).content.decode()
     assert "Stripes" in page and "Test Painter" in page and preset.image.url in page
+
+
+@pytest.mark.parametrize("name", ["admin:index", "admin:tfapp_transfer_changelist", "admin:tfapp_trainingrun_changelist"])
+def test_admin_pages_link_the_sites_icon(admin_client, name):
+    """The admin names the site's icon, so browsers do not ask for /favicon.ico, which does not exist."""
+    page = admin_client.get(reverse(name)).content.decode()
+    assert 'rel="icon" href="/static/tfapp/favicon.' in page
+
+
+def test_the_admin_sign_in_page_links_the_sites_icon(client):
+    """Even before signing in."""
+    assert 'rel="icon" href="/static/tfapp/favicon.' in client.get(reverse("admin:login")).content.decode()

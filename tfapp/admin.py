@@ -158,6 +158,7 @@ class TransferAdmin(admin.ModelAdmin):
 class TrainingRunAdmin(admin.ModelAdmin):
     """Style networks training in slow-queue workers: progress, losses, the latest validation image, failures."""
 
+    Media = ThumbnailMedia
     list_display = ("name", "preset", "status", "progress", "loss_terms", "validation_preview", "error_message",
                     "attempts", "created_at")
     list_filter = ("status",)

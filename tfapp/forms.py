@@ -119,7 +119,7 @@ class TransferForm(forms.Form):
                                 help_text="More iterations at more scales: finer, and slower.")
     strength = forms.IntegerField(
         label="Strength", min_value=0, max_value=100, initial=100, widget=RangeInput, required=False,
-        help_text="0 % is the network's rendition of your photo, 100 % the full style.")
+        help_text="How far from your photo towards the painting's style.")
     preserve_colours = forms.BooleanField(
         label="Keep the photo's colours", required=False,
         help_text="Transfer brush strokes and texture only, not the painting's palette.")
@@ -188,7 +188,8 @@ class TransferForm(forms.Form):
     def method_data(self):
         """What the page's script needs to switch controls and estimate times: per method, as JSON data."""
         return {offer.name: {"capabilities": dataclasses.asdict(offer.capabilities), "reasons": offer.reasons,
-                             "estimates": offer.estimates, "available": not offer.unavailable_reason}
+                             "estimates": offer.estimates, "available": not offer.unavailable_reason,
+                             "strength_help": offer.strength_help}
                 for offer in self.methods}
 
     def style_slots(self):

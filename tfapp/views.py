@@ -65,8 +65,8 @@ def _fields_cache_key(form, presets):
     """
     shown = [(preset.pk, preset.name, preset.artist, preset.year, preset.licence, preset.image.name,
               preset.thumbnail.name) for preset in presets]
-    shown += [(offer.name, offer.label, offer.description, offer.unavailable_reason, offer.capabilities, offer.reasons)
-              for offer in form.methods]
+    shown += [(offer.name, offer.label, offer.description, offer.unavailable_reason, offer.capabilities, offer.reasons,
+               offer.strength_help) for offer in form.methods]
     # A preset field's choices are the presets above; the other fields' choices come from settings.
     shown += [(name, field.initial, None if isinstance(field, ModelChoiceField) else getattr(field, "choices", None))
               for name, field in form.fields.items()]

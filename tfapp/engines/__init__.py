@@ -197,6 +197,7 @@ class MethodOffer:
     unavailable_reason: str = None
     #: ``{quality or "": [fixed seconds, seconds per megapixel]}``, for the page to estimate a photo's time.
     estimates: dict = field(default_factory=dict)
+    strength_help: str = ""
 
 
 def offers():
@@ -209,7 +210,7 @@ def offers():
             found.append(MethodOffer(name, name, "", "default", Capabilities(), {}, str(error)))
             continue
         found.append(MethodOffer(name, method.label, method.description, method.queue, method.capabilities,
-                                 method.reasons, unavailable_reason(name), _estimates(method)))
+                                 method.reasons, unavailable_reason(name), _estimates(method), method.strength_help))
     return found
 
 

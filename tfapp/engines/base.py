@@ -75,6 +75,8 @@ class Method:
     smooths_style = False
     #: For each capability it lacks, a sentence saying why (shown beside the disabled control).
     reasons = {}
+    #: What the strength slider does with this method, shown under it (only with ``capabilities.strength``).
+    strength_help = ""
 
     def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
                 content_style=None):

@@ -1,4 +1,7 @@
-""""Try another method" on a finished transfer's page: it offers what the form accepts, and says why not the rest."""
+"""How the pages offer and name methods: "Try another method", the labels, the strength help, the gallery cards.
+
+"Try another method" offers exactly what the form accepts, and says why not the rest.
+"""
 import re
 
 import pytest
@@ -119,3 +122,31 @@ def test_a_running_transfer_offers_nothing_to_try_yet(client):
     """While the transfer is queued, the page has no "Try another method" section."""
     transfer = make_transfer(run=False)
     assert "Try another method" not in client.get(transfer.get_absolute_url()).content.decode()
+
+
+def test_gallery_cards_name_the_method_and_keep_the_size_beside_the_public_badge(client):
+    """A shared AdaIN card says "AdaIN", "Public" and its size; the method's label is the one the pages use."""
+    transfer = make_transfer(options=Options(method="adain"))
+    Transfer.objects.filter(pk=transfer.pk).update(shared=True)
+    card = re.search(r'<li class="gallery-item">(.*?)</li>',
+                     client.get(reverse("tfapp:gallery-public")).content.decode(), re.S)[1]
+    assert '<span class="thumb-method">AdaIN</span>' in card and "Public" in card
+    assert f"{transfer.result_width} × {transfer.result_height}" in card
+
+
+def test_every_page_names_a_gatys_draft_the_same_way(client):
+    """The method tag and the details both say "Gatys (slow, finest) · Draft", not "… (draft)"."""
+    draft = make_transfer(run=False, options=Options(method="gatys", quality="draft"))
+    page = client.get(draft.get_absolute_url()).content.decode()
+    assert page.count("Gatys (slow, finest) · Draft") == 2
+    assert "(draft)" not in page
+
+
+@pytest.mark.parametrize("method, words", [("magenta", "style vector"), ("adain", "α"), ("gatys", "weight")])
+def test_the_strength_help_says_what_strength_means_for_the_chosen_method(client, method, words):
+    """Re-running a transfer opens the form on its method, with that method's meaning of strength under the slider."""
+    transfer = make_transfer(run=False, options=Options(method=method))
+    page = client.get(reverse("tfapp:upload") + f"?from={transfer.public_id}").content.decode()
+    help_text = re.search(r'<p class="field-help" id="id_strength_helptext" data-strength-help>(.*?)</p>', page, re.S)[1]
+    assert words in help_text
+    assert ("rendition" in help_text) == (method == "magenta")
