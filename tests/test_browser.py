@@ -4,11 +4,8 @@ import shutil
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
 
-from .conftest import CONTENT_DIR, STYLE_DIR
-
-CHROMIUM = os.environ.get("NST_CHROMIUM", "/usr/bin/chromium")
+from .conftest import CHROMIUM, CONTENT_DIR, STYLE_DIR
 
 pytestmark = [
     pytest.mark.browser,
@@ -17,25 +14,10 @@ pytestmark = [
                        reason=f"Chromium not installed at {CHROMIUM}"),
 ]
 
-# Without these, Chromium keeps trying to reach Google's services, which this network refuses.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
 
 @pytest.fixture
-def page(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are
-    # still synchronous, so Django's async-safety guard would refuse them.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser.new_page(viewport={"width": 1280, "height": 900})
-        browser.close()
-        # Inside Playwright's sync API the ORM gives this thread a second database connection,
-        # which Django's teardown does not know of: close it, or PostgreSQL cannot drop the test database.
-        connection.close()
+def page(browser):
+    return browser.new_page(viewport={"width": 1280, "height": 900})
 
 
 def test_upload_two_images_and_see_the_result(live_server, page, workers):
