@@ -1,11 +1,15 @@
-"""End to end in a real headless Chromium: upload two images and see the result."""
+"""End to end in a real headless Chromium: upload two images and see the result, and the pages' controls."""
 import os
 import shutil
 
 import pytest
 from django.contrib.auth.models import User
 
+from tfapp.models import Transfer
+from tfapp.pipeline import Options
+
 from .conftest import CHROMIUM, CONTENT_DIR, STYLE_DIR
+from .factories import make_transfer
 
 pytestmark = [
     pytest.mark.browser,
@@ -122,3 +126,27 @@ def test_pages_work_under_the_content_security_policy(live_server, page, workers
     page.wait_for_timeout(500)  # reports are delivered asynchronously
     assert violations == []
     assert not [text for text in console if "Content Security Policy" in text]
+
+
+def test_try_another_method_runs_the_quality_chosen_beside_it(live_server, page, settings):
+    """On a finished Gatys draft, choosing "Fine" and "Run again" opens the new transfer, a Gatys run at Fine."""
+    settings.NST_STATUS_WAIT = 0  # the new transfer's page asks for news at once, leaving no request open after
+    draft = make_transfer(run=False, options=Options(method="gatys", quality="draft"))
+    Transfer.objects.filter(pk=draft.pk).update(status=Transfer.Status.DONE)
+    page.goto(live_server.url + draft.get_absolute_url())
+    option = page.locator(".method-option", has=page.locator("button[data-method='gatys']"))
+    option.locator("select").select_option("fine")
+    option.locator("button").click()
+    page.wait_for_url(lambda url: url.endswith("/") and str(draft.public_id) not in url)
+    assert page.locator("#transfer-method").inner_text() == "Gatys (slow, finest) · Fine"
+
+
+def test_the_strength_help_follows_the_chosen_method(live_server, page):
+    """Switching the method on the upload page changes what the page says strength does."""
+    page.goto(live_server.url)
+    help_text = page.locator("[data-strength-help]")
+    assert "style vector" in help_text.inner_text()
+    page.check("#id_method_adain")
+    assert "α" in help_text.inner_text()
+    page.check("#id_method_gatys")
+    assert "leaves the photo as it is" in help_text.inner_text()
