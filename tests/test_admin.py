@@ -109,7 +109,8 @@ def test_preset_library_lists_presets_with_previews(admin_client):
     assert "Stripes" in page and "Test Painter" in page and preset.image.url in page
 
 
-@pytest.mark.parametrize("name", ["admin:index", "admin:tfapp_transfer_changelist", "admin:tfapp_trainingrun_changelist"])
+@pytest.mark.parametrize("name", ["admin:index", "admin:tfapp_transfer_changelist",
+                                  "admin:tfapp_trainingrun_changelist"])
 def test_admin_pages_link_the_sites_icon(admin_client, name):
     """The admin names the site's icon, so browsers do not ask for /favicon.ico, which does not exist."""
     page = admin_client.get(reverse(name)).content.decode()

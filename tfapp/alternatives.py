@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 
 from . import engines
-from .forms import QUALITY_LABELS, TransferForm, options_from
+from .forms import QUALITY_LABELS, TransferForm, options_from, style_field
 
 
 @dataclass
@@ -38,7 +38,8 @@ def alternatives(transfer):
     """
     initial = TransferForm.initial_from(transfer)
     photo = (transfer.content_width, transfer.content_height)
-    weighted_styles = len([style for style in transfer.styles.all() if style.weight > 0])
+    # The weights as the form receives them, so a style it would leave out is not counted either.
+    weighted_styles = len([style for style in transfer.styles.all() if initial[style_field("weight", style.position)]])
     found = []
     for offer in engines.offers():
         alternative = Alternative(offer)
