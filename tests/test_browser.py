@@ -7,9 +7,11 @@ from django.contrib.auth.models import User
 
 from tfapp.models import Transfer
 from tfapp.pipeline import Options
+from tfapp.processing import StyleChoice
 
-from .conftest import CHROMIUM, CONTENT_DIR, STYLE_DIR
-from .factories import make_transfer
+from .conftest import CHROMIUM, CONTENT_DIR, STYLE_DIR, make_image
+from .factories import image_input, make_transfer
+from .test_training import publish_untrained
 
 pytestmark = [
     pytest.mark.browser,
@@ -128,17 +130,33 @@ def test_pages_work_under_the_content_security_policy(live_server, page, workers
     assert not [text for text in console if "Content Security Policy" in text]
 
 
-def test_try_another_method_runs_the_quality_chosen_beside_it(live_server, page, settings):
-    """On a finished Gatys draft, choosing "Fine" and "Run again" opens the new transfer, a Gatys run at Fine."""
-    settings.NST_STATUS_WAIT = 0  # the new transfer's page asks for news at once, leaving no request open after
-    draft = make_transfer(run=False, options=Options(method="gatys", quality="draft"))
-    Transfer.objects.filter(pk=draft.pk).update(status=Transfer.Status.DONE)
-    page.goto(live_server.url + draft.get_absolute_url())
-    option = page.locator(".method-option", has=page.locator("button[data-method='gatys']"))
-    option.locator("select").select_option("fine")
-    option.locator("button").click()
-    page.wait_for_url(lambda url: url.endswith("/") and str(draft.public_id) not in url)
-    assert page.locator("#transfer-method").inner_text() == "Gatys (slow, finest) · Fine"
+@pytest.mark.model
+def test_try_another_method_offers_only_what_it_accepts(live_server, page, settings, fresh_engine):
+    """On a 50 % blend the trained style is disabled with its reason; every other choice opens its new transfer."""
+    settings.NST_STATUS_WAIT = 0  # the new transfers' pages ask for news at once, leaving no request open after
+    settings.NST_MAX_PENDING_PER_CLIENT = 50
+    publish_untrained("scream", steps=1)
+    styles = [StyleChoice(image_input(f"{name}.png", make_image((32, 32), pattern=name == "a", color="red")), 50)
+              for name in ("a", "b")]
+    blend = make_transfer(styles=styles, options=Options(strength=0.5))
+    page.goto(live_server.url + blend.get_absolute_url())
+    trained = page.locator(".method-option", has=page.locator("button[data-method='trained:scream']"))
+    assert trained.locator("button").is_disabled()
+    assert "paints its one style at full strength" in trained.locator(".method-refusal").inner_text()
+    choices = [(option.locator("button").get_attribute("data-method"), quality)
+               for option in page.locator(".method-option:not(.is-unavailable)").all()
+               for quality in option.locator("option").all_text_contents() or [""]]
+    assert choices == [("adain", ""), ("gatys", "Draft"), ("gatys", "Standard"), ("gatys", "Fine")]
+    for method, quality in choices:
+        page.goto(live_server.url + blend.get_absolute_url())
+        option = page.locator(".method-option", has=page.locator(f"button[data-method='{method}']"))
+        if quality:
+            option.locator("select").select_option(label=quality)
+        option.locator("button").click()
+        page.wait_for_url(lambda url: str(blend.public_id) not in url)
+        assert page.locator("#transfer-method").get_attribute("data-method") == method
+        assert page.locator("#detail-strength").inner_text() == "50 %"
+    assert Transfer.objects.count() == 1 + len(choices)
 
 
 def test_the_strength_help_follows_the_chosen_method(live_server, page):
