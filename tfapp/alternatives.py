@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 
 from . import engines
-from .forms import QUALITY_LABELS, TransferForm, options_from, style_field
+from .forms import TransferForm, options_from, style_field
 
 
 @dataclass
@@ -49,7 +49,7 @@ def alternatives(transfer):
             # A method that takes no style image paints its own one painting, as the form records it.
             styles = weighted_styles if offer.capabilities.style_input else 1
             options = options_from({**initial, "method": offer.name, "quality": quality})
-            label = QUALITY_LABELS.get(quality, quality)
+            label = engines.QUALITY_LABELS.get(quality, quality)
             try:
                 TransferForm.check_method(offer.name, styles, options, None if None in photo else photo)
             except ValidationError as error:

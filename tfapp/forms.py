@@ -96,7 +96,6 @@ class ImageUploadField(forms.FileField):
 
 STYLE_SLOTS = 4
 STYLE_SIZES = (128, 192, 256, 384, 512)
-QUALITY_LABELS = {"draft": "Draft", "standard": "Standard", "fine": "Fine"}
 #: The form error code for each control a method may refuse (see UnsupportedByEngine.control).
 UNSUPPORTED_CODES = {"blending": "blend_unsupported", "strength": "strength_unsupported",
                      "preserve_colours": "colours_unsupported", "quality": "no_quality"}
@@ -166,7 +165,7 @@ class TransferForm(forms.Form):
         self.fields["method"].choices = [(method.name, method.label) for method in self.methods]
         self.fields["method"].initial = engines.DEFAULT_METHOD
         qualities = dict.fromkeys(quality for method in self.methods for quality in method.capabilities.qualities)
-        self.fields["quality"].choices = [("", "Default")] + [(quality, QUALITY_LABELS.get(quality, quality))
+        self.fields["quality"].choices = [("", "Default")] + [(quality, engines.QUALITY_LABELS.get(quality, quality))
                                                                for quality in qualities]
         self._disable_what_the_method_cannot_do()
 

@@ -70,12 +70,20 @@ def method_class(name):
     return import_string(METHODS[name] or _magenta_path(conf.engine_name()))
 
 
-def label(name):
-    """Method ``name``'s label as its declaration gives it, or the name itself for one that no longer exists."""
+#: How every page names a quality preset a method declares.
+QUALITY_LABELS = {"draft": "Draft", "standard": "Standard", "fine": "Fine"}
+
+
+def label(name, quality=""):
+    """How every page names method ``name`` run at ``quality``: its declared label, then the quality.
+
+    ("Gatys (slow, finest) · Draft"); a method that no longer exists is named by its identifier.
+    """
     try:
-        return method_class(name).label
+        method_label = method_class(name).label
     except ModelUnavailable:
-        return name
+        method_label = name
+    return f"{method_label} · {QUALITY_LABELS.get(quality, quality)}" if quality else method_label
 
 
 def _magenta_path(engine):

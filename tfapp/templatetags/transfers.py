@@ -2,7 +2,6 @@
 from django import template
 
 from .. import engines
-from ..forms import QUALITY_LABELS
 
 register = template.Library()
 
@@ -20,5 +19,4 @@ def duration(seconds):
 @register.filter
 def method_label(transfer):
     """The transfer's method as every page names it: the method's label, then its quality ("Gatys · Draft")."""
-    label = engines.label(transfer.method)
-    return f"{label} · {QUALITY_LABELS.get(transfer.quality, transfer.quality)}" if transfer.quality else label
+    return engines.label(transfer.method, transfer.quality)
