@@ -18,6 +18,10 @@ from tfapp.progress import watcher
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = django_settings.SHARED_DIR
+CHROMIUM = os.environ.get("NST_CHROMIUM", "/usr/bin/chromium")
+# Without these, Chromium keeps trying to reach Google's services, which this network refuses.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CONTENT_DIR = SHARED_DIR / "images" / "content"
 STYLE_DIR = SHARED_DIR / "images" / "style"
 
@@ -36,6 +40,23 @@ def no_watching_after_the_test():
     """The status watcher follows answered transfers a while; not into the next test, which may lack a database."""
     yield
     watcher.stop_lingering()
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """A real headless Chromium, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are
+    # still synchronous, so Django's async-safety guard would refuse them.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+        # Inside Playwright's sync API the ORM gives this thread a second database connection,
+        # which Django's teardown does not know of: close it, or PostgreSQL cannot drop the test database.
+        connection.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ import pytest
 from django.urls import reverse
 
 from tfapp.models import Transfer
+from tfapp.pipeline import Options
 
 from .conftest import media_files
 from .factories import make_preset, make_transfer
@@ -107,3 +108,23 @@ def test_preset_library_lists_presets_with_previews(admin_client):
     preset = make_preset("Stripes")
     page = admin_client.get(reverse("admin:tfapp_stylepreset_changelist")).content.decode()
     assert "Stripes" in page and "Test Painter" in page and preset.image.url in page
+
+
+@pytest.mark.parametrize("name", ["admin:index", "admin:tfapp_transfer_changelist",
+                                  "admin:tfapp_trainingrun_changelist"])
+def test_admin_pages_link_the_sites_icon(admin_client, name):
+    """The admin names the site's icon, so browsers do not ask for /favicon.ico, which does not exist."""
+    page = admin_client.get(reverse(name)).content.decode()
+    assert 'rel="icon" href="/static/tfapp/favicon.' in page
+
+
+def test_the_admin_sign_in_page_links_the_sites_icon(client):
+    """Even before signing in."""
+    assert 'rel="icon" href="/static/tfapp/favicon.' in client.get(reverse("admin:login")).content.decode()
+
+
+def test_changelist_names_the_method_as_the_pages_do(admin_client):
+    """The method column shows the method's label, as the site's pages do, not its identifier."""
+    make_transfer(options=Options(method="adain"))
+    page = admin_client.get(reverse("admin:tfapp_transfer_changelist")).content.decode()
+    assert '<td class="field-method_label">AdaIN</td>' in page

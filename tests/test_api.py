@@ -318,3 +318,12 @@ def test_rate_counts_from_several_connections_add_up():
     for thread in threads:
         thread.join()
     assert ApiRateCount.objects.get(key="token-1:1").count == 100
+
+
+def test_every_url_in_a_transfers_state_is_absolute(client, token):
+    """result_url, like page_url and download_url, names the server, so a script can fetch it as it is."""
+    transfer = owned_transfer("ada")
+    state = client.get(f"/api/transfers/{transfer.public_id}", **auth(token)).json()
+    assert state["result_url"] == f"http://testserver{transfer.result_image.url}"
+    assert state["page_url"] == f"http://testserver{transfer.get_absolute_url()}"
+    assert state["download_url"] == f"http://testserver/api/transfers/{transfer.public_id}/result"

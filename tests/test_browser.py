@@ -1,14 +1,17 @@
-"""End to end in a real headless Chromium: upload two images and see the result."""
+"""End to end in a real headless Chromium: upload two images and see the result, and the pages' controls."""
 import os
 import shutil
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
 
-from .conftest import CONTENT_DIR, STYLE_DIR
+from tfapp.models import Transfer
+from tfapp.pipeline import Options
+from tfapp.processing import StyleChoice
 
-CHROMIUM = os.environ.get("NST_CHROMIUM", "/usr/bin/chromium")
+from .conftest import CHROMIUM, CONTENT_DIR, STYLE_DIR, make_image
+from .factories import image_input, make_transfer
+from .test_training import publish_untrained
 
 pytestmark = [
     pytest.mark.browser,
@@ -17,25 +20,10 @@ pytestmark = [
                        reason=f"Chromium not installed at {CHROMIUM}"),
 ]
 
-# Without these, Chromium keeps trying to reach Google's services, which this network refuses.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
 
 @pytest.fixture
-def page(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are
-    # still synchronous, so Django's async-safety guard would refuse them.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser.new_page(viewport={"width": 1280, "height": 900})
-        browser.close()
-        # Inside Playwright's sync API the ORM gives this thread a second database connection,
-        # which Django's teardown does not know of: close it, or PostgreSQL cannot drop the test database.
-        connection.close()
+def page(browser):
+    return browser.new_page(viewport={"width": 1280, "height": 900})
 
 
 def test_upload_two_images_and_see_the_result(live_server, page, workers):
@@ -140,3 +128,43 @@ def test_pages_work_under_the_content_security_policy(live_server, page, workers
     page.wait_for_timeout(500)  # reports are delivered asynchronously
     assert violations == []
     assert not [text for text in console if "Content Security Policy" in text]
+
+
+@pytest.mark.model
+def test_try_another_method_offers_only_what_it_accepts(live_server, page, settings, fresh_engine):
+    """On a 50 % blend the trained style is disabled with its reason; every other choice opens its new transfer."""
+    settings.NST_STATUS_WAIT = 0  # the new transfers' pages ask for news at once, leaving no request open after
+    settings.NST_MAX_PENDING_PER_CLIENT = 50
+    publish_untrained("scream", steps=1)
+    styles = [StyleChoice(image_input(f"{name}.png", make_image((32, 32), pattern=name == "a", color="red")), 50)
+              for name in ("a", "b")]
+    blend = make_transfer(styles=styles, options=Options(strength=0.5))
+    page.goto(live_server.url + blend.get_absolute_url())
+    trained = page.locator(".method-option", has=page.locator("button[data-method='trained:scream']"))
+    assert trained.locator("button").is_disabled()
+    assert "paints its one style at full strength" in trained.locator(".method-refusal").inner_text()
+    choices = [(option.locator("button").get_attribute("data-method"), quality)
+               for option in page.locator(".method-option:not(.is-unavailable)").all()
+               for quality in option.locator("option").all_text_contents() or [""]]
+    assert choices == [("adain", ""), ("gatys", "Draft"), ("gatys", "Standard"), ("gatys", "Fine")]
+    for method, quality in choices:
+        page.goto(live_server.url + blend.get_absolute_url())
+        option = page.locator(".method-option", has=page.locator(f"button[data-method='{method}']"))
+        if quality:
+            option.locator("select").select_option(label=quality)
+        option.locator("button").click()
+        page.wait_for_url(lambda url: str(blend.public_id) not in url)
+        assert page.locator("#transfer-method").get_attribute("data-method") == method
+        assert page.locator("#detail-strength").inner_text() == "50 %"
+    assert Transfer.objects.count() == 1 + len(choices)
+
+
+def test_the_strength_help_follows_the_chosen_method(live_server, page):
+    """Switching the method on the upload page changes what the page says strength does."""
+    page.goto(live_server.url)
+    help_text = page.locator("[data-strength-help]")
+    assert "style vector" in help_text.inner_text()
+    page.check("#id_method_adain")
+    assert "α" in help_text.inner_text()
+    page.check("#id_method_gatys")
+    assert "leaves the photo as it is" in help_text.inner_text()

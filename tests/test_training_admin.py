@@ -67,6 +67,8 @@ def test_training_runs_in_the_slow_queue_and_publishes_the_style(admin_client, p
     assert "trained:starry" in engines.names()
     listing = admin_client.get(reverse("admin:tfapp_trainingrun_changelist")).content.decode()
     assert "3 / 3" in listing and run.validation_image.url in listing
+    # As a thumbnail, whose size the admin stylesheet sets, so the other columns stay in view.
+    assert 'class="admin-thumb"' in listing and "tfapp/css/admin.css" in listing
 
 
 def test_a_failed_job_shows_its_reason(admin_client, preset, photos, settings, django_capture_on_commit_callbacks):

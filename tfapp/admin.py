@@ -5,7 +5,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.text import slugify
 
-from . import training_jobs
+from . import engines, training_jobs
 from .forms import TrainNetworkForm
 from .models import ApiToken, StylePreset, TrainingRun, Transfer, TransferStyle
 from .tasks import enqueue_training, rerun
@@ -89,8 +89,8 @@ class TransferAdmin(admin.ModelAdmin):
     """A read-only gallery of every transfer; deleting one deletes its files."""
 
     Media = ThumbnailMedia
-    list_display = ("short_id", "content_preview", "style_preview", "result_preview", "status", "method", "engine",
-                    "shared", "owner", "result_size", "attempts", "waited", "ran", "created_at")
+    list_display = ("short_id", "content_preview", "style_preview", "result_preview", "status", "method_label",
+                    "engine", "shared", "owner", "result_size", "attempts", "waited", "ran", "created_at")
     list_display_links = ("short_id", "result_preview")
     list_filter = ("status", "method", "queue", "engine", "shared", "created_at")
     search_fields = ("public_id", "error_message")
@@ -142,6 +142,10 @@ class TransferAdmin(admin.ModelAdmin):
     def result_preview(self, transfer):
         return _thumbnail(transfer.result_preview, "result")
 
+    @admin.display(description="Method", ordering="method")
+    def method_label(self, transfer):
+        return engines.label(transfer.method, transfer.quality)
+
     @admin.display(description="Size")
     def result_size(self, transfer):
         return f"{transfer.result_width}×{transfer.result_height}" if transfer.result_width else "—"
@@ -159,6 +163,7 @@ class TransferAdmin(admin.ModelAdmin):
 class TrainingRunAdmin(admin.ModelAdmin):
     """Style networks training in slow-queue workers: progress, losses, the latest validation image, failures."""
 
+    Media = ThumbnailMedia
     list_display = ("name", "preset", "status", "progress", "loss_terms", "validation_preview", "error_message",
                     "attempts", "created_at")
     list_filter = ("status",)

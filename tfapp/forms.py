@@ -96,7 +96,6 @@ class ImageUploadField(forms.FileField):
 
 STYLE_SLOTS = 4
 STYLE_SIZES = (128, 192, 256, 384, 512)
-QUALITY_LABELS = {"draft": "Draft", "standard": "Standard", "fine": "Fine"}
 #: The form error code for each control a method may refuse (see UnsupportedByEngine.control).
 UNSUPPORTED_CODES = {"blending": "blend_unsupported", "strength": "strength_unsupported",
                      "preserve_colours": "colours_unsupported", "quality": "no_quality"}
@@ -119,7 +118,7 @@ class TransferForm(forms.Form):
                                 help_text="More iterations at more scales: finer, and slower.")
     strength = forms.IntegerField(
         label="Strength", min_value=0, max_value=100, initial=100, widget=RangeInput, required=False,
-        help_text="0 % is the network's rendition of your photo, 100 % the full style.")
+        help_text="How far from your photo towards the painting's style.")
     preserve_colours = forms.BooleanField(
         label="Keep the photo's colours", required=False,
         help_text="Transfer brush strokes and texture only, not the painting's palette.")
@@ -166,7 +165,7 @@ class TransferForm(forms.Form):
         self.fields["method"].choices = [(method.name, method.label) for method in self.methods]
         self.fields["method"].initial = engines.DEFAULT_METHOD
         qualities = dict.fromkeys(quality for method in self.methods for quality in method.capabilities.qualities)
-        self.fields["quality"].choices = [("", "Default")] + [(quality, QUALITY_LABELS.get(quality, quality))
+        self.fields["quality"].choices = [("", "Default")] + [(quality, engines.QUALITY_LABELS.get(quality, quality))
                                                                for quality in qualities]
         self._disable_what_the_method_cannot_do()
 
@@ -188,7 +187,8 @@ class TransferForm(forms.Form):
     def method_data(self):
         """What the page's script needs to switch controls and estimate times: per method, as JSON data."""
         return {offer.name: {"capabilities": dataclasses.asdict(offer.capabilities), "reasons": offer.reasons,
-                             "estimates": offer.estimates, "available": not offer.unavailable_reason}
+                             "estimates": offer.estimates, "available": not offer.unavailable_reason,
+                             "strength_help": offer.strength_help}
                 for offer in self.methods}
 
     def style_slots(self):
@@ -201,16 +201,38 @@ class TransferForm(forms.Form):
         cleaned = super().clean()
         self.source = self._source(cleaned.get("source"))
         cleaned["method"] = cleaned.get("method") or engines.DEFAULT_METHOD
-        reason = engines.unavailable_reason(cleaned["method"])
-        if reason:
-            raise ValidationError(self.error_messages["model_unavailable"], code="model_unavailable",
-                                  params={"reason": reason})
+        self._check_available(cleaned["method"])
         self._check_queue()
         self.content = self._content(cleaned.get("content_image"))
         self.styles = self._styles(cleaned)
-        self._check_method(cleaned)
-        self._check_time(cleaned)
+        self.check_method(cleaned["method"], len([style for style in self.styles if style.weight > 0]),
+                          self.options(cleaned), self._photo_size(cleaned))
         return cleaned
+
+    @classmethod
+    def check_method(cls, name, style_count, options, photo=None):
+        """Raise the ValidationError this form gives when method ``name`` cannot run ``options``.
+
+        ``style_count`` counts the styles weighted above zero; ``photo`` is the photo's
+        ``(width, height)``, or ``None`` when unknown. The transfer page offers the
+        methods to try next by these same rules, so it offers none that the form refuses.
+        """
+        cls._check_available(name)
+        method = engines.method_class(name)
+        try:
+            pipeline.check_controls(method, style_count, options)
+        except UnsupportedByEngine as error:
+            raise ValidationError(cls.error_messages["unsupported"], code=UNSUPPORTED_CODES[error.control],
+                                  params={"reason": str(error)}) from error
+        if photo:
+            cls._check_time(method, options, photo)
+
+    @classmethod
+    def _check_available(cls, name):
+        reason = engines.unavailable_reason(name)
+        if reason:
+            raise ValidationError(cls.error_messages["model_unavailable"], code="model_unavailable",
+                                  params={"reason": reason})
 
     def _check_queue(self):
         pending = Transfer.objects.pending()
@@ -283,37 +305,26 @@ class TransferForm(forms.Form):
         weight = cleaned.get(style_field("weight", slot))
         return float(self.fields[style_field("weight", slot)].initial if weight is None else weight)
 
-    def _check_method(self, cleaned):
-        """Refuse the controls the chosen method cannot honour, with the method's own reason."""
-        method = engines.method_class(cleaned["method"])
-        style_count = len([style for style in self.styles if style.weight > 0])
-        try:
-            pipeline.check_controls(method, style_count, self.options(cleaned))
-        except UnsupportedByEngine as error:
-            raise ValidationError(self.error_messages["unsupported"], code=UNSUPPORTED_CODES[error.control],
-                                  params={"reason": str(error)}) from error
-
-    def _check_time(self, cleaned):
-        """Refuse what the method would not finish within its queue's time limit, saying how long it would take."""
+    def _photo_size(self, cleaned):
+        """The photo's ``(width, height)``: the upload's, or the re-run transfer's; ``None`` when unknown."""
         upload = cleaned.get("content_image")
         photo = getattr(upload, "pixel_size", None) or (
             (self.source.content_width, self.source.content_height) if self.source else None)
-        if not photo or None in photo:
-            return
-        method = engines.method_class(cleaned["method"])
-        width, height = result_size(photo, self.options(cleaned).resolved().max_size)
-        seconds = method.estimate_seconds(width, height, cleaned.get("quality") or None)
+        return None if not photo or None in photo else photo
+
+    @classmethod
+    def _check_time(cls, method, options, photo):
+        """Refuse what the method would not finish within its queue's time limit, saying how long it would take."""
+        width, height = result_size(photo, options.resolved().max_size)
+        seconds = method.estimate_seconds(width, height, options.quality)
         limit = conf.job_time_limit(method.queue)
         if seconds > limit:
-            raise ValidationError(self.error_messages["too_slow"], code="too_slow", params={
+            raise ValidationError(cls.error_messages["too_slow"], code="too_slow", params={
                 "method": method.label, "minutes": round(seconds / 60), "width": width, "height": height,
                 "limit": round(limit / 60)})
 
     def options(self, cleaned=None):
-        data = cleaned or self.cleaned_data
-        return Options(method=data.get("method") or engines.DEFAULT_METHOD, quality=data.get("quality") or None,
-                       max_size=data.get("output_size"), style_size=data.get("style_size"),
-                       strength=_strength(data) / 100, preserve_colours=bool(data.get("preserve_colours")))
+        return options_from(cleaned or self.cleaned_data)
 
     def save(self):
         """Store the inputs as a new queued transfer and return it."""
@@ -341,6 +352,13 @@ class TransferForm(forms.Form):
 def style_field(kind, slot):
     """Name of a style slot's field: ``style_image``, ``style_preset_2``, ``style_weight_4``…"""
     return f"style_{kind}" if slot == 0 else f"style_{kind}_{slot + 1}"
+
+
+def options_from(data):
+    """The transfer's Options from the form's cleaned data (or ``initial_from``'s, which has the same keys)."""
+    return Options(method=data.get("method") or engines.DEFAULT_METHOD, quality=data.get("quality") or None,
+                   max_size=data.get("output_size"), style_size=data.get("style_size"),
+                   strength=_strength(data) / 100, preserve_colours=bool(data.get("preserve_colours")))
 
 
 def _strength(cleaned):

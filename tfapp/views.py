@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from django.views.generic import ListView
 
 from . import conf, engines
+from .alternatives import alternatives
 from .forms import TransferForm
 from .models import StylePreset, Transfer, TransferStyle
 from .ownership import Ownership
@@ -64,8 +65,8 @@ def _fields_cache_key(form, presets):
     """
     shown = [(preset.pk, preset.name, preset.artist, preset.year, preset.licence, preset.image.name,
               preset.thumbnail.name) for preset in presets]
-    shown += [(offer.name, offer.label, offer.description, offer.unavailable_reason, offer.capabilities, offer.reasons)
-              for offer in form.methods]
+    shown += [(offer.name, offer.label, offer.description, offer.unavailable_reason, offer.capabilities, offer.reasons,
+               offer.strength_help) for offer in form.methods]
     # A preset field's choices are the presets above; the other fields' choices come from settings.
     shown += [(name, field.initial, None if isinstance(field, ModelChoiceField) else getattr(field, "choices", None))
               for name, field in form.fields.items()]
@@ -88,12 +89,12 @@ def detail(request, public_id):
         raise Http404("There is no transfer with this id; it may have been deleted.")
     prefetch_related_objects([transfer], Prefetch("styles", TransferStyle.objects.shown()))
     ownership = Ownership.of_request(request)
-    offers = engines.offers()
+    finished = transfer.status not in (Transfer.Status.QUEUED, Transfer.Status.RUNNING)
     return render(request, "tfapp/transfer_detail.html", {
         "transfer": transfer,
         "is_owner": ownership.owns(transfer),
-        "method": next((offer for offer in offers if offer.name == transfer.method), None),
-        "other_methods": [offer for offer in offers if offer.name != transfer.method],
+        "method": next((offer for offer in engines.offers() if offer.name == transfer.method), None),
+        "alternatives": alternatives(transfer) if finished else [],
         "siblings": [other for other in same_inputs if other is not transfer and ownership.sees(other)],
     })
 

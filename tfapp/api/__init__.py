@@ -97,10 +97,18 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 429: ErrorOut}
 
 
 def _described(request, transfer):
+    """The transfer as the API gives it: its progress, with every URL absolute, as clients outside the site need."""
+    state = progress(transfer)
     download = request.build_absolute_uri(reverse("api:transfer-result", args=[transfer.public_id]))
-    return {**progress(transfer), "id": transfer.public_id, "shared": transfer.shared,
-            "created_at": transfer.created_at, "page_url": request.build_absolute_uri(transfer.get_absolute_url()),
+    return {**state, "id": transfer.public_id, "shared": transfer.shared, "created_at": transfer.created_at,
+            "result_url": _absolute(request, state["result_url"]),
+            "preview_url": _absolute(request, state["preview_url"]),
+            "page_url": request.build_absolute_uri(transfer.get_absolute_url()),
             "download_url": download if transfer.result_image else None}
+
+
+def _absolute(request, url):
+    return request.build_absolute_uri(url) if url else None
 
 
 def _mine(request, public_id):

@@ -70,6 +70,22 @@ def method_class(name):
     return declaration if isinstance(declaration, type) else declaration()
 
 
+#: How every page names a quality preset a method declares.
+QUALITY_LABELS = {"draft": "Draft", "standard": "Standard", "fine": "Fine"}
+
+
+def label(name, quality=""):
+    """How every page names method ``name`` run at ``quality``: its declared label, then the quality.
+
+    ("Gatys (slow, finest) · Draft"); a method that no longer exists is named by its identifier.
+    """
+    try:
+        method_label = method_class(name).label
+    except ModelUnavailable:
+        method_label = name
+    return f"{method_label} · {QUALITY_LABELS.get(quality, quality)}" if quality else method_label
+
+
 def get(name=DEFAULT_METHOD):
     """Method ``name``, loaded on first use in this process. Raises ModelUnavailable."""
     _forget_if_replaced(name)
@@ -177,6 +193,7 @@ class MethodOffer:
     unavailable_reason: str = None
     #: ``{quality or "": [fixed seconds, seconds per megapixel]}``, for the page to estimate a photo's time.
     estimates: dict = field(default_factory=dict)
+    strength_help: str = ""
 
 
 def offers():
@@ -189,7 +206,7 @@ def offers():
             found.append(MethodOffer(name, name, "", "default", Capabilities(), {}, str(error)))
             continue
         found.append(MethodOffer(name, method.label, method.description, method.queue, method.capabilities,
-                                 method.reasons, unavailable_reason(name), _estimates(method)))
+                                 method.reasons, unavailable_reason(name), _estimates(method), method.strength_help))
     return found
 
 

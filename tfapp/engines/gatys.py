@@ -105,6 +105,7 @@ class GatysMethod(Method):
     capabilities = Capabilities(strength=True, blending=True, preserve_colours=True, style_scale=True,
                                 previews=True, cancel=True, qualities=tuple(QUALITIES))
     reasons = {"style_vectors": "Gatys optimises against the painting's own features, not a style vector."}
+    strength_help = "The weight of the painting's textures against your photo's content: 0 % leaves the photo as it is."
 
     def __init__(self, weights_path=None):
         _use_threads(conf.engine_threads())

@@ -29,6 +29,8 @@ class Adain(Method):
     queue = "default"
     capabilities = Capabilities(strength=True, blending=True, preserve_colours=True, style_scale=True,
                                 style_vectors=True)
+    strength_help = ("AdaIN's α: how far the photo's features move towards the painting's statistics; 0 % "
+                     "decodes the photo's own features, 100 % the full style.")
     reasons = {
         "previews": "AdaIN finishes in one pass; there is nothing to preview.",
         "cancel": "AdaIN finishes in one pass, in seconds.",

@@ -86,6 +86,8 @@ class Method:
     reasons = {}
     #: With ``capabilities.style_vectors``: the shape of what :meth:`style_vector` returns.
     style_vector_shape = None
+    #: What the strength slider does with this method, shown under it (only with ``capabilities.strength``).
+    strength_help = ""
 
     def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
                 content_style=None):

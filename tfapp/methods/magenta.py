@@ -37,6 +37,8 @@ class MagentaMethod(Method):
                    "any painting.")
     queue = "default"
     smooths_style = True
+    strength_help = ("Mixes the painting's style vector with your photo's own: 0 % is the network's rendition "
+                     "of your photo, 100 % the full style.")
 
     @classmethod
     def estimate_seconds(cls, width, height, quality=None):

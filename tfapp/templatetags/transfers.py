@@ -1,6 +1,8 @@
 """Template filters for transfer pages."""
 from django import template
 
+from .. import engines
+
 register = template.Library()
 
 
@@ -12,3 +14,9 @@ def duration(seconds):
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     return f"{seconds:.2f} s"
+
+
+@register.filter
+def method_label(transfer):
+    """The transfer's method as every page names it: the method's label, then its quality ("Gatys · Draft")."""
+    return engines.label(transfer.method, transfer.quality)

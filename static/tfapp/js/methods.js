@@ -59,6 +59,11 @@
     if (blend) blend.disabled = !can.blending;
     var strength = form.querySelector("input[name='strength']");
     if (strength) strength.disabled = !can.strength;
+    var strengthHelp = form.querySelector("[data-strength-help]");
+    if (strengthHelp) {
+      strengthHelp.textContent = method.strength_help;
+      strengthHelp.hidden = !can.strength || !method.strength_help;
+    }
     var colours = form.querySelector("input[name='preserve_colours']");
     if (colours) colours.disabled = !can.preserve_colours;
     var styleSize = form.querySelector("select[name='style_size']");
