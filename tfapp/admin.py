@@ -5,7 +5,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.text import slugify
 
-from . import engines, training_jobs
+from . import engines, trained_styles, training_jobs
 from .forms import TrainNetworkForm
 from .models import ApiToken, StylePreset, TrainingRun, Transfer, TransferStyle
 from .tasks import enqueue_training, rerun
@@ -56,7 +56,7 @@ class StylePresetAdmin(admin.ModelAdmin):
         if form.is_valid():
             run = TrainingRun.objects.create(preset=preset, **form.cleaned_data)
             enqueue_training(run.pk)
-            self.message_user(request, f"Queued training of trained:{run.name}; follow it under Training runs.")
+            self.message_user(request, f"Queued training of {trained_styles.method_name(run.name)}; follow it under Training runs.")
             return None
         return TemplateResponse(request, "admin/tfapp/train_network.html", {
             **self.admin_site.each_context(request), "title": f"Train a network for {preset.name}",

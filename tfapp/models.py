@@ -8,6 +8,8 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from . import trained_styles
+
 
 def transfer_path(instance, filename):
     """Every file of a transfer lives under ``transfers/<public id>/``, so names never collide."""
@@ -389,7 +391,7 @@ class TrainingRun(Job):
         ordering = ["-created_at"]
 
     def __str__(self):
-        return f"Training trained:{self.name} ({self.get_status_display().lower()})"
+        return f"Training {trained_styles.method_name(self.name)} ({self.get_status_display().lower()})"
 
 
 class ApiRateCountQuerySet(models.QuerySet):

@@ -20,7 +20,7 @@ from .imaging import THUMBNAIL_SIZE, encode_png, encode_thumbnail, open_image, t
 from .metadata import without_metadata
 from .methods.base import Progress
 from .models import Transfer, TransferStyle
-from .presets import stored_vector
+from .presets import style_input
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def _stylize_into(transfer, progress):
     options = transfer_options(transfer)
     with transfer.content_image.open("rb") as content_file:
         content_image = open_image(content_file, needed_side=options.max_size)
-    styles = [(_style_input(style, method, options), style.weight) for style in transfer.styles.all()]
+    styles = [(style_input(style, method, options), style.weight) for style in transfer.styles.all()]
     stylized = pipeline.stylize(content_image, styles, options, method, progress)
     logger.info("Transfer %s stylized by attempt %d.", transfer.public_id, transfer.attempts)
     limit = conf.job_time_limit(transfer.queue)
@@ -230,14 +230,6 @@ def _delete_result_file(transfer):
     if transfer.result_image:
         transfer.result_image.storage.delete(transfer.result_image.name)
         transfer.result_image.name = ""
-
-
-def _style_input(style, method, options):
-    """The style's stored vector (its preset's, or its own) when the method takes vectors, else the style image."""
-    if method.capabilities.style_vectors:
-        return stored_vector(style.preset or style, method, options.style_size, options.style_pooling)
-    with style.image.open("rb") as stored:
-        return open_image(stored, needed_side=options.style_size)
 
 
 class TransferProgress(Progress):

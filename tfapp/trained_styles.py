@@ -16,6 +16,16 @@ PAINTING_FILE = "style.png"
 PREFIX = "trained:"
 
 
+def method_name(name):
+    """The method that runs the trained style ``name``: ``trained:NAME``."""
+    return PREFIX + name
+
+
+def style_name(method):
+    """The trained style a method name runs, or ``None`` when ``method`` is not a trained style's."""
+    return method[len(PREFIX):] if method.startswith(PREFIX) else None
+
+
 def published_names():
     """The names of the published trained styles, sorted."""
     root = conf.trained_model_dir()

@@ -54,14 +54,14 @@ def names():
     ``NST_TRAINED_MODEL_DIR``, named ``trained:NAME``; one published while the site
     runs is offered at once.
     """
-    return list(METHODS) + [trained_styles.PREFIX + name for name in trained_styles.published_names()]
+    return list(METHODS) + [trained_styles.method_name(name) for name in trained_styles.published_names()]
 
 
 def method_class(name):
     """The declaration of method ``name`` (see :mod:`tfapp.methods`), without loading it. Raises ModelUnavailable."""
-    if name.startswith(trained_styles.PREFIX):
+    if trained_styles.style_name(name):
         from ..methods.trained import declared
-        return declared(name[len(trained_styles.PREFIX):])
+        return declared(trained_styles.style_name(name))
     if name not in METHODS:
         raise ModelUnavailable(f"There is no style-transfer method called {name!r}; choose one of: "
                                f"{', '.join(METHODS)}.")
@@ -119,9 +119,10 @@ def _forget_if_replaced(name):
     Only a trained style's are: an export renames a whole new folder into place, so the
     folder's identity tells one export from the next at the cost of one ``stat``.
     """
-    if not name.startswith(trained_styles.PREFIX):
+    style_name = trained_styles.style_name(name)
+    if not style_name:
         return
-    version = trained_styles.version(name[len(trained_styles.PREFIX):])
+    version = trained_styles.version(style_name)
     if _versions.get(name) != version:
         with _fallback_lock:
             if _versions.get(name) != version:

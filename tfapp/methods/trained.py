@@ -5,7 +5,7 @@ The engine that runs them is :mod:`tfapp.engines.trained`; training is ``manage.
 from .. import conf
 from ..engines import runtimes
 from ..exceptions import ModelUnavailable
-from ..trained_styles import PAINTING_FILE, PREFIX, SAVED_MODEL_DIR, published_names, read_metadata
+from ..trained_styles import PAINTING_FILE, SAVED_MODEL_DIR, method_name, published_names, read_metadata
 from .base import Capabilities, Method
 
 #: Measured by bench/trained_styles.py on two CPU cores.
@@ -55,6 +55,6 @@ def declared(style_name):
     metadata = read_metadata(folder)
     painting = metadata.get("style", {}).get("source", "one painting")
     return type(f"TrainedStyle_{style_name}", (TrainedStyle,), {
-        "style_name": style_name, "name": PREFIX + style_name, "label": f"Trained: {style_name}",
+        "style_name": style_name, "name": method_name(style_name), "label": f"Trained: {style_name}",
         "description": f"A network trained on {painting} for {metadata.get('steps', '?')} steps: fast at any size.",
         "painting": folder / PAINTING_FILE})

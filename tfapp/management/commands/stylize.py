@@ -2,17 +2,12 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tfapp import engines
+from tfapp import engines, presets, trained_styles
 from tfapp.exceptions import StyleTransferError
 from tfapp.imaging import open_image
 from tfapp.methods import magenta
 from tfapp.methods.base import Progress
-from tfapp.models import StylePreset
 from tfapp.pipeline import Options, stylize
-from tfapp.presets import stored_vector
-
-PRESET_PREFIX = "preset:"
-TRAINED_PREFIX = "trained:"
 
 
 class Command(BaseCommand):
@@ -40,10 +35,10 @@ class Command(BaseCommand):
     def handle(self, *args, content, styles, output, weights, strength, preserve_colours, method, quality, engine,
                max_size, style_size, style_pooling, **options):
         _check_numbers(max_size, style_size, strength)
-        if len(styles) == 1 and styles[0].startswith(TRAINED_PREFIX):
+        if len(styles) == 1 and trained_styles.style_name(styles[0]):
             method, styles = styles[0], [str(_painting_of(styles[0]))]
-        if engine and method != engines.DEFAULT_METHOD:
-            raise CommandError(f"--engine chooses the {engines.DEFAULT_METHOD} method's implementation; "
+        if engine and method != magenta.MagentaMethod.name:
+            raise CommandError(f"--engine chooses the {magenta.MagentaMethod.name} method's implementation; "
                                f"leave it out with --method {method}.")
         try:
             model = magenta.ENGINES[engine].engine_class()() if engine else engines.get(method)
@@ -83,17 +78,12 @@ def _check_numbers(max_size, style_size, strength):
 
 
 def _style(name, method, options):
-    """A style image, or a preset's stored style vector when the method takes vectors."""
-    if not name.startswith(PRESET_PREFIX):
-        return open_image(Path(name))
-    preset = StylePreset.objects.filter(name__iexact=name[len(PRESET_PREFIX):]).first()
-    if preset is None:
-        known = ", ".join(StylePreset.objects.values_list("name", flat=True)) or "none; see load_presets"
-        raise CommandError(f"No preset called {name[len(PRESET_PREFIX):]!r}. Presets: {known}.")
-    if method.capabilities.style_vectors:
-        return stored_vector(preset, method, options.style_size, options.style_pooling)
-    with preset.image.open("rb") as stored:
-        return open_image(stored)
+    """A style image from a path, or what the method takes of a preset (``preset:NAME``)."""
+    try:
+        preset = presets.named(name)
+    except LookupError as error:
+        raise CommandError(str(error)) from error
+    return open_image(Path(name)) if preset is None else presets.style_input(preset, method, options)
 
 
 class _report_to(Progress):

@@ -4,14 +4,13 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from tfapp import presets
 from tfapp.exceptions import InvalidImage, StyleTransferError
 from tfapp.imaging import open_image
-from tfapp.models import StylePreset
-from tfapp.trained_styles import PREFIX, published_names
+from tfapp.trained_styles import method_name, published_names
 from tfapp.training_photos import PhotoFolder
 from tfapp.training_runs import RunFolder, TrainingSettings
 
-PRESET_PREFIX = "preset:"
 DEFAULTS = TrainingSettings(photos="")
 
 
@@ -69,7 +68,7 @@ class Command(BaseCommand):
         painting, source = _painting(style, settings.style_size)
         folder = PhotoFolder(settings.photos, settings.batch)
         run.create(settings, painting, source, force=force)
-        self.stdout.write(f"Training {PREFIX}{run.name} on {len(folder.training)} photos "
+        self.stdout.write(f"Training {method_name(run.name)} on {len(folder.training)} photos "
                           f"({folder.validation.name} held aside for validation, {len(folder.skipped)} file(s) "
                           f"skipped); run folder {run.path}.")
 
@@ -89,7 +88,7 @@ class Command(BaseCommand):
     def _publish(self, run, force):
         from tfapp.engines.trained import publish_checkpoint
         folder = publish_checkpoint(run, force)
-        self.stdout.write(f"Published {PREFIX}{run.name} in {folder}.")
+        self.stdout.write(f"Published {method_name(run.name)} in {folder}.")
 
 
 def _override_steps(run, steps):
@@ -103,10 +102,11 @@ def _override_steps(run, steps):
 
 def _painting(style, style_size):
     """The painting as an image whose long side is ``style_size``, and where it came from."""
-    if style.startswith(PRESET_PREFIX):
-        preset = StylePreset.objects.filter(name__iexact=style[len(PRESET_PREFIX):]).first()
-        if preset is None:
-            raise CommandError(f"No preset called {style[len(PRESET_PREFIX):]!r}.")
+    try:
+        preset = presets.named(style)
+    except LookupError as error:
+        raise CommandError(str(error)) from error
+    if preset is not None:
         with preset.image.open("rb") as stored:
             image = open_image(stored)
         source = f"preset {preset.name}"
