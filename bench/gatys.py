@@ -1,18 +1,18 @@
-"""Gatys's presets at 512 px: time, peak memory and the objective, beside Adam and Magenta.
+"""Gatys's presets at 512 px: time, peak memory and the objective, beside L-BFGS and Magenta.
 
 Each case runs in a fresh process, so its peak resident memory is its own. The
 photo is astronaut.png at 512 px, the painting starry_night.jpg seen at 256 px; the
 objective is ``vgg.objective`` (style loss, content loss) at 512 px. Printed:
 
-- each quality preset (L-BFGS): seconds, peak RSS, style and content loss, and the
+- each quality preset (Adam): seconds, peak RSS, style and content loss, and the
   measured seconds per iteration at each scale (what ``iteration_seconds`` models);
-- Adam over each preset's schedule, beside L-BFGS's: same iterations, so the
+- L-BFGS over each preset's schedule, beside Adam's: same iterations, so the
   same number of VGG evaluations and about the same time;
 - Magenta (the lite engine) on the same pair;
-- peak memory at 1024 px with the draft's iterations at the finest scale and one at
+- peak memory at 1024 px with standard's iterations at the finest scale and one at
   each coarser one (the peak is set by the finest scale).
 
-    python bench/gatys.py [--qualities draft standard fine] [--no-adam] [--no-1024]
+    python bench/gatys.py [--qualities draft standard fine] [--no-lbfgs] [--no-1024]
 """
 import argparse
 import json
@@ -69,7 +69,7 @@ def run_case(case):
         result, per_iteration = LiteEngine(LITE_DIR).stylize(photo, painting), {}
     else:
         method = gatys.GatysMethod(VGG_WEIGHTS)
-        schedule = gatys.Schedule(tuple(case["iterations"]), case["optimiser"])
+        schedule = gatys.Schedule(tuple(case["iterations"]), case["optimiser"], case.get("resolution", 1.0))
         timings = Timings(method._plan(photo.shape[1:3], schedule))
         result = method.stylize(photo, [(painting, 1.0)], schedule=schedule, progress=timings)
         per_iteration = {f"{h}x{w}": round(sum(s) / len(s), 2) for (h, w), s in timings.seconds.items()}
@@ -95,7 +95,7 @@ def line(name, figures):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--qualities", nargs="*", default=["draft", "standard", "fine"])
-    parser.add_argument("--no-adam", action="store_true", help="skip Adam over each quality's schedule")
+    parser.add_argument("--no-lbfgs", action="store_true", help="skip L-BFGS over each quality's schedule")
     parser.add_argument("--no-1024", action="store_true")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
@@ -108,14 +108,15 @@ def main():
     print(f"{'case':<34} {'time':>10} {'peak RSS':>10}  objective at {SIDE} px  seconds/iteration by scale")
     print(line("magenta (lite)", in_fresh_process({"method": "magenta"})), flush=True)
     for quality in arguments.qualities:
-        iterations = list(QUALITIES[quality].iterations)
-        for optimiser in ("lbfgs",) if arguments.no_adam else ("lbfgs", "adam"):
-            case = {"method": "gatys", "iterations": iterations, "optimiser": optimiser}
-            print(line(f"gatys {quality} {iterations} {optimiser}", in_fresh_process(case)), flush=True)
+        schedule = QUALITIES[quality]
+        for optimiser in ("adam",) if arguments.no_lbfgs else ("adam", "lbfgs"):
+            case = {"method": "gatys", "iterations": list(schedule.iterations), "optimiser": optimiser,
+                    "resolution": schedule.resolution}
+            print(line(f"gatys {quality} {case['iterations']} {optimiser}", in_fresh_process(case)), flush=True)
     if not arguments.no_1024:
-        draft = QUALITIES["draft"]
-        case = {"method": "gatys", "iterations": [draft.iterations[0], 1], "optimiser": draft.optimiser, "side": 1024}
-        print(line(f"gatys 1024 px {case['iterations']} {draft.optimiser}", in_fresh_process(case)), flush=True)
+        finest = QUALITIES["standard"].iterations[-1]
+        case = {"method": "gatys", "iterations": [1] * 6 + [finest], "optimiser": "adam", "side": 1024}
+        print(line(f"gatys 1024 px {case['iterations']} adam", in_fresh_process(case)), flush=True)
     print(f"load: {os.getloadavg()}")
 
 

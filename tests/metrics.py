@@ -62,3 +62,69 @@ def mean_frequency(image):
 def mean_absolute_difference(first, second):
     """Mean absolute difference between two same-size RGB images, in 8-bit levels (0 to 255)."""
     return float(np.abs(np.asarray(first, np.float64) - np.asarray(second, np.float64)).mean())
+
+
+def luminance(image):
+    """The BT.601 luma of an RGB image ``[H, W, 3]`` (8-bit integers, or floats in [0, 1]), in [0, 1]."""
+    pixels = np.asarray(image)
+    scale = 255.0 if np.issubdtype(pixels.dtype, np.integer) else 1.0
+    return pixels.astype(np.float64) @ np.array([0.299, 0.587, 0.114]) / scale
+
+
+def gaussian_blur(plane, sigma):
+    """A 2-D plane blurred by a Gaussian of ``sigma`` pixels (separable, edges reflected)."""
+    radius = max(1, round(3 * sigma))
+    offsets = np.arange(-radius, radius + 1)
+    kernel = np.exp(-offsets ** 2 / (2 * sigma ** 2))
+    kernel /= kernel.sum()
+    for axis in (0, 1):
+        padding = [(0, 0), (0, 0)]
+        padding[axis] = (radius, radius)
+        padded = np.pad(plane, padding, mode="reflect")
+        length = plane.shape[axis]
+        plane = sum(weight * np.take(padded, np.arange(shift, shift + length), axis=axis)
+                    for shift, weight in enumerate(kernel))
+    return plane
+
+
+def sobel_magnitude(plane):
+    """The Sobel gradient magnitude of a 2-D plane (edges replicated)."""
+    padded = np.pad(plane, 1, mode="edge")
+
+    def window(row, column):
+        return padded[row:row + plane.shape[0], column:column + plane.shape[1]]
+
+    horizontal = (window(0, 2) + 2 * window(1, 2) + window(2, 2)) - (window(0, 0) + 2 * window(1, 0) + window(2, 0))
+    vertical = (window(2, 0) + 2 * window(2, 1) + window(2, 2)) - (window(0, 0) + 2 * window(0, 1) + window(0, 2))
+    return np.hypot(horizontal, vertical)
+
+
+def edge_correlation(photo, result, sigma=2.0):
+    """How much of the photo's structure survives in ``result``, without VGG: 1 is the same structure.
+
+    The Pearson correlation between the Sobel edge magnitudes of the two images'
+    luminance, each blurred by a Gaussian of ``sigma`` px so that strokes a pixel or
+    two off an edge still count as keeping it. Same-size RGB images.
+    """
+    edges = [gaussian_blur(sobel_magnitude(luminance(image)), sigma).ravel() for image in (photo, result)]
+    return float(np.corrcoef(*edges)[0, 1])
+
+
+def luminance_ssim(photo, result):
+    """The mean structural similarity (Wang et al. 2004) of two same-size images' luminance.
+
+    The usual constants: a Gaussian window of sigma 1.5 px, ``C1 = (0.01 L)^2`` and
+    ``C2 = (0.03 L)^2`` for the range ``L = 1``. 1 for identical images.
+    """
+    first, second = luminance(photo), luminance(result)
+    def blur(plane):
+        return gaussian_blur(plane, 1.5)
+
+    mean_1, mean_2 = blur(first), blur(second)
+    variance_1 = blur(first * first) - mean_1 ** 2
+    variance_2 = blur(second * second) - mean_2 ** 2
+    covariance = blur(first * second) - mean_1 * mean_2
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    ssim = ((2 * mean_1 * mean_2 + c1) * (2 * covariance + c2)
+            / ((mean_1 ** 2 + mean_2 ** 2 + c1) * (variance_1 + variance_2 + c2)))
+    return float(ssim.mean())

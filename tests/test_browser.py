@@ -67,6 +67,24 @@ def test_choose_gatys_draft_and_watch_the_preview_update_before_the_result(live_
     assert page.locator("#transfer-method").get_attribute("data-method") == "gatys"
 
 
+def test_the_page_gives_a_small_photos_gatys_time_from_the_servers_model(live_server, page, tmp_path):
+    """For a 160x120 photo the page shows Gatys standard's time as the form's model computes it, not 'under a second'."""
+    from PIL import Image
+
+    from tfapp.engines.gatys import GatysMethod
+
+    photo = tmp_path / "small.png"
+    Image.new("RGB", (160, 120), (90, 140, 200)).save(photo)
+    page.goto(live_server.url)
+    page.set_input_files("#id_content_image", str(photo))
+    page.check("#id_method_gatys")
+    page.select_option("#id_quality", "standard")
+    label = page.locator("[data-method-time='gatys']")
+    page.wait_for_function("document.querySelector(\"[data-method-time='gatys']\").textContent.includes('your photo')")
+    seconds = round(GatysMethod.estimate_seconds(160, 120, "standard"))
+    assert label.inner_text() == f"about {seconds} s for your photo (standard)"
+
+
 REPORT_VIOLATIONS = """
 document.addEventListener("securitypolicyviolation", function (event) {
   window.reportViolation(location.pathname + ": " + event.violatedDirective + " " + (event.blockedURI || "inline"));

@@ -1,15 +1,21 @@
-"""Gatys et al.'s optimisation: it lowers its objective, keeps the size, reports progress and stops on cancel."""
+"""Gatys et al.'s optimisation: it lowers its objective, keeps the photo's structure and size, reports progress,
+stops on cancel, and its time estimate is the one model the page and the form share."""
+import time
+
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
+from tfapp import engines
 from tfapp.engines import gatys, vgg
 from tfapp.methods.base import Progress
 from tfapp.exceptions import Cancelled
 from tfapp.imaging import image2tensor, style2tensor
 
+from . import scenes
 from .conftest import CONTENT_DIR, STYLE_DIR
+from .metrics import edge_correlation
 
 pytestmark = pytest.mark.model
 
@@ -39,8 +45,15 @@ def stylized(method, photo, painting):
 
 
 def weighted_objective(method, image, photo, painting):
-    style, content = vgg.objective(method._vgg, tf.constant(image), tf.constant(photo), [(tf.constant(painting), 1.0)])
-    return gatys.STYLE_WEIGHT * style + gatys.CONTENT_WEIGHT * content
+    """The style and content terms Gatys balances, at full strength, for ``image``."""
+    features = method._vgg.features(tf.constant(image))
+    photo_features = method._vgg.features(tf.constant(photo))
+    targets = vgg.style_targets(method._vgg, [(tf.constant(painting), 1.0)])
+    style = sum(weight * vgg.relative_error(vgg.gram(features[layer]), targets[layer])
+                for layer, weight in gatys.STYLE_LAYER_WEIGHTS.items())
+    content = sum(weight * vgg.relative_error(features[layer], photo_features[layer])
+                  for layer, weight in gatys.CONTENT_LAYER_WEIGHTS.items())
+    return float(gatys.STYLE_WEIGHT * style + gatys.CONTENT_WEIGHT * content)
 
 
 class Recorder(Progress):
@@ -109,6 +122,23 @@ def test_half_strength_stays_nearer_the_photo(method, stylized, photo, painting)
     assert 0 < np.abs(half - photo).mean() < np.abs(stylized - photo).mean()
 
 
+def test_a_finer_quality_keeps_as_much_of_the_photo(method):
+    """Standard keeps at least 0.9x the edges draft keeps of a drawn bridge under The Scream, and most of them."""
+    bridge = image2tensor(scenes.bridge(), 256)
+    scream = style2tensor(Image.open(STYLE_DIR / "the_scream.jpg"), 256)
+    edges = {quality: edge_correlation(bridge[0], method.stylize(bridge, [(scream, 1.0)], quality=quality)[0])
+             for quality in ("draft", "standard")}
+    assert edges["standard"] >= 0.9 * edges["draft"]
+    assert edges["standard"] >= 0.6
+
+
+def test_draft_optimises_at_half_the_size_and_returns_the_contents():
+    """Draft's finest scale is half the photo's long side; the result is still the photo's size."""
+    plan = gatys.GatysMethod._plan((384, 512), gatys.QUALITIES["draft"])
+    assert plan[-1][0] == (192, 256)
+    assert [size for size, _, _ in gatys.GatysMethod._plan((384, 512), gatys.QUALITIES["standard"])][-1] == (384, 512)
+
+
 def test_estimates_grow_with_quality_and_size():
     """Finer presets and larger images are expected to take longer."""
     estimate = gatys.GatysMethod.estimate_seconds
@@ -120,3 +150,31 @@ def test_an_unknown_quality_is_refused_with_the_known_ones(method, photo, painti
     """A quality Gatys lacks is a clear error naming the ones it has."""
     with pytest.raises(ValueError, match="draft, standard, fine"):
         method.stylize(photo, [(painting, 1.0)], quality="ultra")
+
+
+def test_the_page_and_the_form_share_one_estimate():
+    """The page's (fixed, per megapixel, fewest) gives what the form's check computes, at every size and quality."""
+    offer = next(offer for offer in engines.offers() if offer.name == "gatys")
+    for quality, (fixed, per_megapixel, fewest) in offer.estimates.items():
+        for width, height in ((160, 120), (512, 384), (1024, 768), (4096, 3072)):
+            page = max(fewest, fixed + per_megapixel * width * height / 1e6)
+            assert gatys.GatysMethod.estimate_seconds(width, height, quality) == pytest.approx(page, abs=0.05)
+
+
+def test_no_photo_is_promised_under_a_second():
+    """The model never goes below the fastest run measured, so a 160x120 photo is not 'under a second'."""
+    for quality in gatys.QUALITIES:
+        fixed, _, fewest = gatys.GatysMethod.estimate_fit(quality)
+        assert fixed >= 0 and fewest >= 1
+        assert gatys.GatysMethod.estimate_seconds(160, 120, quality) >= 1
+
+
+def test_the_estimate_is_within_five_times_a_measured_run(method, painting):
+    """A 160x120 draft takes between a fifth of its estimate and five times it (plus 2 s for a loaded machine)."""
+    content = np.random.default_rng(2).random((1, 120, 160, 3), dtype=np.float32)
+    method.stylize(content, [(painting, 1.0)], quality="draft")
+    started = time.perf_counter()
+    method.stylize(content, [(painting, 1.0)], quality="draft")
+    seconds = time.perf_counter() - started
+    estimate = gatys.GatysMethod.estimate_seconds(160, 120, "draft")
+    assert estimate / 5 <= seconds <= 5 * estimate + 2

@@ -251,12 +251,12 @@ def test_a_job_for_a_method_without_weights_fails_with_the_reason(settings, tmp_
 
 
 def test_a_gatys_run_longer_than_the_slow_queue_allows_is_refused_with_the_time(submit, settings):
-    """With a 60 s limit on slow jobs, Gatys (fine) on a 512 px photo is refused, saying how long it would take."""
+    """With a 60 s limit on slow jobs, Gatys (fine) at 1024 px is refused, saying how long it would take."""
     settings.NST_SLOW_JOB_TIME_LIMIT = 60
-    response = submit(method="gatys", quality="fine", content_image=upload("photo.png", make_image((512, 384))),
-                      output_size="512")
+    response = submit(method="gatys", quality="fine", content_image=upload("photo.png", make_image((1024, 768))),
+                      output_size="1024")
     assert "too_slow" in form_error_codes(response)
-    assert "minutes for a 512 x 384 px result" in response.content.decode()
+    assert "2 minutes for a 1024 x 768 px result" in response.content.decode()
     assert not Transfer.objects.exists()
 
 

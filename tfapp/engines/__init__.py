@@ -192,7 +192,8 @@ class MethodOffer:
     capabilities: object
     reasons: dict
     unavailable_reason: str = None
-    #: ``{quality or "": [fixed seconds, seconds per megapixel]}``, for the page to estimate a photo's time.
+    #: ``{quality or "": [fixed seconds, seconds per megapixel, fewest seconds]}`` (``Method.estimate_fit``),
+    #: for the page to estimate a photo's time.
     estimates: dict = field(default_factory=dict)
     strength_help: str = ""
 
@@ -212,7 +213,7 @@ def offers():
 
 
 def _estimates(method):
-    """A linear fit of the method's time estimate in megapixels, per quality, for the page's script.
+    """The method's time model per quality (:meth:`Method.estimate_fit`), for the page's script.
 
     It depends only on the method's declarations, so each process works it out once per method.
     """
@@ -225,9 +226,4 @@ _estimates_by_name = {}
 
 
 def _fitted_estimates(method):
-    estimates = {}
-    for quality in method.capabilities.qualities or (None,):
-        small, large = (method.estimate_seconds(side, side, quality) for side in (500, 1000))
-        per_megapixel = (large - small) / 0.75
-        estimates[quality or ""] = [round(small - 0.25 * per_megapixel, 3), round(per_megapixel, 3)]
-    return estimates
+    return {quality or "": list(method.estimate_fit(quality)) for quality in method.capabilities.qualities or (None,)}

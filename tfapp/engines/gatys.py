@@ -3,23 +3,46 @@
 "Image Style Transfer Using Convolutional Neural Networks" (Gatys, Ecker & Bethge,
 CVPR 2016): starting from the photo, the pixels are changed until the image's
 Gram matrices at relu1_1..relu4_1 of the normalised VGG-19 match the painting's
-(the style loss), its relu4_1 features stay close to the photo's (the content
-loss), and neighbouring pixels stay close (total variation). Every loss comes from
+(the style term), its features stay close to the photo's (the content term), and
+neighbouring pixels stay close (total variation). Every feature comes from
 :mod:`tfapp.engines.vgg`, the one loss network the benchmarks measure with.
 
-The optimisation runs coarse to fine, as in crowsonkb/style-transfer-pytorch: the
-long side grows by sqrt(2) from 128 px to the content's, the iterate is upsampled
-from one scale to the next and the content target recomputed at each, so most
-iterations run on few pixels. The Gram targets are the painting's at the size it
-arrives in (the size the user chose to see it at), for every scale.
+**The balance.** Raw Gram and feature errors scale with the painting's contrast,
+with each layer's activation size and with how busy the photo is, so one set of
+weights tuned on a few pairs let the style win on others (issue 22). Each term is
+therefore a fraction of its own target's energy (``vgg.relative_error``): a style
+layer's squared Gram error over the painting's squared Gram, a content layer's
+squared feature error over the photo's squared features. What we took and why:
 
-The optimiser is chosen per preset from ``bench/gatys.py``, which runs both over the
-same schedule (so the same VGG evaluations and about the same time; figures in
-README.md). With one to three iterations at the fine scales (draft), Adam wins: at
-512 px style 1.324 / content 2.982 against L-BFGS's 2.116 / 3.176, because L-BFGS
-needs a few steps at each scale before its curvature estimate is any good. Over the
-earlier standard schedule (6, 10, 24, 40, 50) L-BFGS reached 0.196 / 2.246 against
-Adam's 0.294 / 2.545, so standard and fine use L-BFGS.
+- jcjohnson/neural-style divides the Gram by C*H*W and then, with
+  ``-normalize_gradients``, each loss's gradient by its L1 norm; crowsonkb/
+  style-transfer-pytorch divides each squared error by its absolute error (so each
+  term's gradient has an L1 norm of about one). Both make the terms' sizes
+  independent of the layer; dividing by the *target's* energy does that too and
+  also removes the painting's contrast and the photo's busyness, while staying a
+  smooth loss of the image (no per-step gradient rescaling, which Adam would undo).
+- crowsonkb weights the shallow style layers heavily (256:64:16:4:1); here the four
+  layers weigh alike, which measured the lowest raw style loss for the edges kept
+  (``bench/quality.py``). The content term uses relu2_1 and relu3_1 beside relu4_1
+  (0.2, 0.4, 0.4): relu4_1 alone let strokes run over thin edges (a bridge's
+  cables, window frames) that the finer layers hold in place.
+- Both start from the photo (neural-style's ``-init image``, crowsonkb's
+  ``init='content'``) and crowsonkb works coarse to fine; so does this: the coarsest
+  scale starts from the photo, each finer one from the previous scale's result.
+
+**Coarse to fine**, as in crowsonkb/style-transfer-pytorch: the long side grows by
+sqrt(2) from 128 px, the iterate is upsampled from one scale to the next and the
+content target recomputed at each, so most iterations run on few pixels. The Gram
+targets are the painting's at the size it arrives in (the size the user chose to
+see it at), for every scale.
+
+**Qualities** share the balance and the optimiser (Adam, as crowsonkb uses: its step
+is a fixed size in pixel units whatever the pair, where our L-BFGS without a line
+search diverged on some pairs) and differ only in resolution and iterations: draft
+optimises up to half the content's size and enlarges the result, standard up to its
+full size, fine spends more iterations on the two finest scales, which sharpens
+edges rather than adding style. ``strength`` scales the style weight; at 0 the
+photo is the optimum and is returned as it is.
 """
 import logging
 import math
@@ -35,11 +58,13 @@ from .optimisers import OPTIMISERS
 
 logger = logging.getLogger(__name__)
 
-#: Loss weights at full strength, tuned so the result's style loss is below Magenta's
-#: while its content loss stays within 1.5x Magenta's (``bench/methods.py``, against the unsmoothed painting).
-STYLE_WEIGHT = 2.5
+#: Weights of the relative terms at full strength, tuned with ``bench/quality.py`` so that on
+#: every pair Gatys's raw style loss is the methods' lowest while its edges stay near AdaIN's.
+STYLE_WEIGHT = 2.0
 CONTENT_WEIGHT = 1.0
-TV_WEIGHT = 1.0
+TV_WEIGHT = 0.1
+STYLE_LAYER_WEIGHTS = {"relu1_1": 0.25, "relu2_1": 0.25, "relu3_1": 0.25, "relu4_1": 0.25}
+CONTENT_LAYER_WEIGHTS = {"relu2_1": 0.2, "relu3_1": 0.4, "relu4_1": 0.4}
 
 #: The coarsest scale's long side, and the factor between scales.
 MIN_SCALE = 128
@@ -52,25 +77,40 @@ MIN_SIDE = 16
 
 @dataclass(frozen=True)
 class Schedule:
-    """How long to optimise: iterations per scale, the finest (content-sized) scale first.
+    """How long to optimise: iterations per scale, the coarsest (128 px) scale first.
 
-    When the content has more scales than ``iterations`` names, the coarser ones get
-    the last number; when fewer, the extra numbers are unused.
+    A content with more scales than ``iterations`` names gives the finer ones the
+    last number; one with fewer leaves the last numbers unused, so a small photo
+    still gets the coarse scales' long optimisation. ``resolution`` is the finest
+    scale's long side as a fraction of the content's (never below
+    :data:`MIN_SCALE`): below one, the last scale's result is enlarged to the content's size.
     """
 
     iterations: tuple
-    optimiser: str = "lbfgs"
+    optimiser: str = "adam"
+    resolution: float = 1.0
 
-    def iterations_at(self, index_from_finest):
-        return self.iterations[min(index_from_finest, len(self.iterations) - 1)]
+    def iterations_at(self, index_from_coarsest):
+        return self.iterations[min(index_from_coarsest, len(self.iterations) - 1)]
 
 
 QUALITIES = {
-    "draft": Schedule((1, 1, 3, 6, 12), "adam"),
-    "standard": Schedule((4, 6, 14, 28, 40)),
-    "fine": Schedule((10, 20, 40, 80, 120)),
+    "draft": Schedule((20, 12, 6), resolution=0.5),
+    "standard": Schedule((40, 28, 14, 6, 4)),
+    "fine": Schedule((40, 28, 14, 16, 12)),
 }
 DEFAULT_QUALITY = "standard"
+
+#: ``(fixed seconds, seconds per megapixel, fewest seconds)`` per quality: the least-squares
+#: line through the times ``bench/estimates.py`` measured at 128, 256 and 512 px (4:3) on
+#: the 2-core AVX-512 host at a load average of 5-6, intercept held at zero or above, never
+#: below the fastest run. Larger sizes are extrapolated. The upload page, the form's
+#: too-slow check and README.md all use these numbers.
+ESTIMATES = {
+    "draft": (1.05, 17.7, 1.5),
+    "standard": (3.89, 68.5, 2.9),
+    "fine": (1.85, 130.4, 2.7),
+}
 
 
 def scales(height, width):
@@ -84,12 +124,12 @@ def scales(height, width):
 
 
 def iteration_seconds(height, width):
-    """Measured seconds per iteration at ``height`` x ``width`` on the reference machine.
+    """The relative cost of one iteration at ``height`` x ``width``, which paces the progress bar.
 
     A fixed cost per step plus a cost per pixel that grows once the activations outgrow
-    the caches: the shape fitted by ``bench/gatys.py`` on the 2-core machine while it was
-    shared (load average about 10), scaled by 0.4 to the standard preset's median of
-    117 s per 512x512 transfer that ``bench/methods.py`` measured at a load of about 3.
+    the caches: the shape ``bench/gatys.py`` measured per scale on the 2-core machine.
+    Only the ratios between scales matter here; the time the page promises is
+    :data:`ESTIMATES`'s.
     """
     pixels = height * width
     return 0.24 + 0.67e-6 * pixels ** 1.31
@@ -111,7 +151,7 @@ class GatysMethod(Method):
         _use_threads(conf.engine_threads())
         self._vgg = vgg.shared_vgg() if weights_path is None else vgg.VGG19(weights_path)
         signature = [tf.TensorSpec([1, None, None, 3], tf.float32),
-                     tf.TensorSpec([1, None, None, 512], tf.float32),
+                     {layer: tf.TensorSpec([1, None, None, None], tf.float32) for layer in CONTENT_LAYER_WEIGHTS},
                      {layer: tf.TensorSpec([1, None, None], tf.float32) for layer in vgg.STYLE_LAYERS},
                      tf.TensorSpec([], tf.float32)]
         self._loss_and_gradient = tf.function(self._loss_and_gradient_eagerly, input_signature=signature)
@@ -140,7 +180,7 @@ class GatysMethod(Method):
             optimiser = optimiser.next_scale(size[0] * size[1] / (image.shape[1] * image.shape[2]))
             image = _resized(image, size)
             scaled_content = tf.constant(_resized(work, size))
-            content_target = self._vgg.features(scaled_content, (vgg.CONTENT_LAYER,))[vgg.CONTENT_LAYER]
+            content_target = self._vgg.features(scaled_content, tuple(CONTENT_LAYER_WEIGHTS))
             for _ in range(iterations):
                 loss, gradient = self._loss_and_gradient(tf.constant(image), content_target, targets, style_weight)
                 image = optimiser.step(image, float(loss), gradient.numpy())
@@ -151,11 +191,11 @@ class GatysMethod(Method):
 
     @staticmethod
     def _plan(size, schedule):
-        """``(size, iterations, expected seconds)`` per scale, coarsest first."""
-        sizes = scales(*size)
+        """``(size, iterations, relative cost)`` per scale optimised for a ``size`` content, coarsest first."""
+        sizes = scales(*_working_size(*size, schedule.resolution))
         plan = []
         for index, scale_size in enumerate(sizes):
-            iterations = schedule.iterations_at(len(sizes) - 1 - index)
+            iterations = schedule.iterations_at(index)
             plan.append((scale_size, iterations, iterations * iteration_seconds(*scale_size)))
         return [step for step in plan if step[1] > 0]
 
@@ -167,19 +207,26 @@ class GatysMethod(Method):
 
     def _loss(self, image, content_target, targets, style_weight):
         features = self._vgg.features(image, vgg.STYLE_LAYERS)
-        return (style_weight * vgg.style_loss(features, targets)
-                + CONTENT_WEIGHT * vgg.content_loss(features[vgg.CONTENT_LAYER], content_target)
-                + TV_WEIGHT * vgg.total_variation(image))
+        style = tf.add_n([weight * vgg.relative_error(vgg.gram(features[layer]), targets[layer])
+                          for layer, weight in STYLE_LAYER_WEIGHTS.items()])
+        content = tf.add_n([weight * vgg.relative_error(features[layer], content_target[layer])
+                            for layer, weight in CONTENT_LAYER_WEIGHTS.items()])
+        return style_weight * style + CONTENT_WEIGHT * content + TV_WEIGHT * vgg.total_variation(image)
 
     @classmethod
     def check_available(cls):
         vgg.check_weights()
 
     @classmethod
+    def estimate_fit(cls, quality=None):
+        """The measured time model of ``quality``: see :data:`ESTIMATES`."""
+        _schedule(quality)
+        return ESTIMATES[quality or DEFAULT_QUALITY]
+
+    @classmethod
     def estimate_seconds(cls, width, height, quality=None):
-        schedule = _schedule(quality)
-        size = _enlarged_size(height, width)
-        return round(sum(cost for _, _, cost in cls._plan(size, schedule)), 1)
+        fixed, per_megapixel, fewest = cls.estimate_fit(quality)
+        return round(max(fewest, fixed + per_megapixel * width * height / 1e6), 1)
 
 
 def _schedule(quality):
@@ -197,6 +244,13 @@ def _use_threads(threads):
         if current != threads:
             logger.warning("TensorFlow had already started with %s threads (0: all cores); NST_ENGINE_THREADS=%s "
                            "applies from the next start of this process.", current, threads)
+
+
+def _working_size(height, width, resolution):
+    """The finest scale's ``(height, width)`` for a content this size at ``resolution``."""
+    long_side = max(height, width)
+    scale = max(min(long_side, MIN_SCALE), round(long_side * resolution)) / long_side
+    return max(MIN_SIDE, round(height * scale)), max(MIN_SIDE, round(width * scale))
 
 
 def _enlarged_size(height, width):

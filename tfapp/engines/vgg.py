@@ -123,6 +123,16 @@ def content_loss(features, target):
     return tf.reduce_mean(tf.square(features - target))
 
 
+def relative_error(value, target):
+    """The squared error of ``value`` as a fraction of ``target``'s squared size: 0 at the target.
+
+    Gatys's terms (a Gram matrix against the painting's, features against the
+    photo's) in this form weigh alike whatever the layer's activation size, the
+    painting's contrast or the photo's busyness; see :mod:`tfapp.engines.gatys`.
+    """
+    return tf.reduce_sum(tf.square(value - target)) / tf.maximum(tf.reduce_sum(tf.square(target)), 1e-12)
+
+
 def total_variation(images):
     """Mean absolute difference of neighbouring pixels (in [0, 1] units), which smooths the image."""
     vertical = tf.reduce_mean(tf.abs(images[:, 1:] - images[:, :-1]))

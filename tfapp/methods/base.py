@@ -148,6 +148,20 @@ class Method:
             return implementation
         return type(f"{implementation.__name__}_{cls.__name__}", (implementation, cls), {})
 
+    @classmethod
+    def estimate_fit(cls, quality=None):
+        """``(fixed seconds, seconds per megapixel, fewest seconds)``: the estimate as the upload page computes it.
+
+        The page's script shows ``max(fewest, fixed + per_megapixel * megapixels)``
+        for the photo the visitor picks, before anything is uploaded. By default a
+        line through :meth:`estimate_seconds` at 500 and 1000 px square, never below
+        its value at 16 px; a method whose estimate is such a model already returns it.
+        """
+        small, large = (cls.estimate_seconds(side, side, quality) for side in (500, 1000))
+        per_megapixel = (large - small) / 0.75
+        fewest = max(0.0, cls.estimate_seconds(16, 16, quality))
+        return round(small - 0.25 * per_megapixel, 3), round(per_megapixel, 3), round(fewest, 3)
+
 
 def require_files(folder, names, model, engine, setting):
     """Raise ModelUnavailable naming the files of ``names`` missing from ``folder``, and how to get them.

@@ -26,7 +26,8 @@
     var fit = methods[method].estimates[quality] || methods[method].estimates[""] ||
       methods[method].estimates[Object.keys(methods[method].estimates)[0]];
     var size = outputSize();
-    return fit[0] + fit[1] * size[0] * size[1] / 1e6;
+    // [fixed s, s per megapixel, fewest s]: the server's Method.estimate_fit, the model its form checks with.
+    return Math.max(fit[2], fit[0] + fit[1] * size[0] * size[1] / 1e6);
   }
 
   function describe(value) {
