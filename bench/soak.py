@@ -150,13 +150,13 @@ def stray_files(database, media):
     return sorted(on_disk - referenced), sorted(referenced - on_disk)
 
 
-def completed_twice(logs):
-    """Public ids whose model ran to the end in more than one attempt, from the workers' logs."""
+def model_runs(logs):
+    """``{public id: attempts whose model ran to the end}``, from the workers' logs."""
     attempts = collections.defaultdict(set)
     for log in logs:
         for public_id, attempt in STYLIZED.findall(log.read_text(errors="replace")):
             attempts[public_id].add(attempt)
-    return sorted(public_id for public_id, seen in attempts.items() if len(seen) > 1)
+    return attempts
 
 
 def _dashed(public_id):
@@ -210,13 +210,16 @@ def report(workdir, submitted, accepted, took, kills):
     failed = collections.Counter(states[public_id][1] for public_id in accepted if states[public_id][0] == "failed")
     lost = [public_id for public_id in accepted if states[public_id][0] not in ("done", "failed")]
     stray, missing = stray_files(workdir / "db.sqlite3", workdir / "media")
-    twice = completed_twice(sorted(workdir.glob("worker-*.log")))
+    runs = model_runs(sorted(workdir.glob("worker-*.log")))
+    twice = [public_id for public_id, attempts in runs.items() if len(attempts) > 1]
     print(f"submitted {len(submitted)}, accepted {len(accepted)}" +
           (f", refused {dict(refused)}" if refused else ""))
     print(f"done {len(done)}, failed {sum(failed.values())}, lost {len(lost)}")
     for reason, count in failed.most_common():
         print(f"  failed x{count}: {reason}")
-    print(f"run twice to completion: {len(twice)}")
+    # Every done transfer's model run is logged; fewer logged runs would mean this count cannot see them.
+    print(f"run twice to completion: {len(twice)} (model runs logged: {sum(map(len, runs.values()))}, "
+          f"for {len(runs)} transfers)")
     print(f"stray files: {len(stray)}" + (f" (e.g. {stray[:3]})" if stray else "") +
           f"; rows with missing files: {len(missing)}" + (f" (e.g. {missing[:3]})" if missing else ""))
     print(f"workers killed: {len(kills)}; took {took:.0f} s ({len(accepted) / took:.2f} transfers/s)")
