@@ -4,7 +4,7 @@ For each quality and each long side (4:3 results of astronaut.png, starry_night.
 seen at 256 px) one transfer is timed in this process, after one untimed transfer
 that traces the graph. Per quality it fits ``seconds = fixed + per_megapixel * MP``
 by least squares (the intercept held at zero or above, so no small photo is promised
-"under a second"), and prints the ``ESTIMATES`` entry for ``tfapp/engines/gatys.py``:
+"under a second"), and prints the ``ESTIMATES`` entry for ``tfapp/methods/gatys.py``:
 ``(fixed, per_megapixel, fewest)``, ``fewest`` being the fastest run measured. It then
 prints each measured time beside the model's, so the fit can be judged.
 

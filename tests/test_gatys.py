@@ -178,3 +178,10 @@ def test_the_estimate_is_within_five_times_a_measured_run(method, painting):
     seconds = time.perf_counter() - started
     estimate = gatys.GatysMethod.estimate_seconds(160, 120, "draft")
     assert estimate / 5 <= seconds <= 5 * estimate + 2
+
+
+def test_the_engine_has_a_schedule_for_each_declared_quality():
+    """The qualities the page offers (the declaration's) are exactly those the engine can run."""
+    from tfapp.methods.gatys import Gatys
+
+    assert tuple(gatys.QUALITIES) == Gatys.capabilities.qualities

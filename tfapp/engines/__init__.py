@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 METHODS = {
     "magenta": "tfapp.methods.magenta.declared",
     "adain": "tfapp.methods.adain.Adain",
-    "gatys": "tfapp.engines.gatys.GatysMethod",
+    "gatys": "tfapp.methods.gatys.Gatys",
 }
 
 DEFAULT_METHOD = "magenta"

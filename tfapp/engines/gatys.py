@@ -52,7 +52,7 @@ import numpy as np
 import tensorflow as tf
 
 from .. import conf
-from ..methods.base import Capabilities, Method
+from ..methods.gatys import DEFAULT_QUALITY, Gatys
 from . import vgg
 from .optimisers import OPTIMISERS
 
@@ -94,24 +94,12 @@ class Schedule:
         return self.iterations[min(index_from_coarsest, len(self.iterations) - 1)]
 
 
+#: The schedule of each quality the declaration names (:data:`tfapp.methods.gatys.QUALITIES`).
 QUALITIES = {
     "draft": Schedule((20, 12, 6), resolution=0.5),
     "standard": Schedule((40, 28, 14, 6, 4)),
     "fine": Schedule((40, 28, 14, 16, 12)),
 }
-DEFAULT_QUALITY = "standard"
-
-#: ``(fixed seconds, seconds per megapixel, fewest seconds)`` per quality: the least-squares
-#: line through the times ``bench/estimates.py`` measured at 128, 256 and 512 px (4:3) on
-#: the 2-core AVX-512 host at a load average of 5-6, intercept held at zero or above, never
-#: below the fastest run. Larger sizes are extrapolated. The upload page, the form's
-#: too-slow check and README.md all use these numbers.
-ESTIMATES = {
-    "draft": (1.05, 17.7, 1.5),
-    "standard": (3.89, 68.5, 2.9),
-    "fine": (1.85, 130.4, 2.7),
-}
-
 
 def scales(height, width):
     """The ``(height, width)`` of each scale, coarsest first, the last one the image's own."""
@@ -129,23 +117,14 @@ def iteration_seconds(height, width):
     A fixed cost per step plus a cost per pixel that grows once the activations outgrow
     the caches: the shape ``bench/gatys.py`` measured per scale on the 2-core machine.
     Only the ratios between scales matter here; the time the page promises is
-    :data:`ESTIMATES`'s.
+    :data:`tfapp.methods.gatys.ESTIMATES`'s.
     """
     pixels = height * width
     return 0.24 + 0.67e-6 * pixels ** 1.31
 
 
-class GatysMethod(Method):
-    name = "gatys"
-    engine = "gatys"
-    implementation = "tfapp.engines.gatys.GatysMethod"
-    label = "Gatys (slow, finest)"
-    description = "Optimises the photo itself until its textures match the painting's: minutes, finest detail."
-    queue = "slow"
-    capabilities = Capabilities(strength=True, blending=True, preserve_colours=True, style_scale=True,
-                                previews=True, cancel=True, qualities=tuple(QUALITIES))
-    reasons = {"style_vectors": "Gatys optimises against the painting's own features, not a style vector."}
-    strength_help = "The weight of the painting's textures against your photo's content: 0 % leaves the photo as it is."
+class GatysMethod(Gatys):
+    """The optimisation itself, on TensorFlow, measured by the one VGG-19."""
 
     def __init__(self, weights_path=None):
         _use_threads(conf.engine_threads())
@@ -212,21 +191,6 @@ class GatysMethod(Method):
         content = tf.add_n([weight * vgg.relative_error(features[layer], content_target[layer])
                             for layer, weight in CONTENT_LAYER_WEIGHTS.items()])
         return style_weight * style + CONTENT_WEIGHT * content + TV_WEIGHT * vgg.total_variation(image)
-
-    @classmethod
-    def check_available(cls):
-        vgg.check_weights()
-
-    @classmethod
-    def estimate_fit(cls, quality=None):
-        """The measured time model of ``quality``: see :data:`ESTIMATES`."""
-        _schedule(quality)
-        return ESTIMATES[quality or DEFAULT_QUALITY]
-
-    @classmethod
-    def estimate_seconds(cls, width, height, quality=None):
-        fixed, per_megapixel, fewest = cls.estimate_fit(quality)
-        return round(max(fewest, fixed + per_megapixel * width * height / 1e6), 1)
 
 
 def _schedule(quality):

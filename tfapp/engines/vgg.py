@@ -157,13 +157,6 @@ _lock = threading.Lock()
 _shared = {}
 
 
-def check_weights():
-    """Raise ModelUnavailable where the weights file NST_VGG_WEIGHTS is missing, without reading it."""
-    path = Path(conf.vgg_weights_path())
-    if not path.is_file():
-        raise _unreadable(path, "no such file")
-
-
 def _unreadable(path, error):
     return ModelUnavailable(f"The VGG-19 weights {path} could not be read ({error}). Run `python manage.py "
                             "download_models --engine vgg`, or set NST_VGG_WEIGHTS to the .npz file.")

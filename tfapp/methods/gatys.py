@@ -1,0 +1,56 @@
+"""Gatys et al.'s optimisation: what it declares, its qualities and their measured time model.
+
+The engine, the optimisation itself, is :mod:`tfapp.engines.gatys`.
+"""
+from .. import conf
+from ..exceptions import ModelUnavailable
+from .base import Capabilities, Method
+
+#: The quality presets, fastest first; the engine has a schedule for each.
+QUALITIES = ("draft", "standard", "fine")
+DEFAULT_QUALITY = "standard"
+
+#: ``(fixed seconds, seconds per megapixel, fewest seconds)`` per quality: the least-squares
+#: line through the times ``bench/estimates.py`` measured at 128, 256 and 512 px (4:3) on
+#: the 2-core AVX-512 host at a load average of 5-6, intercept held at zero or above, never
+#: below the fastest run. Larger sizes are extrapolated. The upload page, the form's
+#: too-slow check and README.md all use these numbers.
+ESTIMATES = {
+    "draft": (1.05, 17.7, 1.5),
+    "standard": (3.89, 68.5, 2.9),
+    "fine": (1.85, 130.4, 2.7),
+}
+
+
+class Gatys(Method):
+    """Gatys et al.'s optimisation over VGG-19 Gram matrices, run by :class:`tfapp.engines.gatys.GatysMethod`."""
+
+    name = "gatys"
+    engine = "gatys"
+    implementation = "tfapp.engines.gatys.GatysMethod"
+    label = "Gatys (slow, finest)"
+    description = "Optimises the photo itself until its textures match the painting's: minutes, finest detail."
+    queue = "slow"
+    capabilities = Capabilities(strength=True, blending=True, preserve_colours=True, style_scale=True,
+                                previews=True, cancel=True, qualities=QUALITIES)
+    reasons = {"style_vectors": "Gatys optimises against the painting's own features, not a style vector."}
+    strength_help = "The weight of the painting's textures against your photo's content: 0 % leaves the photo as it is."
+
+    @classmethod
+    def check_available(cls):
+        path = conf.vgg_weights_path()
+        if not path.is_file():
+            raise ModelUnavailable(f"The VGG-19 weights {path} could not be read (no such file). Run `python "
+                                   "manage.py download_models --engine vgg`, or set NST_VGG_WEIGHTS to the .npz file.")
+
+    @classmethod
+    def estimate_fit(cls, quality=None):
+        """The measured time model of ``quality``: see :data:`ESTIMATES`."""
+        if quality is not None and quality not in QUALITIES:
+            raise ValueError(f"Gatys has no quality {quality!r}; it has {', '.join(QUALITIES)}.")
+        return ESTIMATES[quality or DEFAULT_QUALITY]
+
+    @classmethod
+    def estimate_seconds(cls, width, height, quality=None):
+        fixed, per_megapixel, fewest = cls.estimate_fit(quality)
+        return round(max(fewest, fixed + per_megapixel * width * height / 1e6), 1)
