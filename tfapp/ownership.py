@@ -4,6 +4,7 @@ An anonymous visitor is known by a random id kept in their session (not the
 session key itself, which Django changes on sign-in); signing in moves the
 session's transfers to the user.
 """
+import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -57,3 +58,8 @@ def claim_session_transfers(sender, request, user, **kwargs):
     visitor = request.session.get(SESSION_KEY) if request is not None else None
     if visitor:
         Transfer.objects.filter(visitor=visitor, owner=None).update(owner=user, visitor="")
+
+
+def client_id(request):
+    """A stable, non-reversible id of the client's address, for per-client queue and rate limits."""
+    return hashlib.sha256(request.META.get("REMOTE_ADDR", "").encode()).hexdigest()[:32]

@@ -35,6 +35,13 @@ def enqueue_training(run_id):
                          "training run")
 
 
+def submit(form):
+    """Store a valid TransferForm's transfer and queue it for a worker: the page and the API both submit so."""
+    transfer = form.save()
+    enqueue_transfer(transfer.pk, transfer.queue)
+    return transfer
+
+
 def enqueue_transfer(transfer_id, queue="default"):
     """Queue the transfer in ``queue`` (its method's) for a worker once the current transaction commits."""
     jobs.enqueue_or_fail(lambda: stylize_transfer.using(queue_name=queue).enqueue(transfer_id), Transfer,

@@ -13,22 +13,10 @@ from . import conf, engines
 from .alternatives import alternatives
 from .forms import TransferForm
 from .models import StylePreset, Transfer, TransferStyle
-from .ownership import Ownership
+from .ownership import Ownership, client_id
 from .progress import progress, watcher
 from .tasks import cancel as cancel_transfer
-from .tasks import enqueue_transfer, rerun
-
-
-def client_id(request):
-    """A stable, non-reversible id of the client's address, for per-client queue limits."""
-    return hashlib.sha256(request.META.get("REMOTE_ADDR", "").encode()).hexdigest()[:32]
-
-
-def submit(form):
-    """Store a valid TransferForm's transfer and queue it for a worker: the page and the API both submit so."""
-    transfer = form.save()
-    enqueue_transfer(transfer.pk, transfer.queue)
-    return transfer
+from .tasks import rerun, submit
 
 
 def upload(request):

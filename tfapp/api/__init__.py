@@ -20,8 +20,9 @@ from pydantic import ConfigDict, Field
 from .. import conf
 from ..forms import TransferForm
 from ..models import StylePreset, Transfer
+from ..ownership import client_id
 from ..progress import progress, watcher
-from ..views import client_id, submit
+from ..tasks import submit
 from . import errors
 from .auth import RateLimit, SessionAuth, TokenAuth
 from .formschema import multipart_body

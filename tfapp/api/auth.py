@@ -1,5 +1,4 @@
 """Who an API request acts for (a personal token, the browser's session) and how often it may ask."""
-import hashlib
 import time
 from datetime import timedelta
 
@@ -10,7 +9,7 @@ from ninja.throttling import BaseThrottle
 
 from .. import conf
 from ..models import ApiRateCount, ApiToken
-from ..ownership import Ownership
+from ..ownership import Ownership, client_id
 
 #: A token's "last used" time is written at most this often, so API traffic is not a write per request.
 LAST_USED_PRECISION = timedelta(minutes=1)
@@ -60,7 +59,7 @@ class RateLimit(BaseThrottle):
     """
 
     def allow_request(self, request):
-        identity = getattr(request, "rate_key", None) or "address-" + _address_hash(request)
+        identity = getattr(request, "rate_key", None) or "address-" + client_id(request)
         count = ApiRateCount.objects.count_request(f"{identity}:{int(time.time() // RATE_WINDOW)}")
         if count == 1:  # a new window: forget the finished ones
             ApiRateCount.objects.filter(created_at__lt=timezone.now() - timedelta(seconds=2 * RATE_WINDOW)).delete()
@@ -69,7 +68,3 @@ class RateLimit(BaseThrottle):
     def wait(self):
         """Seconds until the current window ends (the same for every caller, so no state is kept)."""
         return RATE_WINDOW - time.time() % RATE_WINDOW
-
-
-def _address_hash(request):
-    return hashlib.sha256(request.META.get("REMOTE_ADDR", "").encode()).hexdigest()[:32]
