@@ -6,7 +6,7 @@ of them shared, then times each list the site shows, for a new user, a user with
 transfers and a new visitor. The lists of a visitor's own and the shared transfers are
 timed two ways, in turns on the same database: as one "own or shared" condition ordered
 by date (how they were read before), and as the site reads them now
-(:class:`tfapp.models.NewestVisible`: on SQLite each side's newest first, on PostgreSQL
+(:class:`tfapp.lists.NewestVisible`: on SQLite each side's newest first, on PostgreSQL
 the one condition again); both must return the same transfers.
 
     python bench/many_transfers.py [--transfers 200000] [--shared 0.01] [--runs 20]

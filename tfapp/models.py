@@ -3,12 +3,13 @@ import secrets
 import uuid
 
 from django.conf import settings
-from django.db import IntegrityError, connections, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
 from . import trained_styles
+from .lists import NEWEST_FIRST, NewestVisible
 
 
 def transfer_path(instance, filename):
@@ -94,10 +95,6 @@ class Job(models.Model):
         abstract = True
 
 
-#: The order of every list of transfers; the id breaks ties, so pages never overlap.
-NEWEST_FIRST = ("-created_at", "-pk")
-
-
 class TransferQuerySet(JobQuerySet):
     def owned_by(self, ownership):
         """The transfers of a signed-in user or of an anonymous browser session (see tfapp.ownership)."""
@@ -137,40 +134,6 @@ class TransferQuerySet(JobQuerySet):
     def overdue(self, started_before, queue):
         """Running transfers of ``queue`` that started before ``started_before``."""
         return self.filter(status=Transfer.Status.RUNNING, queue=queue, started_at__lt=started_before)
-
-
-class NewestVisible:
-    """The transfers of a queryset that ``ownership`` owns or that are shared, newest first.
-
-    Slicing gives a queryset of that window and ``count()`` their number, as a Paginator
-    asks. Read as one "own or shared" condition ordered by date, SQLite sorts every
-    finished transfer for each list (0.1-0.6 s a page at 200,000; ``bench/many_transfers.py``).
-    On SQLite a window is therefore taken from each side's newest rows first, each read in
-    order from its own index, so a page reads about twice the rows it shows; the count is
-    that of the union of the two sides. PostgreSQL answers the one condition in 3-9 ms a
-    page and the split one in about 95 ms (as long as reading the whole table), so it is
-    given the one condition.
-    """
-
-    ordered = True
-
-    def __init__(self, transfers, ownership):
-        self._own = transfers.owned_by(ownership)
-        self._shared = transfers.shared()
-        self._either = transfers.filter(ownership.lookup() | models.Q(shared=True))
-        self._split = connections[transfers.db].vendor == "sqlite"
-
-    def count(self):
-        if not self._split:
-            return self._either.count()
-        return self._own.values("pk").order_by().union(self._shared.values("pk").order_by()).count()
-
-    def __getitem__(self, window):
-        """The transfers in ``window``, a slice with a stop."""
-        if not self._split:
-            return self._either.order_by(*NEWEST_FIRST)[window]
-        own, shared = (side.order_by(*NEWEST_FIRST).values("pk")[:window.stop] for side in (self._own, self._shared))
-        return Transfer.objects.filter(models.Q(pk__in=own) | models.Q(pk__in=shared)).order_by(*NEWEST_FIRST)[window]
 
 
 class Transfer(Job):
