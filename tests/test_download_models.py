@@ -169,3 +169,28 @@ def test_missing_hub_folder_is_a_command_error(settings, tmp_path, monkeypatch):
     settings.NST_HUB_HANDLE = str(tmp_path / "no-such-model")
     with pytest.raises(CommandError, match="no-such-model"):
         call_command("download_models", "--engine", "hub", stdout=io.StringIO())
+
+
+def test_missing_fetches_only_what_the_unavailable_methods_need(settings, lite_dir, lite_server, capsys):
+    """`download_models --missing`: the lite files come from the server, while AdaIN and Gatys, present, are untouched."""
+    settings.NST_ENGINE = "lite"
+    settings.NST_MODEL_BASE_URL = lite_server.url
+    call_command("download_models", "--missing")
+    assert sorted(path.name for path in lite_dir.iterdir()) == sorted(LITE_FILES)
+    assert all(request.lstrip("/") in LITE_FILES for request in lite_server.requests)
+    output = capsys.readouterr().out
+    assert "AdaIN: ready" in output and "Gatys (slow, finest): ready" in output
+
+
+def test_missing_offline_says_what_could_not_be_fetched_and_exits_normally(settings, lite_dir, tmp_path, capsys):
+    """With nothing reachable, `--missing` (what ./run calls) writes no file, names the method and returns."""
+    settings.NST_ENGINE = "lite"
+    settings.NST_MODEL_BASE_URL = "http://127.0.0.1:9/"
+    settings.NST_ADAIN_MODEL_DIR = tmp_path / "no-adain"
+    settings.NST_ADAIN_BASE_URL = "http://127.0.0.1:9/"
+    settings.NST_VGG_WEIGHTS = tmp_path / "no-vgg" / "weights.npz"
+    call_command("download_models", "--missing")
+    assert list(lite_dir.iterdir()) == []
+    errors = capsys.readouterr().err
+    assert "Fast (Magenta): not fetched" in errors and "AdaIN: not fetched" in errors
+    assert "Gatys (slow, finest): not fetched (its weights come from AdaIN's graphs" in errors

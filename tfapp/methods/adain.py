@@ -23,6 +23,7 @@ class Adain(Method):
     name = "adain"
     engine = "adain"
     implementation = "tfapp.engines.adain.AdainMethod"
+    download = "adain"
     label = "AdaIN"
     description = ("Feed-forward feature alignment (Huang & Belongie 2017): any painting in one pass, "
                    "with a content/style trade-off.")

@@ -68,6 +68,8 @@ class Method:
 
     #: The dotted path of the engine class that runs this method (imported only by :meth:`engine_class`).
     implementation = ""
+    #: What ``manage.py download_models --engine`` fetches this method's files with (empty: nothing to fetch).
+    download = ""
 
     #: The method's identifier, stored on each transfer ("magenta", "adain", "gatys").
     name = ""

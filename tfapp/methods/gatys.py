@@ -28,6 +28,7 @@ class Gatys(Method):
     name = "gatys"
     engine = "gatys"
     implementation = "tfapp.engines.gatys.GatysMethod"
+    download = "vgg"
     label = "Gatys (slow, finest)"
     description = "Optimises the photo itself until its textures match the painting's: minutes, finest detail."
     queue = "slow"

@@ -50,6 +50,7 @@ class Lite(MagentaMethod):
 
     engine = "lite"
     implementation = "tfapp.engines.lite.LiteEngine"
+    download = "lite"
     capabilities = Capabilities(strength=True, blending=True, style_vectors=True)
     style_vector_shape = STYLE_VECTOR_SHAPE
 
@@ -64,6 +65,7 @@ class Hub(MagentaMethod):
 
     engine = "hub"
     implementation = "tfapp.engines.hub.HubEngine"
+    download = "hub"
     # The published signature maps (content, style) to an image; the style vector
     # between its two networks is not exposed, and strength and blending work on it.
     capabilities = Capabilities()

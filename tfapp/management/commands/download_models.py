@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
-from ... import conf
+from ... import conf, engines
 from ...exceptions import ModelUnavailable
 
 #: The Magenta TFLite files and their published SHA-256 digests.
@@ -69,8 +70,13 @@ class Command(BaseCommand):
                                                "or NST_ADAIN_BASE_URL (adain, vgg).")
         parser.add_argument("--source", type=Path,
                             help="Copy the files from this local folder instead of downloading them.")
+        parser.add_argument("--missing", action="store_true",
+                            help="Fetch only what the methods that cannot run here need; say what could not be "
+                                 "fetched (offline, say) and exit 0, so `./run` can always go on to start the site.")
 
-    def handle(self, *args, engine, base_url, source, **options):
+    def handle(self, *args, engine, base_url, source, missing, **options):
+        if missing:
+            return self.fetch_missing(base_url, source)
         if engine in ("lite", "all"):
             self.fetch_lite(base_url or conf.model_base_url(), source)
         if engine in ("hub", "all"):
@@ -84,6 +90,35 @@ class Command(BaseCommand):
             self.derive_vgg()
         elif engine == "all":
             self.derive_vgg()
+
+    def fetch_missing(self, base_url, source):
+        """For each method whose check fails, fetch what its declaration says fetches it; report, never fail.
+
+        The VGG-19 arrays are derived from AdaIN's encoder, so once AdaIN's graphs could
+        not be fetched they are not asked for again (offline, each attempt waits for DNS).
+        """
+        failed = set()
+        for name in engines.METHODS:
+            try:
+                declaration = engines.method_class(name)
+                declaration.check_available()
+            except ModelUnavailable:
+                pass
+            else:
+                self.stdout.write(f"{declaration.label}: ready")
+                continue
+            if not getattr(declaration, "download", ""):
+                self.stdout.write(f"{name}: unavailable, and nothing to download for it")
+                continue
+            if declaration.download == "vgg" and "adain" in failed:
+                self.stderr.write(f"{declaration.label}: not fetched (its weights come from AdaIN's graphs, which "
+                                  "could not be fetched). The upload page says how to fix it.")
+                continue
+            try:
+                self.handle(engine=declaration.download, base_url=base_url, source=source, missing=False)
+            except CommandError as error:
+                failed.add(declaration.download)
+                self.stderr.write(f"{declaration.label}: not fetched ({error}) The upload page says how to fix it.")
 
     def fetch_lite(self, base_url, source):
         """Put every file of LITE_MANIFEST, verified, into ``conf.lite_model_dir()``."""
@@ -198,13 +233,17 @@ def replaced_atomically(target):
 
 
 def _copy_hashing(source, output, location):
-    """Stream ``source`` into ``output``, closing ``source``; return the bytes' SHA-256."""
+    """Stream ``source`` into ``output``, closing ``source``, with a progress bar; return the bytes' SHA-256."""
     digest = hashlib.sha256()
+    size = int(getattr(source, "headers", {}).get("Content-Length") or 0) or None
     try:
-        with source:
+        # disable=None: the bar shows on a terminal and stays out of logs.
+        with source, tqdm(total=size, unit="B", unit_scale=True, desc=Path(location).name, leave=False,
+                          disable=None) as bar:
             for chunk in iter(lambda: source.read(CHUNK_BYTES), b""):
                 digest.update(chunk)
                 output.write(chunk)
+                bar.update(len(chunk))
     except (OSError, http.client.HTTPException) as error:
         raise CommandError(f"Could not fetch {location}: {error!r}.") from error
     return digest.hexdigest()
