@@ -68,6 +68,15 @@ def test_the_default_runtime_runs_adain_on_openvino_and_litert_keeps_tensorflow(
     assert on_litert.label == "AdaIN on TensorFlow"
 
 
+def test_adain_time_estimate_follows_the_precision(settings):
+    """Where the CPU has native bfloat16 (the default precision there), the page expects AdaIN to take a fifth."""
+    settings.NST_PRECISION = "f32"
+    in_f32 = adain.AdainMethod.estimate_seconds(512, 512)
+    settings.NST_PRECISION = "auto"
+    expected = in_f32 * adain.AdainMethod.BF16_SHARE if runtimes.native_bf16() else in_f32
+    assert adain.AdainMethod.estimate_seconds(512, 512) == pytest.approx(expected)
+
+
 def test_adain_time_estimate_follows_the_runtime(settings):
     """The upload page expects an AdaIN transfer to take less time on OpenVINO than on TensorFlow."""
     on_openvino = adain.AdainMethod.estimate_seconds(512, 512)

@@ -104,6 +104,12 @@ def configured():
     return choose(conf.runtime(), conf.precision(), conf.engine_threads())
 
 
+def configured_precision():
+    """The precision :func:`configured` computes in, found without building it or logging (for estimates)."""
+    native = configured_name() == "openvino" and native_bf16()
+    return "bf16" if native and conf.precision() in ("auto", "bf16") else "f32"
+
+
 def configured_name():
     """The name of the runtime :func:`configured` runs, found without building it or logging (for estimates)."""
     return _installed(conf.runtime() or default_runtime())

@@ -51,6 +51,9 @@ class Adain(Method):
     #: 7.3 s/MP; TensorFlow took 5.3 and 3.5 CPU s in the same runs).
     OPENVINO_SECONDS_PER_MEGAPIXEL = 7.2
     OPENVINO_SECONDS_FIXED = 0.15
+    #: The share of that time in bfloat16 (``NST_PRECISION`` on a CPU with native BF16): 0.32 of
+    #: 1.76 CPU seconds at 512x512 in ``bench/adain.py`` on an AVX-512 BF16 + AMX host, rounded up.
+    BF16_SHARE = 0.2
     #: Work per pixel in tiles relative to one piece: overlapping tiles (~14 % more pixels at
     #: 2048 px) and one more encoder pass for the photo's statistics (half the work).
     TILED_WORK = 1.64
@@ -66,7 +69,8 @@ class Adain(Method):
         if max(width, height) > DEFAULT_TILE_SIZE:
             megapixels *= cls.TILED_WORK
         if runtimes.configured_name() == "openvino":
-            return cls.OPENVINO_SECONDS_FIXED + cls.OPENVINO_SECONDS_PER_MEGAPIXEL * megapixels
+            seconds = cls.OPENVINO_SECONDS_FIXED + cls.OPENVINO_SECONDS_PER_MEGAPIXEL * megapixels
+            return seconds * (cls.BF16_SHARE if runtimes.configured_precision() == "bf16" else 1.0)
         return cls.SECONDS_FIXED + cls.SECONDS_PER_MEGAPIXEL * megapixels
 
 
