@@ -32,7 +32,7 @@ F32_TOLERANCE = 1e-4
 #: under half a level of 255; flat 64x64 images up to 0.03).
 FLAT_TOLERANCE = 5e-3
 
-#: Largest difference per colour value between OpenVINO bf16 and f32 (README.md states the measured one).
+#: Largest difference per colour value between OpenVINO bf16 and f32 (docs/engines.md states the measured one).
 BF16_TOLERANCE = 0.05
 
 #: Mean absolute difference, in levels of 255, between a 1024 px content tiled at 512 px and
@@ -121,7 +121,7 @@ def test_auto_resolves_from_the_runtime_and_the_cpu():
 @needs_openvino
 @needs_bf16
 def test_bf16_stays_within_the_stated_difference(openvino, vector):
-    """On a CPU with native bfloat16, bf16 differs from f32 by no more than README.md states."""
+    """On a CPU with native bfloat16, bf16 differs from f32 by no more than docs/engines.md states."""
     engine = engine_on("openvino", "bf16")
     assert engine.runtime.precision == "bf16"
     content = photo(512, 341)

@@ -10,7 +10,7 @@ The weights are two frozen graphs with 8-bit weights. The graphs run their
 float32 results: the encoder becomes :class:`~tfapp.engines.vgg.VGG19` and the
 decoder a few convolutions, both traced once as ``tf.function``. Their output
 equals the graphs' (within 5e-6 of the features, 5e-5 of the 0..255 image) and
-takes less time (measured in README.md). The graph's AdaIN has its alpha baked
+takes less time (measured in docs/engines.md). The graph's AdaIN has its alpha baked
 in as 1, so AdaIN is done here, where strength and blending need it.
 
 Where the process's runtime is OpenVINO (``NST_RUNTIME``), the two functions are

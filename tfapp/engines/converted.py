@@ -5,7 +5,7 @@ networks. Where :func:`runtimes.configured` is OpenVINO, each is converted once,
 load, by OpenVINO's converter with its height and width left open, then compiled
 for each input size it meets, and the compiled model is kept for that size.
 OpenVINO fuses each graph into its own CPU kernels: on two cores an AdaIN transfer
-takes about a quarter less time than in TensorFlow and a trained style half (README.md,
+takes about a quarter less time than in TensorFlow and a trained style half (docs/engines.md,
 ``bench/adain.py``, ``bench/trained_styles.py``), with the same output to within 1e-4.
 LiteRT runs only TFLite flatbuffers, and these graphs are none, so with
 ``NST_RUNTIME=litert`` (or where OpenVINO is not installed, or cannot convert a graph)

@@ -10,7 +10,7 @@ its three nearest-neighbour upsampling steps, which the converter froze as
 constants for a 384x384 input. We rewrite those three constants for each content
 size before building the interpreter, so the network runs at the content's own
 size with its fp16 weights, instead of the slower dynamic-range int8 file
-(measured in README.md and ``bench/lite_engines.py``).
+(measured in docs/engines.md and ``bench/lite_engines.py``).
 """
 import threading
 from collections import OrderedDict

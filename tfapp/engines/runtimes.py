@@ -4,7 +4,7 @@
   fuses the whole graph (padding, convolutions, instance norms) into its own
   kernels. It is the default where installed: on two cores it runs Magenta's
   transfer network about twice as fast as LiteRT, with the same output to 1e-5
-  (README.md, ``bench/runtimes.py``). On CPUs with native BF16 instructions
+  (docs/engines.md, ``bench/runtimes.py``). On CPUs with native BF16 instructions
   (AVX-512 BF16 or AMX) it runs in bfloat16 by default (``NST_PRECISION=auto``), as
   OpenVINO itself does, about twice as fast again; ``NST_PRECISION=f32`` gives the
   exact output.

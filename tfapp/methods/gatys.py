@@ -14,7 +14,7 @@ DEFAULT_QUALITY = "standard"
 #: line through the times ``bench/estimates.py`` measured at 128, 256 and 512 px (4:3) on
 #: the 2-core AVX-512 host at a load average of 5-6, intercept held at zero or above, never
 #: below the fastest run. Larger sizes are extrapolated. The upload page, the form's
-#: too-slow check and README.md all use these numbers.
+#: too-slow check and docs/engines.md all use these numbers.
 ESTIMATES = {
     "draft": (1.05, 17.7, 1.5),
     "standard": (3.89, 68.5, 2.9),

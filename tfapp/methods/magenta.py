@@ -13,7 +13,7 @@ from ..engines import runtimes
 from ..exceptions import ModelUnavailable
 from .base import Capabilities, Method, require_files
 
-#: Measured on the 2-core development machine (README, bench/lite_engines.py): about
+#: Measured on the 2-core development machine (docs/engines.md, bench/lite_engines.py): about
 #: 0.9 us per content pixel plus the style prediction and fixed costs.
 SECONDS_PER_PIXEL = 0.9e-6
 FIXED_SECONDS = 0.05
