@@ -290,3 +290,15 @@ def test_database_queue_worker_survives_losing_the_database(settings, monkeypatc
     transfer.refresh_from_db()
     assert transfer.status == Transfer.Status.DONE
     assert "Could not look at the queue" in caplog.text
+
+
+@pytest.mark.parametrize("options", [
+    Options(method="adain", strength=0.37, preserve_colours=True, style_size=384, max_size=300),
+    Options(method="gatys", quality="draft", strength=1.0),
+    Options(method="magenta", strength=0.0, style_pooling=False),
+])
+def test_a_transfers_options_are_stored_and_read_back_unchanged(options):
+    """The worker runs exactly the options the form resolved: stored in columns, read back equal."""
+    resolved = options.resolved()
+    transfer = Transfer(**processing.option_fields(resolved))
+    assert processing.transfer_options(transfer).resolved() == resolved

@@ -78,10 +78,8 @@ def create_transfer(content, styles, options, client="", ownership=None, inputs_
     resolved = options.resolved()
     method = engines.method_class(resolved.method)
     owner_fields = ownership.fields() if ownership else {}
-    transfer = Transfer(method=resolved.method, quality=resolved.quality or "", queue=method.queue,
-                        engine=method.engine, client=client, **owner_fields, max_size=resolved.max_size,
-                        style_size=resolved.style_size, style_pooling=resolved.style_pooling,
-                        strength=round(resolved.strength * 100), preserve_colours=resolved.preserve_colours)
+    transfer = Transfer(queue=method.queue, engine=method.engine, client=client, **owner_fields,
+                        **option_fields(resolved))
     if inputs_id:
         transfer.inputs_id = inputs_id
     written = []
@@ -148,8 +146,15 @@ def _attempt(transfer, progress):
     return None
 
 
+def option_fields(resolved):
+    """The columns a transfer stores resolved ``Options`` in; :func:`transfer_options` reads them back."""
+    return {"method": resolved.method, "quality": resolved.quality or "", "max_size": resolved.max_size,
+            "style_size": resolved.style_size, "style_pooling": resolved.style_pooling,
+            "strength": round(resolved.strength * 100), "preserve_colours": resolved.preserve_colours}
+
+
 def transfer_options(transfer):
-    """The pipeline options a stored transfer asks for."""
+    """The pipeline options a stored transfer asks for, as :func:`option_fields` stored them."""
     return pipeline.Options(method=transfer.method, quality=transfer.quality or None,
                             max_size=transfer.max_size, style_size=transfer.style_size,
                             style_pooling=transfer.style_pooling, strength=transfer.strength / 100,
