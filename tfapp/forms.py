@@ -9,7 +9,7 @@ from PIL import Image
 
 from . import conf, engines, pipeline
 from .exceptions import InvalidImage, TrainingError, UnsupportedByEngine
-from .imaging import THUMBNAIL_SIZE, open_image, result_size
+from .imaging import EXTENSIONS, THUMBNAIL_SIZE, open_image, result_size
 from .models import StylePreset, TrainingRun, Transfer
 from .pipeline import Options
 from .processing import ImageInput, StyleChoice, create_transfer
@@ -17,10 +17,6 @@ from .trained_styles import published_names
 from .training_photos import PhotoFolder
 from .training_runs import RunFolder, TrainingSettings, check_name
 
-# Pillow format names we accept, with the extension the file is stored under;
-# MPO is the JPEG variant many cameras and phones write.
-EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp",
-              "TIFF": ".tif"}
 ACCEPT_ATTRIBUTE = "image/jpeg,image/png,image/webp,image/gif,image/bmp,image/tiff"
 
 

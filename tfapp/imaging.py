@@ -13,6 +13,11 @@ from PIL import Image, ImageOps
 
 from .exceptions import InvalidImage
 
+#: Pillow format names the site accepts, with the extension the file is stored under;
+#: MPO is the JPEG variant many cameras and phones write.
+EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp",
+              "TIFF": ".tif"}
+
 # Background that transparent pixels are composited over.
 BACKGROUND = (255, 255, 255)
 

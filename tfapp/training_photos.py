@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import forms
 from .exceptions import InvalidImage, TrainingError
-from .imaging import open_image
+from .imaging import EXTENSIONS, open_image
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ class PhotoFolder:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(path) as image:
-                    if image.format in forms.EXTENSIONS:
+                    if image.format in EXTENSIONS:
                         return True
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
             pass
