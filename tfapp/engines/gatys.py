@@ -58,8 +58,10 @@ from .optimisers import OPTIMISERS
 
 logger = logging.getLogger(__name__)
 
-#: Weights of the relative terms at full strength, tuned with ``bench/quality.py`` so that on
-#: every pair Gatys's raw style loss is the methods' lowest while its edges stay near AdaIN's.
+#: Weights of the relative terms at full strength, tuned with ``bench/quality.py``: on its 18
+#: pairs standard keeps at least 0.9x the edges of AdaIN and of draft, and its raw style loss is
+#: the lowest of the methods on 10 (docs/benchmarks.md). A style weight of 3 won on style on 12 but kept
+#: less than 0.9x draft's edges on one pair; 4 lost the bridge's edges.
 STYLE_WEIGHT = 2.0
 CONTENT_WEIGHT = 1.0
 TV_WEIGHT = 0.1
