@@ -133,3 +133,19 @@ def upload_transfer(port, content_path, style_path, fields=None):
     status, headers, _ = request(port, "POST", "/", body, {"Content-Type": content_type,
                                                            "Cookie": f"csrftoken={token}"})
     return status, headers.get("Location")
+
+
+def contact_sheet(tiles, height, path):
+    """Save ``tiles`` (label, Pillow image) side by side at ``height`` px, each labelled below, as a JPEG."""
+    from PIL import Image, ImageDraw, ImageOps
+
+    scaled = [(label, ImageOps.contain(image.convert("RGB"), (10_000, height))) for label, image in tiles]
+    sheet = Image.new("RGB", (sum(image.width for _, image in scaled) + 12 * (len(scaled) + 1), height + 44), "white")
+    draw = ImageDraw.Draw(sheet)
+    left = 12
+    for label, image in scaled:
+        sheet.paste(image, (left, 12))
+        draw.text((left, height + 20), label, fill="black")
+        left += image.width + 12
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path, quality=88)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import CONTENT, STYLE  # noqa: E402
-from quality import cpu_description, setup_django  # noqa: E402
+from _common import CONTENT, STYLE, print_host  # noqa: E402
+from quality import setup_django  # noqa: E402
 
 
 def measure(qualities, sides):
@@ -64,7 +64,7 @@ def main():
     parser.add_argument("--sides", nargs="+", type=int, default=[128, 256, 512, 768])
     arguments = parser.parse_args()
     setup_django()
-    print(f"{cpu_description()}; load average {os.getloadavg()}")
+    print_host()
     times = measure(arguments.qualities, arguments.sides)
     print(f"load average {os.getloadavg()}\n\nESTIMATES = {{")
     models = {quality: fit(runs) for quality, runs in times.items()}

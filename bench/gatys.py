@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import CONTENT, LITE_DIR, SHARED, STYLE  # noqa: E402
+from _common import CONTENT, LITE_DIR, SHARED, STYLE, print_host  # noqa: E402
 
 SIDE, STYLE_SIDE = 512, 256
 VGG_WEIGHTS = SHARED / "models" / "vgg19-normalised" / "vgg19_normalised_relu4_1.npz"
@@ -99,6 +99,7 @@ def main():
     parser.add_argument("--no-1024", action="store_true")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
+    print_host()
     if arguments.case:
         print(json.dumps(run_case(json.loads(arguments.case))))
         return

@@ -24,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import CONTENT, MODEL_ENV, ROOT, STYLE, request, start_server, upload_transfer  # noqa: E402
+from _common import (CONTENT, MODEL_ENV, ROOT, STYLE, contact_sheet, print_host, request, start_server,  # noqa: E402
+                     upload_transfer)
 
 METHODS = ("magenta", "adain", "gatys")
 PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg", "woman_with_hat.jpg")
@@ -136,24 +137,14 @@ def report(args, pairs, runs, losses):
 
 def figure(outdir, methods, pair, path):
     """The photo, the painting and each method's result side by side, labelled, as a JPEG."""
-    from PIL import Image, ImageDraw, ImageOps
+    from PIL import Image
 
     photo, painting = pair
     height = 360
     tiles = [("Photo", Image.open(CONTENT / photo)), ("Painting", Image.open(STYLE / painting))]
     result = "{}-" + f"{Path(photo).stem}-{Path(painting).stem}.png"
     tiles += [(LABELS.get(method, method), Image.open(outdir / result.format(method))) for method in methods]
-    scaled = [(label, ImageOps.contain(image.convert("RGB"), (10_000, height))) for label, image in tiles]
-    width = sum(image.width for _, image in scaled) + 12 * (len(scaled) + 1)
-    sheet = Image.new("RGB", (width, height + 48), "white")
-    draw = ImageDraw.Draw(sheet)
-    left = 12
-    for label, image in scaled:
-        sheet.paste(image, (left, 12))
-        draw.text((left, height + 20), label, fill="black")
-        left += image.width + 12
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path, quality=88)
+    contact_sheet(tiles, height, path)
     print(f"wrote {path}")
 
 
@@ -242,6 +233,7 @@ def main():
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--pairs", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    print_host()
     if args.child:
         run_method(args.child, args.quality, args.size, json.loads(args.pairs), args.out)
     elif args.memory:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import CONTENT, MODEL_ENV, ROOT, STYLE  # noqa: E402
+from _common import CONTENT, MODEL_ENV, ROOT, STYLE, contact_sheet, print_host  # noqa: E402
 
 STYLE_SIZE = 256
 SHARED_PHOTOS = ("astronaut", "chelsea", "coffee")
@@ -158,31 +158,11 @@ def worst_pair(scores, pairs, case="gatys standard"):
 
 def figure(results, photos, paintings, cases, pair, path):
     """The pair's photo, painting and every case's result in a row, labelled, as a JPEG."""
-    from PIL import Image, ImageDraw, ImageOps
-
     photo, painting = pair
-    height = 300
     tiles = [("Photo", photos[photo]), ("Painting", paintings[painting])]
     tiles += [(case, results[case, photo, painting][0]) for case in cases]
-    scaled = [(text, ImageOps.contain(image.convert("RGB"), (10_000, height))) for text, image in tiles]
-    sheet = Image.new("RGB", (sum(image.width for _, image in scaled) + 12 * (len(scaled) + 1), height + 44), "white")
-    draw = ImageDraw.Draw(sheet)
-    left = 12
-    for text, image in scaled:
-        sheet.paste(image, (left, 12))
-        draw.text((left, height + 20), text, fill="black")
-        left += image.width + 12
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path, quality=88)
+    contact_sheet(tiles, 300, path)
     print(f"wrote {path} ({photo} + {painting})")
-
-
-def cpu_description():
-    info = Path("/proc/cpuinfo").read_text()
-    model = next(line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name"))
-    flags = set(next(line for line in info.splitlines() if line.startswith("flags")).split())
-    return f"{model}, {os.cpu_count()} cores, flags: " + " ".join(
-        flag for flag in ("avx512f", "avx512_bf16", "amx_bf16") if flag in flags)
 
 
 def main():
@@ -196,7 +176,7 @@ def main():
     parser.add_argument("--json", help="write every score to this file")
     arguments = parser.parse_args()
     setup_django()
-    print(f"{cpu_description()}; load average {os.getloadavg()}")
+    print_host()
     pairs = default_pairs() if arguments.photos is None else [
         (photo, painting) for photo in arguments.photos for painting in arguments.paintings or SHARED_PAINTINGS]
     photos, paintings = load_images({photo for photo, _ in pairs}, {painting for _, painting in pairs})
