@@ -22,8 +22,6 @@ import tensorflow as tf
 from .. import conf
 from ..exceptions import ModelUnavailable
 
-WEIGHTS_FILE = "vgg19_normalised_relu4_1.npz"
-
 #: The layers in order; "pool" is a 2x2 max pooling.
 LAYERS = ("conv1_1", "conv1_2", "pool", "conv2_1", "conv2_2", "pool", "conv3_1", "conv3_2", "conv3_3",
           "conv3_4", "pool", "conv4_1")

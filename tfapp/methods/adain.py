@@ -7,6 +7,11 @@ ENCODER_FILE = "encoder_opt_quantized.pb"
 DECODER_FILE = "decoder_opt_quantized.pb"
 #: The frozen graphs the engine loads.
 FILES = (ENCODER_FILE, DECODER_FILE)
+#: Their SHA-256 digests, checked by ``download_models --engine adain``.
+DOWNLOADS = {
+    ENCODER_FILE: "53a82b4677eb16faee31ab85f8e11de2fa71e490d11a2a6cd21e68071e349ca8",
+    DECODER_FILE: "ab5dbec74670cb57578762317a4ca2e8519f1681cb9c1743ca88f8d6d81053ce",
+}
 
 #: Channels of the relu4_1 features AdaIN aligns.
 FEATURE_CHANNELS = 512

@@ -6,6 +6,11 @@ from .. import conf
 from ..exceptions import ModelUnavailable
 from .base import Capabilities, Method
 
+#: The normalised VGG-19 npz Gatys measures with (``NST_VGG_WEIGHTS``), and its SHA-256, checked
+#: when ``download_models --engine vgg --source`` copies it (otherwise it is derived from AdaIN's encoder).
+VGG_FILE = "vgg19_normalised_relu4_1.npz"
+VGG_SHA256 = "750dc39ebbc1227e0efbdf19268ae0e51ff9133122d062ea0203f659584680aa"
+
 #: The quality presets, fastest first; the engine has a schedule for each.
 QUALITIES = ("draft", "standard", "fine")
 DEFAULT_QUALITY = "standard"

@@ -22,6 +22,14 @@ PREDICT_FILE = "style_predict_quantized_256.tflite"
 TRANSFER_FILE = "style_transfer_f16_384.tflite"
 #: The TFLite files the lite engine loads.
 LITE_FILES = (PREDICT_FILE, TRANSFER_FILE)
+#: What ``download_models --engine lite`` fetches, with the published SHA-256 digests: the
+#: engine's files and the two int8 variants ``bench/lite_engines.py`` compares them with.
+LITE_DOWNLOADS = {
+    PREDICT_FILE: "203dbd6a09da1091ab7e48e8b101aef8c2d81438ad047a5cb150747a977134c1",
+    TRANSFER_FILE: "c60cff7395544eda1f0915d6dddaedd8ed868cefe8ec6c5ed220ba801f120303",
+    "style_transfer_quantized_384.tflite": "1972f7d438b6e9ff326c466db1a8005a8a0efa0274886bbd52f91dc8be2f4f04",
+    "style_transfer_quantized_dynamic.tflite": "69b191c1f1f3f6520634293803a528469015a00269f982ebd38b7850f68d9341",
+}
 
 #: Shape of a style vector: what the prediction network makes of a style image.
 STYLE_VECTOR_SHAPE = (1, 1, 1, 100)

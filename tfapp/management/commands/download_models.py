@@ -22,24 +22,7 @@ from tqdm import tqdm
 
 from ... import conf, engines
 from ...exceptions import ModelUnavailable
-
-#: The Magenta TFLite files and their published SHA-256 digests.
-LITE_MANIFEST = {
-    "style_predict_quantized_256.tflite": "203dbd6a09da1091ab7e48e8b101aef8c2d81438ad047a5cb150747a977134c1",
-    "style_transfer_f16_384.tflite": "c60cff7395544eda1f0915d6dddaedd8ed868cefe8ec6c5ed220ba801f120303",
-    "style_transfer_quantized_384.tflite": "1972f7d438b6e9ff326c466db1a8005a8a0efa0274886bbd52f91dc8be2f4f04",
-    "style_transfer_quantized_dynamic.tflite": "69b191c1f1f3f6520634293803a528469015a00269f982ebd38b7850f68d9341",
-}
-
-#: AdaIN's frozen graphs (8-bit weights) and their SHA-256 digests.
-ADAIN_MANIFEST = {
-    "encoder_opt_quantized.pb": "53a82b4677eb16faee31ab85f8e11de2fa71e490d11a2a6cd21e68071e349ca8",
-    "decoder_opt_quantized.pb": "ab5dbec74670cb57578762317a4ca2e8519f1681cb9c1743ca88f8d6d81053ce",
-}
-
-#: The normalised VGG-19 npz and its SHA-256 (checked when copied with ``--source``).
-VGG_FILE = "vgg19_normalised_relu4_1.npz"
-VGG_SHA256 = "750dc39ebbc1227e0efbdf19268ae0e51ff9133122d062ea0203f659584680aa"
+from ...methods import adain, gatys, magenta
 
 ENGINES = ("lite", "hub", "adain", "vgg")
 
@@ -121,12 +104,12 @@ class Command(BaseCommand):
                 self.stderr.write(f"{declaration.label}: not fetched ({error}) The upload page says how to fix it.")
 
     def fetch_lite(self, base_url, source):
-        """Put every file of LITE_MANIFEST, verified, into ``conf.lite_model_dir()``."""
-        self.fetch_manifest("TFLite models", LITE_MANIFEST, conf.lite_model_dir(), base_url, source)
+        """Put every file of Magenta's TFLite downloads, verified, into ``conf.lite_model_dir()``."""
+        self.fetch_manifest("TFLite models", magenta.LITE_DOWNLOADS, conf.lite_model_dir(), base_url, source)
 
     def fetch_adain(self, base_url, source):
         """Put AdaIN's two graphs, verified, into ``conf.adain_model_dir()``."""
-        self.fetch_manifest("AdaIN graphs", ADAIN_MANIFEST, conf.adain_model_dir(), base_url, source)
+        self.fetch_manifest("AdaIN graphs", adain.DOWNLOADS, conf.adain_model_dir(), base_url, source)
 
     def fetch_manifest(self, title, manifest, folder, base_url, source):
         """Put every file of ``manifest`` (name -> SHA-256), verified, into ``folder``."""
@@ -147,10 +130,10 @@ class Command(BaseCommand):
         target = conf.vgg_weights_path()
         target.parent.mkdir(parents=True, exist_ok=True)
         self.stdout.write(f"VGG-19 weights: {source} -> {target}")
-        if target.is_file() and sha256_of(target) == VGG_SHA256:
+        if target.is_file() and sha256_of(target) == gatys.VGG_SHA256:
             self.stdout.write(f"  {target.name}: already present and verified")
             return
-        install_verified(str(source / VGG_FILE), target, VGG_SHA256, opener=_open_file)
+        install_verified(str(source / gatys.VGG_FILE), target, gatys.VGG_SHA256, opener=_open_file)
         self.stdout.write(self.style.SUCCESS(f"  {target.name}: copied and verified"))
 
     def derive_vgg(self):
