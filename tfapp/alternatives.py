@@ -1,6 +1,6 @@
 """What a finished transfer's page offers to try next: each method, at each quality the form would accept.
 
-The choices are decided by :meth:`TransferForm.check_method`, the rules the form
+The choices are decided by :func:`tfapp.submission.check_method`, the rules the form
 applies when one of them is submitted, on the transfer's own settings: a choice the
 page offers is never refused, and one it does not offer is shown with the form's reason.
 """
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
-from . import engines
+from . import engines, submission
 from .forms import TransferForm, options_from, style_field
 
 
@@ -51,7 +51,7 @@ def alternatives(transfer):
             options = options_from({**initial, "method": offer.name, "quality": quality})
             label = engines.QUALITY_LABELS.get(quality, quality)
             try:
-                TransferForm.check_method(offer.name, styles, options, None if None in photo else photo)
+                submission.check_method(offer.name, styles, options, None if None in photo else photo)
             except ValidationError as error:
                 alternative.refusals.append((label, error.messages[0]))
             else:

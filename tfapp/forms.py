@@ -3,16 +3,15 @@ import warnings
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.template.defaultfilters import filesizeformat
 from PIL import Image
 
-from . import conf, engines, pipeline
-from .exceptions import InvalidImage, TrainingError, UnsupportedByEngine
-from .imaging import EXTENSIONS, THUMBNAIL_SIZE, open_image, result_size
-from .models import StylePreset, TrainingRun, Transfer
+from . import conf, engines, submission
+from .exceptions import InvalidImage, TrainingError
+from .imaging import EXTENSIONS, THUMBNAIL_SIZE, open_image
+from .models import StylePreset, TrainingRun
 from .pipeline import Options
-from .processing import ImageInput, StyleChoice, create_transfer
+from .processing import ImageInput, create_transfer
 from .trained_styles import published_names
 from .training_photos import PhotoFolder
 from .training_runs import RunFolder, TrainingSettings, check_name
@@ -92,9 +91,6 @@ class ImageUploadField(forms.FileField):
 
 STYLE_SLOTS = 4
 STYLE_SIZES = (128, 192, 256, 384, 512)
-#: The form error code for each control a method may refuse (see UnsupportedByEngine.control).
-UNSUPPORTED_CODES = {"blending": "blend_unsupported", "strength": "strength_unsupported",
-                     "preserve_colours": "colours_unsupported", "quality": "no_quality"}
 
 
 class RangeInput(forms.NumberInput):
@@ -126,20 +122,7 @@ class TransferForm(forms.Form):
                                          help_text="Long side of the result; photos are never enlarged.")
     source = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
-    error_messages = {
-        "model_unavailable": "The style-transfer model is unavailable: %(reason)s",
-        "unsupported": "%(reason)s",
-        "too_slow": ("%(method)s would take about %(minutes)s minutes for a %(width)s x %(height)s px result, "
-                     "more than this server allows (%(limit)s minutes). Choose a smaller output size or a lower "
-                     "quality."),
-        "client_queue_full": "You already have %(count)s transfers waiting. Please wait for one to finish.",
-        "queue_full": "The server is busy with %(count)s transfers. Please try again in a minute.",
-        "no_source": "The transfer to re-run no longer exists; upload the images again.",
-        "no_style": "Choose a style: upload an image or pick one of the paintings.",
-        "fixed_style": "A trained style paints only the painting it was trained on; leave the style empty.",
-        "zero_weights": "Give at least one style a weight above zero.",
-        "missing_file": "A stored image of %(what)s is missing or damaged; please choose the images again.",
-    }
+    error_messages = submission.MESSAGES
 
     def __init__(self, *args, client="", ownership=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -195,64 +178,22 @@ class TransferForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        self.source = self._source(cleaned.get("source"))
+        self.source = submission.source_transfer(cleaned.get("source"))
         cleaned["method"] = cleaned.get("method") or engines.DEFAULT_METHOD
-        self._check_available(cleaned["method"])
-        self._check_queue()
+        submission.check_available(cleaned["method"])
+        submission.check_queue(self.client)
         self.content = self._content(cleaned.get("content_image"))
         self.styles = self._styles(cleaned)
-        self.check_method(cleaned["method"], len([style for style in self.styles if style.weight > 0]),
-                          self.options(cleaned), self._photo_size(cleaned))
+        self.resolved_options = options_from(cleaned).resolved()
+        submission.check_method(cleaned["method"], len([style for style in self.styles if style.weight > 0]),
+                                self.resolved_options, self._photo_size(cleaned))
         return cleaned
-
-    @classmethod
-    def check_method(cls, name, style_count, options, photo=None):
-        """Raise the ValidationError this form gives when method ``name`` cannot run ``options``.
-
-        ``style_count`` counts the styles weighted above zero; ``photo`` is the photo's
-        ``(width, height)``, or ``None`` when unknown. The transfer page offers the
-        methods to try next by these same rules, so it offers none that the form refuses.
-        """
-        cls._check_available(name)
-        method = engines.method_class(name)
-        try:
-            pipeline.check_controls(method, style_count, options)
-        except UnsupportedByEngine as error:
-            raise ValidationError(cls.error_messages["unsupported"], code=UNSUPPORTED_CODES[error.control],
-                                  params={"reason": str(error)}) from error
-        if photo:
-            cls._check_time(method, options, photo)
-
-    @classmethod
-    def _check_available(cls, name):
-        reason = engines.unavailable_reason(name)
-        if reason:
-            raise ValidationError(cls.error_messages["model_unavailable"], code="model_unavailable",
-                                  params={"reason": reason})
-
-    def _check_queue(self):
-        pending = Transfer.objects.pending()
-        mine = pending.filter(client=self.client).count()
-        if mine >= conf.max_pending_per_client():
-            raise ValidationError(self.error_messages["client_queue_full"], code="client_queue_full",
-                                  params={"count": mine})
-        total = pending.count()
-        if total >= conf.max_pending_total():
-            raise ValidationError(self.error_messages["queue_full"], code="queue_full", params={"count": total})
-
-    def _source(self, public_id):
-        if public_id is None:
-            return None
-        source = Transfer.objects.filter(public_id=public_id).first()
-        if source is None:
-            raise ValidationError(self.error_messages["no_source"], code="no_source")
-        return source
 
     def _content(self, upload):
         if upload:
             return ImageInput.from_upload(upload)
         if self.source:
-            return self._stored(self.source.content_image, "the transfer to re-run")
+            return submission.stored(self.source.content_image, "the transfer to re-run")
         self.add_error("content_image", ValidationError(self.fields["content_image"].error_messages["required"],
                                                         code="required"))
         return None
@@ -263,39 +204,8 @@ class TransferForm(forms.Form):
                   for slot in range(STYLE_SLOTS)]
         chosen = [(slot, upload, preset) for slot, upload, preset in chosen if upload or preset]
         self._styles_from_source = not chosen
-        method = engines.method_class(cleaned["method"])
-        if not method.capabilities.style_input:
-            return self._trained_painting(method.painting, chosen)
-        if chosen:
-            styles = [StyleChoice(ImageInput.from_upload(upload) if upload else self._stored(preset.image, preset),
-                                  self._weight(cleaned, slot), None if upload else preset)
-                      for slot, upload, preset in chosen]
-        elif self.source:
-            styles = [StyleChoice(self._stored(style.image, "the transfer to re-run"),
-                                  self._weight(cleaned, style.position), style.preset, style.style_vectors)
-                      for style in self.source.styles.all()]
-        else:
-            raise ValidationError(self.error_messages["no_style"], code="no_style")
-        if not any(style.weight > 0 for style in styles):
-            raise ValidationError(self.error_messages["zero_weights"], code="zero_weights")
-        return styles
-
-    def _trained_painting(self, painting, chosen):
-        """A trained style's one painting, recorded as the transfer's style; choosing another is refused."""
-        if chosen:
-            raise ValidationError(self.error_messages["fixed_style"], code="fixed_style")
-        try:
-            return [StyleChoice(ImageInput(ContentFile(painting.read_bytes()), painting.suffix))]
-        except OSError as error:
-            raise ValidationError(self.error_messages["missing_file"], code="missing_file",
-                                  params={"what": "the trained style"}) from error
-
-    def _stored(self, field, what):
-        try:
-            return ImageInput.from_stored(field)
-        except OSError as error:
-            raise ValidationError(self.error_messages["missing_file"], code="missing_file",
-                                  params={"what": what}) from error
+        return submission.style_choices(engines.method_class(cleaned["method"]), chosen, self.source,
+                                        lambda slot: self._weight(cleaned, slot))
 
     def _weight(self, cleaned, slot):
         weight = cleaned.get(style_field("weight", slot))
@@ -308,23 +218,9 @@ class TransferForm(forms.Form):
             (self.source.content_width, self.source.content_height) if self.source else None)
         return None if not photo or None in photo else photo
 
-    @classmethod
-    def _check_time(cls, method, options, photo):
-        """Refuse what the method would not finish within its queue's time limit, saying how long it would take."""
-        width, height = result_size(photo, options.resolved().max_size)
-        seconds = method.estimate_seconds(width, height, options.quality)
-        limit = conf.job_time_limit(method.queue)
-        if seconds > limit:
-            raise ValidationError(cls.error_messages["too_slow"], code="too_slow", params={
-                "method": method.label, "minutes": round(seconds / 60), "width": width, "height": height,
-                "limit": round(limit / 60)})
-
-    def options(self, cleaned=None):
-        return options_from(cleaned or self.cleaned_data)
-
     def save(self):
-        """Store the inputs as a new queued transfer and return it."""
-        return create_transfer(self.content, self.styles, options=self.options(), client=self.client,
+        """Store the inputs as a new queued transfer, with the options resolved in ``clean``, and return it."""
+        return create_transfer(self.content, self.styles, options=self.resolved_options, client=self.client,
                                ownership=self.ownership, inputs_id=self._inputs_id())
 
     def _inputs_id(self):
