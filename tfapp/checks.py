@@ -3,81 +3,25 @@
 They only look at settings and files. Loading TensorFlow or the model, or asking
 the network, would slow down every command, ``migrate`` and ``check`` included.
 """
-from pathlib import Path
-
 from django.core.checks import Warning, register
 
-from . import conf
-from .engines import runtimes
+from . import conf, runtime_choice
+from .exceptions import ModelUnavailable
 from .methods import adain, magenta
 
 #: The package that installs each runtime.
 RUNTIME_PACKAGES = {"openvino": "openvino", "litert": "ai-edge-litert"}
 
-OFFLINE_HINT = (
-    "On a connected machine run `python manage.py download_models`; offline, set "
-    "NST_ENGINE=lite and NST_LITE_MODEL_DIR to a folder holding the TFLite files."
-)
-
-
 @register()
 def check_model(app_configs, **kwargs):
-    """Warn when NST_ENGINE is unknown or the files Magenta's engine needs are missing."""
-    engine = conf.engine_name()
-    if engine not in magenta.ENGINES:
-        return [
-            Warning(
-                f"NST_ENGINE is {engine!r}, which is not an engine of the magenta method.",
-                hint=f"Set NST_ENGINE to one of: {', '.join(sorted(magenta.ENGINES))}.",
-                id="tfapp.W001",
-            )
-        ]
-    if engine == "lite":
-        return _check_lite()
-    return _check_hub()
-
-
-def _check_lite():
-    """Warn when the lite model folder lacks a required file."""
-    folder = conf.lite_model_dir()
-    missing = [name for name in magenta.LITE_FILES if not (folder / name).is_file()]
-    if not missing:
-        return []
-    return [
-        Warning(
-            f"The lite engine's model folder {folder} lacks {', '.join(missing)}.",
-            hint=(
-                "Run `python manage.py download_models --engine lite`, or set "
-                "NST_LITE_MODEL_DIR to a folder holding these files."
-            ),
-            id="tfapp.W002",
-        )
-    ]
-
-
-def _check_hub():
-    """Warn when the TF-Hub handle is a missing folder, or a URL not downloaded yet."""
-    handle = conf.hub_handle()
-    if handle.startswith(("http://", "https://")):
-        return [] if magenta.hub_model_cached(handle) else [_not_cached_warning(handle)]
-    if "://" in handle or Path(handle).is_dir():
-        return []
-    return [
-        Warning(
-            f"NST_HUB_HANDLE is {handle}, a folder that does not exist.",
-            hint="Set NST_HUB_HANDLE to a SavedModel folder or URL. " + OFFLINE_HINT,
-            id="tfapp.W003",
-        )
-    ]
-
-
-def _not_cached_warning(handle):
-    return Warning(
-        f"The TF-Hub model {handle} has not been downloaded to {conf.hub_cache_dir()} yet; "
-        "the first transfer will try to download it.",
-        hint=OFFLINE_HINT,
-        id="tfapp.W004",
-    )
+    """Warn when NST_ENGINE is unknown, or when what Magenta's implementation needs is missing (its declaration says)."""
+    try:
+        declaration = magenta.declared()
+    except ModelUnavailable:
+        engine = conf.engine_name()
+        return [Warning(f"NST_ENGINE is {engine!r}, which is not an engine of the magenta method.",
+                        hint=f"Set NST_ENGINE to one of: {', '.join(sorted(magenta.ENGINES))}.", id="tfapp.W001")]
+    return declaration.system_checks()
 
 
 @register()
@@ -117,22 +61,22 @@ def check_runtime(app_configs, **kwargs):
     warnings that the setting has no effect, with what to do.
     """
     name, precision = conf.runtime(), conf.precision()
-    if name and name not in runtimes.RUNTIMES:
+    if name and name not in runtime_choice.RUNTIMES:
         return [Warning(f"NST_RUNTIME is {name!r}, which is not a runtime; {RUNTIME_USERS} will not load.",
-                        hint=f"Set NST_RUNTIME to one of: {', '.join(runtimes.RUNTIMES)}, or leave it empty.",
+                        hint=f"Set NST_RUNTIME to one of: {', '.join(runtime_choice.RUNTIMES)}, or leave it empty.",
                         id="tfapp.W011")]
-    if precision not in runtimes.PRECISIONS:
+    if precision not in runtime_choice.PRECISIONS:
         return [Warning(f"NST_PRECISION is {precision!r}, which is not a precision; {RUNTIME_USERS} will not load.",
-                        hint=f"Set NST_PRECISION to one of: {', '.join(runtimes.PRECISIONS)}.", id="tfapp.W012")]
-    if name and not runtimes.is_installed(name):
-        fallback = runtimes.default_runtime()
+                        hint=f"Set NST_PRECISION to one of: {', '.join(runtime_choice.PRECISIONS)}.", id="tfapp.W012")]
+    if name and not runtime_choice.is_installed(name):
+        fallback = runtime_choice.default_runtime()
         # LiteRT runs only flatbuffers; AdaIN's and trained styles' graphs then stay on TensorFlow.
         others = "AdaIN and trained styles TensorFlow" if fallback == "litert" else "so do AdaIN and trained styles"
         return [Warning(f"NST_RUNTIME is {name}, which is not installed; the lite engine uses {fallback} instead, "
                         f"{others}.",
                         hint=f"Install it with `pip install {RUNTIME_PACKAGES[name]}` (./run does), "
                              "or leave NST_RUNTIME empty.", id="tfapp.W013")]
-    if precision == "bf16" and not runtimes.native_bf16():
+    if precision == "bf16" and not runtime_choice.native_bf16():
         return [Warning("NST_PRECISION is bf16, but this CPU has no native bfloat16 arithmetic (or OpenVINO is "
                         "missing); the networks compute in f32 instead.",
                         hint="Set NST_PRECISION=f32 (or auto, which picks bf16 only where it is native), or run on "

@@ -19,50 +19,22 @@ OpenVINO also converts TensorFlow networks (:meth:`OpenVinoRuntime.convert`), wh
 :mod:`tfapp.engines.converted` uses for AdaIN and the trained styles; LiteRT reads
 only flatbuffers (:attr:`Runtime.converts_tensorflow`).
 """
-import importlib.util
 import logging
 import tempfile
 
 import numpy as np
 
-from .. import conf, host
-from ..exceptions import ModelUnavailable
+from .. import conf
+from ..runtime_choice import (
+    check_names,
+    default_runtime,
+    installed_or_other,
+    is_installed,
+    native_bf16,
+    resolved_precision,
+)
 
 logger = logging.getLogger(__name__)
-
-RUNTIMES = ("openvino", "litert")
-PRECISIONS = ("auto", "f32", "bf16")
-
-
-def is_installed(name):
-    """Whether the Python package of runtime ``name`` can be imported."""
-    package = {"openvino": "openvino", "litert": "ai_edge_litert"}[name]
-    return importlib.util.find_spec(package) is not None
-
-
-def default_runtime():
-    """The fastest installed runtime whose output matches LiteRT's within 1e-4: OpenVINO, else LiteRT."""
-    return "openvino" if is_installed("openvino") else "litert"
-
-
-def native_bf16():
-    """Whether OpenVINO can run bfloat16 natively here: installed, on a CPU with AVX-512 BF16 or AMX.
-
-    Read from the CPU's flags rather than OpenVINO's ``OPTIMIZATION_CAPABILITIES``,
-    which may list BF16 where it is only emulated.
-    """
-    return is_installed("openvino") and host.has_native_bf16()
-
-
-def resolved_precision(precision, runtime_name, native):
-    """The precision ``auto`` stands for: ``bf16`` on OpenVINO where the CPU has ``native`` bfloat16, else ``f32``.
-
-    ``f32`` and ``bf16`` stand for themselves (``choose`` falls back from ``bf16`` where it cannot run).
-    """
-    if precision != "auto":
-        return precision
-    return "bf16" if runtime_name == "openvino" and native else "f32"
-
 
 def choose(name, precision, threads):
     """The runtime to use for the settings ``name`` and ``precision``, falling back where they cannot be met.
@@ -74,10 +46,10 @@ def choose(name, precision, threads):
     what actually runs. Raises ModelUnavailable for values that name no runtime or precision.
     """
     name = name or default_runtime()
-    _check_names(name, precision)
+    check_names(name, precision)
     if not is_installed(name):
-        logger.warning("NST_RUNTIME is %s, which is not installed; using %s instead.", name, _installed(name))
-        name = _installed(name)
+        logger.warning("NST_RUNTIME is %s, which is not installed; using %s instead.", name, installed_or_other(name))
+        name = installed_or_other(name)
     precision = resolved_precision(precision, name, name == "openvino" and native_bf16())
     if precision == "bf16" and not (name == "openvino" and native_bf16()):
         logger.warning("NST_PRECISION is bf16, but %s cannot run bfloat16 natively here; using f32.", name)
@@ -87,39 +59,9 @@ def choose(name, precision, threads):
     return LiteRtRuntime(threads)
 
 
-def _check_names(name, precision):
-    if name not in RUNTIMES:
-        raise ModelUnavailable(f"NST_RUNTIME is {name!r}; it must be one of: {', '.join(RUNTIMES)}.")
-    if precision not in PRECISIONS:
-        raise ModelUnavailable(f"NST_PRECISION is {precision!r}; it must be one of: {', '.join(PRECISIONS)}.")
-
-
-def check_settings():
-    """Raise ModelUnavailable where NST_RUNTIME or NST_PRECISION names nothing, without building a runtime."""
-    _check_names(conf.runtime() or default_runtime(), conf.precision())
-
-
 def configured():
     """The runtime NST_RUNTIME, NST_PRECISION and NST_ENGINE_THREADS ask for: the one every engine uses."""
     return choose(conf.runtime(), conf.precision(), conf.engine_threads())
-
-
-def configured_precision():
-    """The precision :func:`configured` computes in, found without building it or logging (for estimates)."""
-    native = configured_name() == "openvino" and native_bf16()
-    return "bf16" if native and conf.precision() in ("auto", "bf16") else "f32"
-
-
-def configured_name():
-    """The name of the runtime :func:`configured` runs, found without building it or logging (for estimates)."""
-    return _installed(conf.runtime() or default_runtime())
-
-
-def _installed(name):
-    """``name`` where it is installed (or names no runtime), otherwise the other runtime."""
-    if name not in RUNTIMES or is_installed(name):
-        return name
-    return next(other for other in RUNTIMES if other != name)
 
 
 class ConversionError(Exception):

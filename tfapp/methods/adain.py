@@ -1,6 +1,5 @@
 """AdaIN (Huang & Belongie 2017): what it declares, and the files it needs; the engine is :mod:`tfapp.engines.adain`."""
-from .. import conf
-from ..engines import runtimes
+from .. import conf, runtime_choice
 from .base import Capabilities, Method, require_files
 
 ENCODER_FILE = "encoder_opt_quantized.pb"
@@ -66,16 +65,16 @@ class Adain(Method):
     @classmethod
     def check_available(cls):
         check_files(conf.adain_model_dir())
-        runtimes.check_settings()
+        runtime_choice.check_settings()
 
     @classmethod
     def estimate_seconds(cls, width, height, quality=None):
         megapixels = width * height / 1e6
         if max(width, height) > DEFAULT_TILE_SIZE:
             megapixels *= cls.TILED_WORK
-        if runtimes.configured_name() == "openvino":
+        if runtime_choice.configured_name() == "openvino":
             seconds = cls.OPENVINO_SECONDS_FIXED + cls.OPENVINO_SECONDS_PER_MEGAPIXEL * megapixels
-            return seconds * (cls.BF16_SHARE if runtimes.configured_precision() == "bf16" else 1.0)
+            return seconds * (cls.BF16_SHARE if runtime_choice.configured_precision() == "bf16" else 1.0)
         return cls.SECONDS_FIXED + cls.SECONDS_PER_MEGAPIXEL * megapixels
 
 

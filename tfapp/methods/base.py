@@ -139,6 +139,11 @@ class Method:
         raise NotImplementedError
 
     @classmethod
+    def system_checks(cls):
+        """``manage.py check``'s warnings (``django.core.checks.Warning``) about what this method misses here."""
+        return []
+
+    @classmethod
     def engine_class(cls):
         """The class that runs this method, with this declaration's attributes: imports its machine-learning library.
 

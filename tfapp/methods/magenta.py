@@ -8,8 +8,9 @@ to end).
 import hashlib
 from pathlib import Path
 
-from .. import conf
-from ..engines import runtimes
+from django.core.checks import Warning
+
+from .. import conf, runtime_choice
 from ..exceptions import ModelUnavailable
 from .base import Capabilities, Method, require_files
 
@@ -33,6 +34,11 @@ LITE_DOWNLOADS = {
 
 #: Shape of a style vector: what the prediction network makes of a style image.
 STYLE_VECTOR_SHAPE = (1, 1, 1, 100)
+
+OFFLINE_HINT = (
+    "On a connected machine run `python manage.py download_models`; offline, set "
+    "NST_ENGINE=lite and NST_LITE_MODEL_DIR to a folder holding the TFLite files."
+)
 
 VECTORLESS = ("The TF-Hub model takes the style image end to end and exposes no style vector, so strength "
               "and blending need NST_ENGINE=lite.")
@@ -65,7 +71,18 @@ class Lite(MagentaMethod):
     @classmethod
     def check_available(cls):
         check_lite_files(conf.lite_model_dir())
-        runtimes.check_settings()
+        runtime_choice.check_settings()
+
+    @classmethod
+    def system_checks(cls):
+        """Warn when the lite model folder lacks a required file."""
+        folder = conf.lite_model_dir()
+        missing = [name for name in LITE_FILES if not (folder / name).is_file()]
+        if not missing:
+            return []
+        return [Warning(f"The lite engine's model folder {folder} lacks {', '.join(missing)}.",
+                        hint="Run `python manage.py download_models --engine lite`, or set NST_LITE_MODEL_DIR to a "
+                             "folder holding these files.", id="tfapp.W002")]
 
 
 class Hub(MagentaMethod):
@@ -94,6 +111,20 @@ class Hub(MagentaMethod):
             raise ModelUnavailable(f"The TF-Hub model {handle} has not been downloaded to {conf.hub_cache_dir()} "
                                    "yet. Run `python manage.py download_models --engine hub` on a connected machine "
                                    "(a worker also fetches it when it starts), or set NST_ENGINE=lite.")
+
+    @classmethod
+    def system_checks(cls):
+        """Warn when the TF-Hub handle is a missing folder, or a URL not downloaded yet."""
+        handle = conf.hub_handle()
+        if handle.startswith(("http://", "https://")):
+            if hub_model_cached(handle):
+                return []
+            return [Warning(f"The TF-Hub model {handle} has not been downloaded to {conf.hub_cache_dir()} yet; "
+                            "the first transfer will try to download it.", hint=OFFLINE_HINT, id="tfapp.W004")]
+        if "://" in handle or Path(handle).is_dir():
+            return []
+        return [Warning(f"NST_HUB_HANDLE is {handle}, a folder that does not exist.",
+                        hint="Set NST_HUB_HANDLE to a SavedModel folder or URL. " + OFFLINE_HINT, id="tfapp.W003")]
 
 
 #: Magenta's declarations by ``NST_ENGINE``.

@@ -2,8 +2,7 @@
 
 The engine that runs them is :mod:`tfapp.engines.trained`; training is ``manage.py train_style``.
 """
-from .. import conf
-from ..engines import runtimes
+from .. import conf, runtime_choice
 from ..exceptions import ModelUnavailable
 from ..trained_styles import PAINTING_FILE, SAVED_MODEL_DIR, method_name, published_names, read_metadata
 from .base import Capabilities, Method
@@ -40,7 +39,7 @@ class TrainedStyle(Method):
             raise ModelUnavailable(f"The trained style {cls.style_name!r} has no network in {folder}. Export it "
                                    f"again with `python manage.py train_style --name {cls.style_name} --export "
                                    "--force`.")
-        runtimes.check_settings()
+        runtime_choice.check_settings()
 
     @classmethod
     def estimate_seconds(cls, width, height, quality=None):
