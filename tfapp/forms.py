@@ -122,8 +122,6 @@ class TransferForm(forms.Form):
                                          help_text="Long side of the result; photos are never enlarged.")
     source = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
-    error_messages = submission.MESSAGES
-
     def __init__(self, *args, client="", ownership=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.client = client
