@@ -7,7 +7,7 @@ from django.core.checks import Warning, register
 
 from . import conf, runtime_choice
 from .exceptions import ModelUnavailable
-from .methods import adain, magenta
+from .methods import adain, gatys, magenta
 
 #: The package that installs each runtime.
 RUNTIME_PACKAGES = {"openvino": "openvino", "litert": "ai-edge-litert"}
@@ -26,26 +26,8 @@ def check_model(app_configs, **kwargs):
 
 @register()
 def check_method_weights(app_configs, **kwargs):
-    """Warn, per method, when the AdaIN graphs or the VGG-19 weights Gatys needs are missing."""
-    warnings = []
-    folder = conf.adain_model_dir()
-    missing = [name for name in adain.FILES if not (folder / name).is_file()]
-    if missing:
-        warnings.append(Warning(
-            f"The adain method is unavailable: its model folder {folder} lacks {', '.join(missing)}.",
-            hint="Run `python manage.py download_models --engine adain` (add `--source FOLDER` offline), or set "
-                 "NST_ADAIN_MODEL_DIR to a folder holding these files.",
-            id="tfapp.W005",
-        ))
-    weights = conf.vgg_weights_path()
-    if not weights.is_file():
-        warnings.append(Warning(
-            f"The gatys method is unavailable: the VGG-19 weights {weights} are missing.",
-            hint="Run `python manage.py download_models --engine vgg` (add `--source FOLDER` offline), or set "
-                 "NST_VGG_WEIGHTS to the .npz file.",
-            id="tfapp.W006",
-        ))
-    return warnings
+    """Warn, per method, when what AdaIN or Gatys needs is missing (each declaration says what and how to fix it)."""
+    return adain.Adain.system_checks() + gatys.Gatys.system_checks()
 
 
 #: What NST_RUNTIME and NST_PRECISION choose the runtime of.

@@ -1,4 +1,6 @@
 """AdaIN (Huang & Belongie 2017): what it declares, and the files it needs; the engine is :mod:`tfapp.engines.adain`."""
+from django.core.checks import Warning
+
 from .. import conf, runtime_choice
 from .base import Capabilities, Method, require_files
 
@@ -66,6 +68,16 @@ class Adain(Method):
     def check_available(cls):
         check_files(conf.adain_model_dir())
         runtime_choice.check_settings()
+
+    @classmethod
+    def system_checks(cls):
+        folder = conf.adain_model_dir()
+        missing = [name for name in FILES if not (folder / name).is_file()]
+        if not missing:
+            return []
+        return [Warning(f"The adain method is unavailable: its model folder {folder} lacks {', '.join(missing)}.",
+                        hint="Run `python manage.py download_models --engine adain` (add `--source FOLDER` offline), "
+                             "or set NST_ADAIN_MODEL_DIR to a folder holding these files.", id="tfapp.W005")]
 
     @classmethod
     def estimate_seconds(cls, width, height, quality=None):

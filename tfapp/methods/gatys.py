@@ -2,6 +2,8 @@
 
 The engine, the optimisation itself, is :mod:`tfapp.engines.gatys`.
 """
+from django.core.checks import Warning
+
 from .. import conf
 from ..exceptions import ModelUnavailable
 from .base import Capabilities, Method
@@ -48,6 +50,15 @@ class Gatys(Method):
         if not path.is_file():
             raise ModelUnavailable(f"The VGG-19 weights {path} could not be read (no such file). Run `python "
                                    "manage.py download_models --engine vgg`, or set NST_VGG_WEIGHTS to the .npz file.")
+
+    @classmethod
+    def system_checks(cls):
+        weights = conf.vgg_weights_path()
+        if weights.is_file():
+            return []
+        return [Warning(f"The gatys method is unavailable: the VGG-19 weights {weights} are missing.",
+                        hint="Run `python manage.py download_models --engine vgg` (add `--source FOLDER` offline), or "
+                             "set NST_VGG_WEIGHTS to the .npz file.", id="tfapp.W006")]
 
     @classmethod
     def estimate_fit(cls, quality=None):
