@@ -2,7 +2,7 @@
 from django.core.checks import Warning
 
 from .. import conf, runtime_choice
-from .base import Capabilities, Method, require_files
+from .base import Capabilities, Method, missing_files, require_files
 
 ENCODER_FILE = "encoder_opt_quantized.pb"
 DECODER_FILE = "decoder_opt_quantized.pb"
@@ -72,7 +72,7 @@ class Adain(Method):
     @classmethod
     def system_checks(cls):
         folder = conf.adain_model_dir()
-        missing = [name for name in FILES if not (folder / name).is_file()]
+        missing = missing_files(folder, FILES)
         if not missing:
             return []
         return [Warning(f"The adain method is unavailable: its model folder {folder} lacks {', '.join(missing)}.",

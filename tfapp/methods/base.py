@@ -170,13 +170,18 @@ class Method:
         return round(small - 0.25 * per_megapixel, 3), round(per_megapixel, 3), round(fewest, 3)
 
 
+def missing_files(folder, names):
+    """The files of ``names`` that ``folder`` lacks, in order."""
+    return [name for name in names if not (folder / name).is_file()]
+
+
 def require_files(folder, names, model, engine, setting):
     """Raise ModelUnavailable naming the files of ``names`` missing from ``folder``, and how to get them.
 
     ``model`` names the model for people ("TFLite"), ``engine`` is ``download_models``'s
     ``--engine`` that fetches it, and ``setting`` the variable that points at another folder.
     """
-    missing = [name for name in names if not (folder / name).is_file()]
+    missing = missing_files(folder, names)
     if missing:
         raise ModelUnavailable(
             f"The {model} model files {', '.join(missing)} are missing from {folder}. Run `python manage.py "

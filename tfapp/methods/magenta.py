@@ -12,7 +12,7 @@ from django.core.checks import Warning
 
 from .. import conf, runtime_choice
 from ..exceptions import ModelUnavailable
-from .base import Capabilities, Method, require_files
+from .base import Capabilities, Method, missing_files, require_files
 
 #: Measured on the 2-core development machine (docs/engines.md, bench/lite_engines.py): about
 #: 0.9 us per content pixel plus the style prediction and fixed costs.
@@ -77,7 +77,7 @@ class Lite(MagentaMethod):
     def system_checks(cls):
         """Warn when the lite model folder lacks a required file."""
         folder = conf.lite_model_dir()
-        missing = [name for name in LITE_FILES if not (folder / name).is_file()]
+        missing = missing_files(folder, LITE_FILES)
         if not missing:
             return []
         return [Warning(f"The lite engine's model folder {folder} lacks {', '.join(missing)}.",
