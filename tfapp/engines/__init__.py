@@ -59,9 +59,9 @@ def names():
 
 def method_class(name):
     """The declaration of method ``name`` (see :mod:`tfapp.methods`), without loading it. Raises ModelUnavailable."""
-    if trained_styles.style_name(name):
+    if style_name := trained_styles.style_name(name):
         from ..methods.trained import declared
-        return declared(trained_styles.style_name(name))
+        return declared(style_name)
     if name not in METHODS:
         raise ModelUnavailable(f"There is no style-transfer method called {name!r}; choose one of: "
                                f"{', '.join(METHODS)}.")
