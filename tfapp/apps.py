@@ -3,6 +3,7 @@ import sys
 
 from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_in
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_delete
 
 
@@ -12,10 +13,12 @@ class TfappConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers the system checks)
+        from .changes import install_ringer
         from .models import StylePreset, Transfer, TransferStyle
         from .ownership import claim_session_transfers
         from .signals import delete_stored_files
 
+        connection_created.connect(install_ringer, dispatch_uid="tfapp-ring-after-writes")
         user_logged_in.connect(claim_session_transfers, dispatch_uid="tfapp-claim-session-transfers")
         for model in (Transfer, TransferStyle, StylePreset):
             post_delete.connect(delete_stored_files, sender=model, dispatch_uid=f"tfapp-delete-{model.__name__}")

@@ -1,12 +1,39 @@
-"""Noticing, cheaply, that another process wrote to the database.
+"""Noticing, cheaply and at once, that another process wrote to the database.
 
 Waiting for something another process does (a worker finishing a transfer, a web
-process queueing one) means looking at the database again and again. On SQLite,
-``PRAGMA data_version`` tells without reading a table or taking a lock whether any
-other connection has committed since the last look, so the real query can wait for a
-change. Elsewhere (PostgreSQL) every check answers yes and the caller queries each time.
+process queueing one) means looking at the database again and again. Two things
+keep that cheap and quick:
+
+- On SQLite, ``PRAGMA data_version`` tells without reading a table or taking a lock
+  whether any other connection has committed since the last look, so the real query
+  can wait for a change. Elsewhere (PostgreSQL) every check answers yes and the
+  caller queries each time.
+- A :class:`Bell` wakes a waiting process as soon as a write to a job table commits,
+  instead of at its next look. Every connection of every process rings it after
+  such a write (:func:`ring_after_writes`): on SQLite, a datagram to each waiting
+  process's socket in a folder named after the database file (all processes of one
+  SQLite database share a machine); on PostgreSQL a ``NOTIFY``, which the server
+  delivers at commit to the processes that ``LISTEN``, on any machine. The periodic
+  look stays as the fallback, so a lost ring costs at most one interval.
 """
-from django.db import connection
+import hashlib
+import logging
+import os
+import select
+import socket
+import tempfile
+import uuid
+from pathlib import Path
+
+from django.db import connection, transaction
+
+logger = logging.getLogger(__name__)
+
+#: Tables whose writes waiting processes care about: transfers, training runs, the database queue's tasks.
+WATCHED_TABLES = ("tfapp_transfer", "tfapp_trainingrun", "django_tasks_db_dbtaskresult")
+#: The PostgreSQL channel rung and listened to.
+CHANNEL = "restyle_changes"
+_WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
 def check_interval():
@@ -36,3 +63,142 @@ class DatabaseChanges:
         changed = self._seen is None or seen[0] is not self._seen[0] or seen[1] != self._seen[1]
         self._seen = seen
         return changed
+
+
+def install_ringer(sender, connection, **kwargs):
+    """``connection_created`` receiver: ring the bell after this connection's writes to a watched table."""
+    if ring_after_writes not in connection.execute_wrappers:
+        connection.execute_wrappers.append(ring_after_writes)
+
+
+def ring_after_writes(execute, sql, params, many, context):
+    """A Django execute wrapper: run the statement, then ring if it wrote to a watched table.
+
+    Inside a transaction the ring waits for the commit (on PostgreSQL the server holds
+    a NOTIFY until then; on SQLite it is sent from ``on_commit``), so a woken process
+    always finds the write.
+    """
+    result = execute(sql, params, many, context)
+    if sql.lstrip()[:6].upper() in _WRITES and any(table in sql for table in WATCHED_TABLES):
+        database = context["connection"]
+        if database.vendor == "postgresql":
+            # A cursor of its own: the statement's cursor may still hold rows (INSERT … RETURNING).
+            with database.connection.cursor() as cursor:
+                cursor.execute(f"NOTIFY {CHANNEL}")
+        elif database.vendor == "sqlite":
+            transaction.on_commit(lambda: _ring_sockets(database.settings_dict["NAME"]), using=database.alias)
+    return result
+
+
+def _socket_folder(database_name):
+    """The folder of the waiting processes' sockets for one SQLite database (short: socket paths are limited)."""
+    digest = hashlib.sha1(os.fsencode(os.path.abspath(str(database_name)))).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"restyle-bell-{digest}"
+
+
+def _ring_sockets(database_name):
+    folder = _socket_folder(database_name)
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+        sender.setblocking(False)
+        for name in names:
+            try:
+                sender.sendto(b"!", str(folder / name))
+            except BlockingIOError:
+                pass  # Its queue is full: it has rings waiting already.
+            except (ConnectionRefusedError, FileNotFoundError):
+                # Nobody listens there any more (its process died): tidy up.
+                _unlink(folder / name)
+            except OSError:
+                logger.debug("Could not ring %s.", name, exc_info=True)
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+class Bell:
+    """What one waiting thread waits on: :meth:`wait` returns as soon as a watched write commits.
+
+    Made and used by one thread (a worker's loop, the status watcher); it opens its
+    socket or its listening connection at the first wait, so it belongs to the
+    process that waits. Without a supported database it is a plain sleep.
+    """
+
+    def __init__(self):
+        self._socket = self._path = self._listener = None
+        self._pid = None
+
+    def wait(self, timeout):
+        """Sleep until a ring or ``timeout`` seconds; True when rung (rings that came since the last wait count)."""
+        if self._pid != os.getpid():
+            self._open()
+        if self._socket is not None:
+            readable, _, _ = select.select([self._socket], [], [], timeout)
+            self._drain()
+            return bool(readable)
+        if self._listener is not None:
+            return self._wait_for_notify(timeout)
+        select.select([], [], [], timeout)
+        return False
+
+    def close(self):
+        """Stop listening: remove the socket, or close the listening connection."""
+        if self._socket is not None:
+            self._socket.close()
+            _unlink(self._path)
+        if self._listener is not None:
+            self._listener.close()
+        self._socket = self._path = self._listener = self._pid = None
+
+    def _open(self):
+        self._socket = self._path = self._listener = None
+        self._pid = os.getpid()
+        try:
+            if connection.vendor == "sqlite":
+                self._open_socket(connection.settings_dict["NAME"])
+            elif connection.vendor == "postgresql":
+                self._open_listener()
+        except Exception:
+            # Waiting still works without the bell: the caller looks again after its interval.
+            logger.warning("Could not listen for database changes; waiting by interval only.", exc_info=True)
+            self._socket = self._listener = None
+
+    def _open_socket(self, database_name):
+        folder = _socket_folder(database_name)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        self._path = folder / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.sock"
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._socket.bind(str(self._path))
+        self._socket.setblocking(False)
+
+    def _open_listener(self):
+        import psycopg
+
+        self._listener = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+        self._listener.execute(f"LISTEN {CHANNEL}")
+
+    def _drain(self):
+        try:
+            while self._socket.recv(64):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _wait_for_notify(self, timeout):
+        try:
+            rung = any(True for _ in self._listener.notifies(timeout=timeout, stop_after=1))
+            # Take the rings that came together with it, so the next wait does not return at once for them.
+            for _ in self._listener.notifies(timeout=0):
+                pass
+            return rung
+        except Exception:
+            logger.warning("Lost the connection listening for database changes; opening it again.", exc_info=True)
+            self.close()
+            return False

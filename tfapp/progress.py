@@ -14,7 +14,7 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from . import engines
-from .changes import DatabaseChanges, check_interval
+from .changes import Bell, DatabaseChanges, check_interval
 from .exceptions import ModelUnavailable
 from .imaging import result_size
 from .models import Transfer
@@ -162,7 +162,7 @@ class Watcher:
             self._thread.start()
 
     def _watch(self):
-        changes = DatabaseChanges()
+        changes, bell = DatabaseChanges(), Bell()
         while True:
             with self._lock:
                 self._stop_lingering()
@@ -185,7 +185,8 @@ class Watcher:
             if states:
                 with self._lock:
                     self._record(look, states, joined)
-            time.sleep(check_interval())
+            # A worker's commit rings the bell: the look follows at once rather than at the next tick.
+            bell.wait(check_interval())
 
     def _record(self, look, states, joined):
         """Keep what a look read, and wake the requests it answers (called holding the lock).

@@ -13,7 +13,7 @@ from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from tfapp import conf, engines
-from tfapp.changes import DatabaseChanges
+from tfapp.changes import Bell, DatabaseChanges
 from tfapp.exceptions import ModelUnavailable
 from tfapp.jobs import worker_name
 from tfapp.tasks import enqueue_training, recover_stalled_transfers
@@ -83,15 +83,22 @@ class QueueWorker(Worker):
 
     The library's loop reconnects and takes the database's write lock to look for a task
     every ``interval`` seconds; on SQLite that costs an idle worker a fifth of a core,
-    taken from the model running beside it. This loop checks every ``interval`` whether
-    another connection committed, and looks for a task only then (and at least every
+    taken from the model running beside it. This loop checks whether another connection
+    committed when the :class:`~tfapp.changes.Bell` rings (a transfer was queued) or
+    every ``interval`` at the latest, and looks for a task only then (and at least every
     ``LOOK_AT_LEAST_EVERY`` seconds, for tasks scheduled to run later).
     """
 
     LOOK_AT_LEAST_EVERY = 1.0
 
     def run(self):
-        changes = DatabaseChanges()
+        changes, bell = DatabaseChanges(), Bell()
+        try:
+            self._run(changes, bell)
+        finally:
+            bell.close()
+
+    def _run(self, changes, bell):
         looked_at = -self.LOOK_AT_LEAST_EVERY
         while self.running and (self.max_tasks is None or self._run_tasks < self.max_tasks):
             try:
@@ -114,7 +121,7 @@ class QueueWorker(Worker):
                 connection.close()
                 time.sleep(self.LOOK_AT_LEAST_EVERY)
                 continue
-            time.sleep(self.interval)
+            bell.wait(self.interval)
 
     def _claim_next(self):
         """The next ready task, claimed for this worker; None when there is none (or the queue is locked)."""
