@@ -5,6 +5,7 @@ from django.conf import settings
 from PIL import Image, ImageDraw
 
 from tfapp import pipeline
+from tfapp.engines import adain, runtimes
 from tfapp.engines.lite import LiteEngine
 from tfapp.exceptions import UnsupportedByEngine
 from tfapp.imaging import image2tensor, open_image, tensor2image
@@ -51,6 +52,16 @@ def lite():
     return LiteEngine(settings.NST_LITE_MODEL_DIR)
 
 
+@pytest.fixture(scope="module")
+def adain_method():
+    return adain.AdainMethod(settings.NST_ADAIN_MODEL_DIR, runtimes.choose("", "f32", 2))
+
+
+@pytest.fixture(scope="module", params=["magenta", "adain"])
+def method(request, lite, adain_method):
+    return {"magenta": lite, "adain": adain_method}[request.param]
+
+
 def halves(photo, styles=(0, 1), feather=4):
     """The photo's left half is region 0, its right half region 1."""
     mask = np.zeros((photo.height, photo.width), np.uint8)
@@ -76,18 +87,18 @@ def styled(photo, method, regions, styles=None, **options):
     return pipeline.stylize(photo, styles, Options(max_size=SIZE, **options), method, regions=regions).image
 
 
-def test_magenta_paints_each_region_in_its_own_style(photo, lite):
+def test_each_region_is_painted_in_its_own_style(photo, method):
     """Left red stripes, right blue dots: each half's palette is nearer its own painting's than the other's."""
-    image = styled(photo, lite, halves(photo))
+    image = styled(photo, method, halves(photo))
     assert image.size == photo.size
     assert_each_side_nearer_its_own(image, red_stripes(), blue_dots())
-    swapped = styled(photo, lite, halves(photo, (1, 0)))
+    swapped = styled(photo, method, halves(photo, (1, 0)))
     assert_each_side_nearer_its_own(swapped, blue_dots(), red_stripes())
 
 
-def test_a_kept_region_is_the_photo_away_from_the_feather(photo, lite):
+def test_a_kept_region_is_the_photo_away_from_the_feather(photo, method):
     """With region 1 kept, the right half is the photo itself; the left is painted."""
-    image = styled(photo, lite, halves(photo, (0, None)))
+    image = styled(photo, method, halves(photo, (0, None)))
     original = tensor2image(image2tensor(photo, SIZE))
     _, right = sides(image)
     _, photo_right = sides(original)
@@ -97,11 +108,42 @@ def test_a_kept_region_is_the_photo_away_from_the_feather(photo, lite):
 
 
 def test_one_region_is_exactly_todays_result(photo, lite):
-    """A mask that is all region 0 with the first style gives the result without regions, bit for bit."""
+    """With Magenta, a mask that is all region 0 with the first style gives the result without regions, bit for bit."""
     plain = pipeline.stylize(photo, red_stripes(), Options(max_size=SIZE), lite).image
     whole = Regions(np.zeros((photo.height, photo.width), np.uint8), (0,), 0)
     regioned = styled(photo, lite, whole, styles=[(red_stripes(), 1)])
     assert np.array_equal(np.asarray(plain), np.asarray(regioned))
+
+
+def test_one_region_is_todays_result_within_rounding(photo, adain_method):
+    """AdaIN's statistics weighted by a share of 1 everywhere are the plain statistics."""
+    plain = np.asarray(pipeline.stylize(photo, red_stripes(), Options(max_size=SIZE), adain_method).image, int)
+    whole = Regions(np.zeros((photo.height, photo.width), np.uint8), (0,), 0)
+    regioned = np.asarray(styled(photo, adain_method, whole, styles=[(red_stripes(), 1)]), int)
+    assert np.abs(plain - regioned).max() <= 2
+
+
+def test_tiled_results_keep_the_regions(photo, method):
+    """Above the tile size each region still takes its own style, and tiles agree with one piece."""
+    large = photo.resize((240, 160))
+    whole = pipeline.stylize(large, [(red_stripes(), 1), (blue_dots(), 1)], Options(max_size=240), method,
+                             regions=halves(large)).image
+    tiled = pipeline.stylize(large, [(red_stripes(), 1), (blue_dots(), 1)], Options(max_size=240, tile_size=128),
+                             method, regions=halves(large)).image
+    assert_each_side_nearer_its_own(tiled, red_stripes(), blue_dots())
+    assert np.abs(np.asarray(tiled, int) - np.asarray(whole, int)).mean() < 12
+
+
+def test_kept_colours_with_regions(photo, method):
+    """Keeping the photo's colours still applies to painted regions, and a kept region stays the photo."""
+    image = styled(photo, method, halves(photo, (1, None)), preserve_colours=True)
+    original = np.asarray(tensor2image(image2tensor(photo, SIZE)), int)
+    left, right = (np.asarray(side, int) for side in sides(image))
+    photo_left, photo_right = sides(original)
+    assert np.abs(right - photo_right).max() <= 1
+    blue = styled(photo, method, halves(photo, (1, None)))
+    # The painted half keeps the photo's palette rather than the blue dots'.
+    assert colour_distance(left, photo_left) < colour_distance(sides(blue)[0], photo_left) / 2
 
 
 class NoRegions(Method):
