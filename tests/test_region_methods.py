@@ -9,7 +9,8 @@ from tfapp.engines import adain, gatys, runtimes, vgg
 from tfapp.engines.lite import LiteEngine
 from tfapp.exceptions import UnsupportedByEngine
 from tfapp.imaging import image2tensor, open_image, style2tensor, tensor2image
-from tfapp.methods.base import Capabilities, Method
+from tfapp.exceptions import Cancelled
+from tfapp.methods.base import Capabilities, Method, Progress
 from tfapp.pipeline import Options
 from tfapp.regions import Regions
 
@@ -147,6 +148,40 @@ def test_one_region_is_todays_result_within_rounding(photo, adain_method):
     whole = Regions(np.zeros((photo.height, photo.width), np.uint8), (0,), 0)
     regioned = np.asarray(styled(photo, adain_method, whole, styles=[(red_stripes(), 1)]), int)
     assert np.abs(plain - regioned).max() <= 2
+
+
+def test_gatys_with_one_region_is_todays_result_within_rounding(photo, gatys_method):
+    """One region's masked Gram matrices over the whole photo are the plain ones."""
+    options = Options(max_size=SIZE, quality="draft")
+    plain = np.asarray(pipeline.stylize(photo, red_stripes(), options, gatys_method).image, int)
+    whole = Regions(np.zeros((photo.height, photo.width), np.uint8), (0,), 0)
+    regioned = np.asarray(styled(photo, gatys_method, whole, styles=[(red_stripes(), 1)]), int)
+    assert np.abs(plain - regioned).max() <= 2
+
+
+class Recorder(Progress):
+    def __init__(self, stop_after=None):
+        self.fractions, self.previews, self.stop_after = [], 0, stop_after
+
+    def report(self, fraction, preview=None):
+        self.fractions.append(fraction)
+        if preview is not None:
+            self.previews += preview().shape[0]
+        if self.stop_after is not None and len(self.fractions) >= self.stop_after:
+            raise Cancelled("stopped")
+
+
+def test_gatys_with_regions_reports_progress_and_previews_and_stops_when_cancelled(photo, gatys_method):
+    recorder = Recorder()
+    pipeline.stylize(photo, [(red_stripes(), 1), (blue_dots(), 1)], Options(max_size=SIZE, quality="draft"),
+                     gatys_method, progress=recorder, regions=halves(photo))
+    assert recorder.fractions == sorted(recorder.fractions) and recorder.fractions[-1] == pytest.approx(1.0)
+    assert recorder.previews == len(recorder.fractions)
+    stopping = Recorder(stop_after=3)
+    with pytest.raises(Cancelled):
+        pipeline.stylize(photo, [(red_stripes(), 1), (blue_dots(), 1)], Options(max_size=SIZE, quality="draft"),
+                         gatys_method, progress=stopping, regions=halves(photo))
+    assert len(stopping.fractions) == 3
 
 
 def test_tiled_results_keep_the_regions(photo, tiling_method):
