@@ -10,7 +10,11 @@ from tfapp.engines.lite import LiteEngine
 from tfapp.exceptions import UnsupportedByEngine
 from tfapp.imaging import image2tensor, open_image, style2tensor, tensor2image
 from tfapp.exceptions import Cancelled
-from tfapp.methods.base import Capabilities, Method, Progress
+from tfapp.methods import magenta
+from tfapp.methods.adain import Adain
+from tfapp.methods.base import COMPOSITE, NATIVE, Capabilities, Method, Progress
+from tfapp.methods.gatys import Gatys
+from tfapp.methods.trained import TrainedStyle
 from tfapp.pipeline import Options
 from tfapp.regions import Regions
 
@@ -232,6 +236,16 @@ def test_a_method_without_regions_refuses_them_with_its_reason(photo):
         styled(photo, NoRegions(), halves(photo))
     assert raised.value.control == "regions"
     assert str(raised.value) == "This method sees the whole photo at once."
+
+
+@pytest.mark.parametrize("declaration", [magenta.Lite, magenta.Hub, Adain, Gatys, TrainedStyle])
+def test_every_method_declares_regions_and_several_styles_there_are_no_blend(declaration):
+    """Hub and trained styles cannot blend, yet take one style per region: regions are not a blend."""
+    assert declaration.capabilities.regions and declaration.regions_by in (COMPOSITE, NATIVE)
+    pipeline.check_controls(declaration, 2, Options(), regions=True)
+    if not declaration.capabilities.blending:
+        with pytest.raises(UnsupportedByEngine):
+            pipeline.check_controls(declaration, 2, Options())
 
 
 def test_a_region_pointing_at_no_style_is_refused(photo, lite):
