@@ -170,7 +170,8 @@ class Recorder(Progress):
     def report(self, fraction, preview=None):
         self.fractions.append(fraction)
         if preview is not None:
-            self.previews += preview().shape[0]
+            self.last_preview = preview()[0]
+            self.previews += 1
         if self.stop_after is not None and len(self.fractions) >= self.stop_after:
             raise Cancelled("stopped")
 
@@ -181,6 +182,12 @@ def test_gatys_with_regions_reports_progress_and_previews_and_stops_when_cancell
                      gatys_method, progress=recorder, regions=halves(photo))
     assert recorder.fractions == sorted(recorder.fractions) and recorder.fractions[-1] == pytest.approx(1.0)
     assert recorder.previews == len(recorder.fractions)
+    kept = Recorder()
+    pipeline.stylize(photo, [(red_stripes(), 1)], Options(max_size=SIZE, quality="draft"), gatys_method,
+                     progress=kept, regions=halves(photo, (0, None)))
+    original = np.asarray(image2tensor(photo, SIZE))[0]
+    # A preview shows the photo in the kept half, as the result will.
+    assert np.abs(sides(kept.last_preview)[1] - sides(original)[1]).max() < 1e-5
     stopping = Recorder(stop_after=3)
     with pytest.raises(Cancelled):
         pipeline.stylize(photo, [(red_stripes(), 1), (blue_dots(), 1)], Options(max_size=SIZE, quality="draft"),

@@ -115,7 +115,8 @@ def stylize(content_image, styles, options=None, method=None, progress=None, reg
     if regions is None:
         output = method.stylize(content, style_inputs, progress=progress, **run)
     elif method.regions_by == NATIVE:
-        output = method.stylize(content, style_inputs, progress=progress, regions=regions, **run)
+        output = method.stylize(content, style_inputs, progress=_kept_in_previews(progress, content, regions),
+                                regions=regions, **run)
     else:
         output = _composited(method, content, style_inputs, regions, progress, run)
     image = tensor2image(output)
@@ -146,12 +147,42 @@ def _composited(method, content, style_inputs, regions, progress, run):
 
 def _photo_kept(image, photo, regions):
     """``image`` with the photo put back in kept regions, by their feathered shares (exact where a share is 1)."""
-    kept = [region for region, style in enumerate(regions.styles) if style is None]
-    if not kept:
+    if None not in regions.styles:
         return image
-    share = regions.weights(image.size)[kept].sum(axis=0)[:, :, None]
+    share = _kept_share(regions, image.size)[:, :, None]
     blended = np.asarray(image, np.float32) * (1.0 - share) + np.asarray(photo, np.float32) * share
     return Image.fromarray(np.clip(np.round(blended), 0, 255).astype(np.uint8), "RGB")
+
+
+def _kept_share(regions, size):
+    """The kept regions' share of each pixel at ``size`` (width, height): ``float32`` ``[H, W]``."""
+    kept = [region for region, style in enumerate(regions.styles) if style is None]
+    return regions.weights(size)[kept].sum(axis=0)
+
+
+def _kept_in_previews(progress, content, regions):
+    """``progress``, showing the photo in kept regions of its previews as the result will (if any are kept)."""
+    if progress is None or None not in regions.styles:
+        return progress
+    return _KeptInPreviews(progress, content, regions)
+
+
+class _KeptInPreviews(Progress):
+    """Passes reports on to ``progress``, with the photo put back in the kept regions of each preview."""
+
+    def __init__(self, progress, content, regions):
+        self._progress, self._content, self._regions = progress, content, regions
+
+    def report(self, fraction, preview=None):
+        if preview is None:
+            self._progress.report(fraction)
+            return
+
+        def kept():
+            image = preview()
+            share = _kept_share(self._regions, (image.shape[2], image.shape[1]))[None, :, :, None]
+            return image * (1.0 - share) + self._content * share
+        self._progress.report(fraction, kept)
 
 
 class _Part(Progress):
