@@ -90,6 +90,9 @@ class ImageUploadField(forms.FileField):
         return image_format
 
 
+#: The field each of tfapp.regions' error codes is shown at (the others are the mask's).
+REGION_ERROR_FIELDS = {"region_style_missing": "region_styles", "feather": "feather"}
+
 STYLE_SLOTS = 4
 STYLE_SIZES = (128, 192, 256, 384, 512)
 
@@ -201,7 +204,7 @@ class TransferForm(forms.Form):
         return cleaned
 
     def _regions(self, cleaned):
-        """The painted regions (a tfapp.regions.Regions), or None when no mask was sent.
+        """The painted regions (a tfapp.regions.Regions), or None when no mask was sent or it is refused.
 
         The mask is read against the photo as stored (upright: EXIF orientation applied)
         and the styles chosen, so a region never points at a style the transfer lacks.
@@ -209,15 +212,18 @@ class TransferForm(forms.Form):
         mask = cleaned.get("mask")
         if not mask or self.content is None:
             return None
-        if mask.size > conf.max_upload_bytes():
-            raise ValidationError(ImageUploadField.default_error_messages["file_too_large"], code="file_too_large",
-                                  params={"size": filesizeformat(mask.size),
-                                          "limit": filesizeformat(conf.max_upload_bytes())})
+        limit = conf.max_upload_bytes()
+        if mask.size > limit:
+            self.add_error("mask", ValidationError(
+                ImageUploadField.default_error_messages["file_too_large"], code="file_too_large",
+                params={"size": filesizeformat(mask.size), "limit": filesizeformat(limit)}))
+            return None
         try:
             return regions.build(mask, self.content.size(), len(self.styles), cleaned.get("region_styles"),
                                  cleaned.get("feather"))
         except regions.RegionError as error:
-            raise ValidationError(str(error), code=error.code) from error
+            self.add_error(REGION_ERROR_FIELDS.get(error.code, "mask"), ValidationError(str(error), code=error.code))
+            return None
 
     def _content(self, upload):
         if upload:
