@@ -133,7 +133,8 @@ class TransferForm(forms.Form):
         help_text="Each region's style, region 0 first: the 1-based position of a style given, or keep "
                   "(the photo stays there), e.g. 2,1,keep. Default: region k takes style k+1.")
     feather = forms.IntegerField(
-        label="Feather", required=False,
+        label="Feather", required=False, initial=0,
+        widget=forms.NumberInput(attrs={"min": 0, "max": regions.MAX_FEATHER, "step": 1}),
         help_text=f"Softens the edges between regions, in pixels of the photo (0-{regions.MAX_FEATHER}).")
     source = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
