@@ -85,6 +85,8 @@
     var stream = new Blob([raw]).stream().pipeThrough(new CompressionStream("deflate"));
     return new Response(stream).arrayBuffer().then(function (buffer) {
       return new Uint8Array(buffer);
+    }, function () {
+      return storedZlib(raw);
     });
   }
 
