@@ -8,9 +8,12 @@ import pytest
 from PIL import Image
 
 from tfapp.models import Transfer
-from tfapp.processing import run_transfer
+from tfapp.pipeline import Options
+from tfapp.processing import StyleChoice, create_transfer, run_transfer
+from tfapp.regions import Regions
 
-from .conftest import CHROMIUM, CONTENT_DIR, STYLE_DIR
+from .conftest import CHROMIUM, CONTENT_DIR, STYLE_DIR, make_image
+from .factories import image_input
 from .test_layout import MEASURE, PHONE
 
 pytestmark = [
@@ -171,9 +174,27 @@ def test_edit_and_rerun_reopens_the_regions_and_sends_them_again(live_server, pa
 
     page.goto(f"{live_server.url}/?from={first.public_id}")
     page.wait_for_function("document.querySelector('#regions-summary').textContent.startsWith('3 regions')")
+    assert page.locator("#regions-canvas").is_visible()
     assert page.locator("#region-style-0").input_value() == "keep"
     page.click("#submit-button")
     page.wait_for_url(f"**/t/*/", timeout=60_000)
     second = Transfer.objects.exclude(pk=first.pk).get()
     assert second.region_styles == "keep,1,1"
     assert np.array_equal(stored_mask(second), stored_mask(first))
+
+
+def test_the_result_page_with_regions_fits_a_phone(live_server, browser):
+    """A finished transfer's regions and legend stay within a 390 px screen."""
+    labels = np.zeros((64, 96), np.uint8)
+    labels[:, 48:] = 1
+    transfer = create_transfer(image_input("photo.png", make_image((96, 64))),
+                               [StyleChoice(image_input("style.png", make_image((32, 32))))], Options(),
+                               regions=Regions(labels, (0, None), 0))
+    run_transfer(transfer.pk)
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(live_server.url + transfer.get_absolute_url())
+    page.locator("#regions-toggle").wait_for(state="visible")
+    measured = page.evaluate(MEASURE)
+    assert measured["width"] <= PHONE["viewport"]["width"], measured["sticking"]
+    context.close()

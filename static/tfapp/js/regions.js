@@ -405,7 +405,8 @@
       openButton.focus();
     });
 
-    // The label map of a stored mask (a re-run): drawn at the map's size without smoothing, value = red.
+    // The label map of a stored mask (a re-run, whose painter opens with it): drawn at the map's size
+    // without smoothing, the value in each channel.
     function loadMask(url) {
       var mask = new Image();
       mask.onload = function () {
@@ -419,9 +420,7 @@
         for (var i = 0; i < state.labels.length; i += 1) {
           state.labels[i] = Math.min(3, data[4 * i]);
         }
-        fillSelects();
-        changed();
-        setOpen(false);
+        setOpen(true);
       };
       mask.src = url;
     }
