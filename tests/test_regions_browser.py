@@ -62,7 +62,7 @@ def stored_mask(transfer):
 
 
 def test_paint_a_stroke_keep_it_as_the_photo_and_see_the_regions_on_the_result(live_server, page, console):
-    """A mouse stroke across the photo's middle becomes region 1 where it went, kept as the photo, shown on the result."""
+    """A mouse stroke across the photo becomes region 1 where it went, kept as the photo; the rest takes style 2."""
     box = open_painter(page, live_server.url)
     middle = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] * 0.1, middle)
@@ -70,13 +70,17 @@ def test_paint_a_stroke_keep_it_as_the_photo_and_see_the_regions_on_the_result(l
     for step in range(1, 11):
         page.mouse.move(box["x"] + box["width"] * (0.1 + 0.03 * step), middle)
     page.mouse.up()
+    page.set_input_files("#id_style_image_2", str(STYLE_DIR / "the_scream.jpg"))
+    options = page.locator("#region-style-0 option").all_inner_texts()
+    assert options == ["Style 1: starry_night.jpg", "Style 2: the_scream.jpg", "Keep the photo"]
+    page.select_option("#region-style-0", "2")
     page.select_option("#region-style-1", "keep")
-    assert page.locator("#id_region_styles").input_value() == "1,keep"
+    assert page.locator("#id_region_styles").input_value() == "2,keep"
     page.click("#submit-button")
     page.wait_for_url("**/t/*/", timeout=60_000)
 
     transfer = Transfer.objects.get()
-    assert (transfer.region_styles, transfer.feather) == ("1,keep", 0)
+    assert (transfer.region_styles, transfer.feather, transfer.styles.count()) == ("2,keep", 0, 2)
     mask = stored_mask(transfer)
     assert mask.shape == (PHOTO[1], PHOTO[0])
     row = PHOTO[1] // 2
@@ -88,7 +92,8 @@ def test_paint_a_stroke_keep_it_as_the_photo_and_see_the_regions_on_the_result(l
     page.reload()
     toggle = page.locator("#regions-toggle")
     toggle.wait_for(state="visible")
-    assert "Region 2: Keeps the photo" in page.locator("#regions-legend").inner_text()
+    legend = page.locator("#regions-legend").inner_text()
+    assert "Region 1: Style 2: your image" in legend and "Region 2: Keeps the photo" in legend
     toggle.focus()
     page.keyboard.press("Enter")
     assert toggle.get_attribute("aria-pressed") == "false" and page.locator("#regions-overlay").is_hidden()
