@@ -182,7 +182,7 @@ def test_edit_and_rerun_reopens_the_regions_and_sends_them_again(live_server, pa
     assert page.locator("#regions-canvas").is_visible()
     assert page.locator("#region-style-0").input_value() == "keep"
     page.click("#submit-button")
-    page.wait_for_url(f"**/t/*/", timeout=60_000)
+    page.wait_for_url("**/t/*/", timeout=60_000)
     second = Transfer.objects.exclude(pk=first.pk).get()
     assert second.region_styles == "keep,1,1"
     assert np.array_equal(stored_mask(second), stored_mask(first))

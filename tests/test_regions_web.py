@@ -270,3 +270,18 @@ def test_the_command_line_refuses_an_unusable_mask(tmp_path, arguments, message)
     with pytest.raises(CommandError, match=message):
         call_command("stylize", str(photo), str(STYLE_DIR / "starry_night.jpg"), *arguments, "-o", str(output))
     assert not output.exists()
+
+
+def test_a_transfer_whose_mask_is_gone_fails_saying_so(client):
+    """A worker that finds the stored mask missing fails the transfer with a sentence, not an unexpected error."""
+    from tfapp.processing import run_transfer
+
+    response = client.post(reverse("tfapp:upload"), sent(mask=mask_upload(), region_styles="1,keep"))
+    assert response.status_code == 302
+    transfer = Transfer.objects.get()
+    assert transfer.status == Transfer.Status.QUEUED  # the job runs on commit, which this test never reaches
+    transfer.regions_mask.storage.delete(transfer.regions_mask.name)
+    run_transfer(transfer.pk)
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.FAILED
+    assert transfer.error_message == "The regions painted for this transfer are missing; paint them again."

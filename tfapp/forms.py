@@ -281,7 +281,8 @@ class TransferForm(forms.Form):
 
     @classmethod
     def files_from(cls, transfer):
-        """The files that repeat ``transfer`` with ``initial_from`` (its photo and styles come through ``source``): its regions."""
+        """The files that repeat ``transfer`` with :meth:`initial_from`: its regions' mask (photo and styles come
+        through ``source``). Refused when the stored mask is missing."""
         if not transfer.regions_mask:
             return {}
         try:

@@ -125,13 +125,20 @@ def region_styles_text(painted):
     return ",".join(region_masks.KEEP if style is None else str(style + 1) for style in painted.styles)
 
 
-def stored_regions(transfer):
-    """The Regions a transfer was stored with, or None. Raises RegionError when its mask can no longer be read."""
+def stored_regions(transfer, photo_size):
+    """The Regions a transfer was stored with, read for its photo opened at ``photo_size``; None without any.
+
+    Raises RegionError (a StyleTransferError) when its mask is missing or can no longer be read.
+    """
     if not transfer.regions_mask:
         return None
-    with transfer.regions_mask.open("rb") as mask:
-        return region_masks.build(mask.read(), (transfer.content_width, transfer.content_height),
-                             transfer.styles.count(), transfer.region_styles, transfer.feather)
+    try:
+        with transfer.regions_mask.open("rb") as mask:
+            painted = mask.read()
+    except OSError as error:
+        raise region_masks.RegionError("The regions painted for this transfer are missing; paint them again.",
+                                       "mask_missing") from error
+    return region_masks.build(painted, photo_size, transfer.styles.count(), transfer.region_styles, transfer.feather)
 
 
 def _store(field, name, image_input, written):
@@ -203,7 +210,8 @@ def _stylize_into(transfer, progress):
     with transfer.content_image.open("rb") as content_file:
         content_image = open_image(content_file, needed_side=options.max_size)
     styles = [(style_input(style, method, options), style.weight) for style in transfer.styles.all()]
-    stylized = pipeline.stylize(content_image, styles, options, method, progress, regions=stored_regions(transfer))
+    painted = stored_regions(transfer, content_image.size)
+    stylized = pipeline.stylize(content_image, styles, options, method, progress, regions=painted)
     logger.info("Transfer %s stylized by attempt %d.", transfer.public_id, transfer.attempts)
     limit = conf.job_time_limit(transfer.queue)
     if time.monotonic() - started > limit:
