@@ -21,7 +21,7 @@ class UnsupportedByEngine(StyleTransferError):
     """The chosen method cannot apply a requested control (strength, blending, a preset vector).
 
     ``control`` names the control ("strength", "blending", "preserve_colours", "quality",
-    "style_vectors"), so a form can attach the error to it.
+    "style_vectors", "regions"), so a form can attach the error to it.
     """
 
     def __init__(self, message, control=""):

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from . import colour, conf, engines, tiling
+from . import colour, conf, engines, regions as regions_module, tiling
 from .exceptions import UnsupportedByEngine
 from .imaging import image2tensor, style2tensor, tensor2image
+from .methods.base import NATIVE, Progress
 
 @dataclass
 class Options:
@@ -68,7 +69,7 @@ class Stylized:
     options: Options = field(default_factory=Options)
 
 
-def stylize(content_image, styles, options=None, method=None, progress=None):
+def stylize(content_image, styles, options=None, method=None, progress=None, regions=None):
     """Repaint ``content_image`` (an RGB Pillow image) in the style of ``styles``.
 
     ``styles`` is one RGB Pillow image, or a list of ``(style, weight)`` pairs: each
@@ -79,15 +80,29 @@ def stylize(content_image, styles, options=None, method=None, progress=None):
 
     The result keeps the content's aspect ratio, its long side limited to
     ``options.max_size``. ``method`` is a loaded method (default: ``options.method``'s);
-    ``progress`` a :class:`tfapp.methods.base.Progress` for long methods. Raises
-    ValueError for malformed styles or options, and
+    ``progress`` a :class:`tfapp.methods.base.Progress` for long methods.
+
+    ``regions`` (a :class:`tfapp.regions.Regions` painted on ``content_image``) paints
+    each region in its own style alone: region k takes ``styles[regions.styles[k]]``,
+    or keeps the photo for ``None``. Blending weights mean nothing then: they are
+    ignored (each must still be a number >= 0) and no style is left out, so the
+    positions regions point at stay those of ``styles``. A method whose
+    :attr:`~tfapp.methods.base.Method.regions_by` is ``"native"`` honours them in its
+    own way; for the others each style a region uses runs once over the whole photo
+    and the passes are blended by the feathered shares (:meth:`Regions.weights`).
+    Either way a kept region is the photo, put back by those shares at the very
+    end, after the colours are kept, so it stays the photo with them too.
+
+    Raises ValueError for malformed styles, options or regions, and
     :class:`~tfapp.exceptions.UnsupportedByEngine` (a StyleTransferError) when the
     method cannot honour a control asked for (see :func:`check_supported`).
     """
     options = (options or Options()).resolved()
     method = method or engines.get(options.method)
-    weighted_styles = normalised_styles(styles)
-    check_supported(method, weighted_styles, options)
+    if regions is not None:
+        _check_fits(regions, content_image.size)
+    weighted_styles = normalised_styles(styles) if regions is None else region_styles(styles, regions)
+    check_supported(method, weighted_styles, options, regions)
     started = time.perf_counter()
     content = image2tensor(content_image, options.max_size)
     style_inputs = [(_model_input(style, options), weight) for style, weight in weighted_styles]
@@ -95,13 +110,59 @@ def stylize(content_image, styles, options=None, method=None, progress=None):
     if options.strength < 1:
         content_style = style2tensor(content_image, options.style_size, options.style_pooling)
     prepared = time.perf_counter()
-    output = method.stylize(content, style_inputs, strength=options.strength, quality=options.quality,
-                            tile_size=options.tile_size, progress=progress, content_style=content_style)
+    run = dict(strength=options.strength, quality=options.quality, tile_size=options.tile_size,
+               content_style=content_style)
+    if regions is None:
+        output = method.stylize(content, style_inputs, progress=progress, **run)
+    elif method.regions_by == NATIVE:
+        output = method.stylize(content, style_inputs, progress=progress, regions=regions, **run)
+    else:
+        output = _composited(method, content, style_inputs, regions, progress, run)
     image = tensor2image(output)
     finished = time.perf_counter()
     if options.preserve_colours:
         image = colour.preserve_colours(image, tensor2image(content), options.match_luminance)
+    if regions is not None:
+        image = _photo_kept(image, tensor2image(content), regions)
     return Stylized(image, prepared - started, finished - prepared, options)
+
+
+def _composited(method, content, style_inputs, regions, progress, run):
+    """Each region's style run once over the whole content, the passes blended by the regions' shares.
+
+    Kept regions get nothing here (:func:`_photo_kept` puts the photo there); a style
+    no region uses is not run.
+    """
+    shares = regions.weights((content.shape[2], content.shape[1]))
+    used = sorted({style for style in regions.styles if style is not None})
+    output = np.zeros(content.shape, np.float32)
+    for done, style in enumerate(used):
+        share = sum(shares[region] for region, chosen in enumerate(regions.styles) if chosen == style)
+        passed = method.stylize(content, [(style_inputs[style][0], 1.0)],
+                                progress=_Part(progress, done, len(used)), **run)
+        output += passed * share[None, :, :, None]
+    return output
+
+
+def _photo_kept(image, photo, regions):
+    """``image`` with the photo put back in kept regions, by their feathered shares (exact where a share is 1)."""
+    kept = [region for region, style in enumerate(regions.styles) if style is None]
+    if not kept:
+        return image
+    share = regions.weights(image.size)[kept].sum(axis=0)[:, :, None]
+    blended = np.asarray(image, np.float32) * (1.0 - share) + np.asarray(photo, np.float32) * share
+    return Image.fromarray(np.clip(np.round(blended), 0, 255).astype(np.uint8), "RGB")
+
+
+class _Part(Progress):
+    """Progress of one of ``count`` passes, reported as its share of the whole."""
+
+    def __init__(self, progress, index, count):
+        self._progress, self._index, self._count = progress, index, count
+
+    def report(self, fraction, preview=None):
+        if self._progress is not None:
+            self._progress.report((self._index + fraction) / self._count)
 
 
 def style_vector_of(image, style_size=None, pooling=None, method=None):
@@ -129,6 +190,27 @@ def normalised_styles(styles):
     return [(style, weight / total) for style, weight in pairs if weight > 0]
 
 
+def region_styles(styles, regions):
+    """``styles`` as for :func:`stylize` with ``regions``: every style, in order, each of weight 1.
+
+    Raises ValueError when a region points at a style that is not given.
+    """
+    pairs = [(styles, 1.0)] if isinstance(styles, Image.Image) else \
+        [(_checked_style(style), _checked_weight(weight)) for style, weight in styles]
+    missing = [style for style in regions.styles if style is not None and not 0 <= style < len(pairs)]
+    if missing:
+        raise ValueError(f"A region points at style {missing[0] + 1}, but {len(pairs)} "
+                         f"style{'s were' if len(pairs) != 1 else ' was'} given.")
+    return [(style, 1.0) for style, _ in pairs]
+
+
+def _check_fits(regions, size):
+    """Raise ValueError when the regions were painted on a photo of another aspect ratio than ``size``."""
+    height, width = regions.mask.shape
+    if abs(width / height - size[0] / size[1]) > regions_module.ASPECT_TOLERANCE * size[0] / size[1]:
+        raise ValueError(f"The regions were painted on a {width}x{height} photo, not this {size[0]}x{size[1]} one.")
+
+
 def _checked_style(style):
     if isinstance(style, Image.Image):
         return style
@@ -143,9 +225,9 @@ def _checked_weight(weight):
     return float(weight)
 
 
-def check_supported(method, weighted_styles, options):
-    """Raise :class:`UnsupportedByEngine` when ``method`` cannot apply these styles and options."""
-    check_controls(method, len(weighted_styles), options)
+def check_supported(method, weighted_styles, options, regions=None):
+    """Raise :class:`UnsupportedByEngine` when ``method`` cannot apply these styles, options and regions."""
+    check_controls(method, len(weighted_styles), options, regions is not None)
     vectors = [style for style, _ in weighted_styles if not isinstance(style, Image.Image)]
     if vectors and not method.capabilities.style_vectors:
         raise UnsupportedByEngine(f"{method.label} needs the style image, not a stored style vector.",
@@ -154,15 +236,18 @@ def check_supported(method, weighted_styles, options):
         raise ValueError(f"{method.label} takes style vectors of shape {method.style_vector_shape}.")
 
 
-def check_controls(method, style_count, options):
+def check_controls(method, style_count, options, regions=False):
     """Raise :class:`UnsupportedByEngine` when ``method`` (a class or instance) cannot honour a control.
 
-    ``style_count`` is the number of styles with a weight above zero. The message is
-    the method's own reason where it declares one.
+    ``style_count`` is the number of styles with a weight above zero; ``regions``
+    whether regions are painted (then several styles are not blended: each region
+    takes one). The message is the method's own reason where it declares one.
     """
     capabilities, reasons = method.capabilities, method.reasons
     refused = {
-        "blending": (style_count > 1 and not capabilities.blending, "cannot blend several styles; choose one."),
+        "regions": (regions and not capabilities.regions, "cannot paint regions in different styles."),
+        "blending": (style_count > 1 and not regions and not capabilities.blending,
+                     "cannot blend several styles; choose one."),
         "strength": (options.strength < 1 and not capabilities.strength, "cannot weaken a style; use 100 %."),
         "preserve_colours": (options.preserve_colours and not capabilities.preserve_colours,
                              "cannot keep the photo's colours."),

@@ -96,7 +96,7 @@ def axis_totals(length, tile, starts, weights):
     return totals
 
 
-def stylize_in_tiles(content, stylize_tile, max_tile=DEFAULT_TILE_SIZE, overlap=DEFAULT_OVERLAP):
+def stylize_in_tiles(content, stylize_tile, max_tile=DEFAULT_TILE_SIZE, overlap=DEFAULT_OVERLAP, alongside=None):
     """Stylize ``content`` tile by tile and blend the tiles into one image.
 
     Args:
@@ -105,6 +105,8 @@ def stylize_in_tiles(content, stylize_tile, max_tile=DEFAULT_TILE_SIZE, overlap=
             (the same ``h`` and ``w`` for every tile), returns ``[1, h, w, 3]`` in ``[0, 1]``.
         max_tile: longest tile side, in pixels.
         overlap: least number of pixels neighbouring tiles share.
+        alongside: an array ``[N, H, W]`` (the regions' shares) cut like ``content``; with
+            it, ``stylize_tile`` is called with each tile and its ``[N, h, w]`` piece.
 
     Returns:
         ``float32`` array ``[1, H, W, 3]`` in ``[0, 1]``. Besides it, memory holds one
@@ -120,7 +122,8 @@ def stylize_in_tiles(content, stylize_tile, max_tile=DEFAULT_TILE_SIZE, overlap=
         for left, column_weight in zip(column_starts, column_weights):
             region = (slice(None), slice(top, top + tile_height), slice(left, left + tile_width))
             weight = np.outer(row_weight, column_weight)[None, :, :, None]
-            output[region] += stylize_tile(content[region]) * weight
+            extra = () if alongside is None else (alongside[(slice(None),) + region[1:]],)
+            output[region] += stylize_tile(content[region], *extra) * weight
     # The weight of a pixel is a product of one row and one column weight, so the
     # total is the product of the per-axis totals: two vectors, not an image.
     output /= axis_totals(height, tile_height, row_starts, row_weights)[None, :, None, None]

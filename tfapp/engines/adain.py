@@ -90,7 +90,7 @@ class AdainMethod(Adain):
         self.label = f"{Adain.label} on {self._encode.runs_on}"
 
     def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
-                content_style=None):
+                content_style=None, regions=None):
         """AdaIN of ``content`` towards the weighted blend of ``styles``; see :meth:`Method.stylize`.
 
         ``strength`` is the paper's alpha: 0 decodes the photo's own features, 1 the
@@ -99,24 +99,80 @@ class AdainMethod(Adain):
         exceeds ``tile_size`` runs in tiles normalised by one set of statistics, those
         of the whole photo's features, so the tiles agree with each other and with a
         one-piece run.
+
+        With ``regions`` each region's features are aligned by AdaIN with the region's
+        own statistics (means and deviations weighted by its feathered share) towards
+        its style's, those of a kept region left as they are; the aligned features are
+        recombined by the shares and decoded once. Tiles then share each region's
+        statistics over the whole photo.
         """
-        target = self._style_statistics(styles)
         tile_size = tile_size or DEFAULT_TILE_SIZE
+        if regions is not None:
+            return self._stylize_regions(content, styles, strength, tile_size, progress, regions)
+        target = self._style_statistics(styles)
         if max(content.shape[1:3]) <= tile_size:
             return self._stylize_piece(content, target, strength)
         whole = self._content_statistics(content, tile_size)
+        return self._tiled(content, lambda tile: self._stylize_piece(tile, target, strength, whole), tile_size,
+                           progress)
+
+    def _tiled(self, content, stylize_tile, tile_size, progress, alongside=None):
         tiles, done = _tile_count(content, tile_size), 0
 
-        def stylize_tile(tile):
+        def counted(*tile):
             nonlocal done
-            result = self._stylize_piece(tile, target, strength, whole)
+            result = stylize_tile(*tile)
             done += 1
             if progress is not None:
                 progress.report(done / tiles)
             return result
 
         # Dividing by the blending weights' totals can overshoot 1 by a rounding error.
-        return np.clip(tiling.stylize_in_tiles(content, stylize_tile, tile_size), 0.0, 1.0)
+        return np.clip(tiling.stylize_in_tiles(content, counted, tile_size, alongside=alongside), 0.0, 1.0)
+
+    def _stylize_regions(self, content, styles, strength, tile_size, progress, regions):
+        """See :meth:`stylize`: AdaIN per region, recombined by the regions' shares, decoded once."""
+        by_style = {}
+        for style in {style for style in regions.styles if style is not None}:
+            vector = self._style_statistics([(styles[style][0], 1.0)])
+            by_style[style] = tuple(np.asarray(part) for part in vector)
+        targets = [by_style.get(style) for style in regions.styles]
+        height, width = content.shape[1:3]
+        shares = regions.weights((width, height))
+        if max(height, width) <= tile_size:
+            return self._stylize_regions_piece(content, shares, targets, strength)
+        whole = self._region_statistics(content, shares, tile_size)
+        return self._tiled(content, lambda tile, tile_shares: self._stylize_regions_piece(
+            tile, tile_shares, targets, strength, whole), tile_size, progress, alongside=shares)
+
+    def _stylize_regions_piece(self, content, shares, targets, strength, content_statistics=None):
+        """Encode one image or tile, align each region's features towards its target, recombine and decode."""
+        height, width = content.shape[1:3]
+        features = self._encode(_padded(content))
+        grid = _feature_shares(shares, features.shape[1:3])
+        if content_statistics is None:
+            content_statistics = _masked_statistics(*_masked_sums(_valid(features, height, width),
+                                                                  _valid_shares(grid, height, width)), self._epsilon)
+        aligned = np.zeros(features.shape, np.float32)
+        for share, target, (mean, std) in zip(grid, targets, content_statistics):
+            region = features if target is None else adain(features, mean, std, *target)
+            aligned += share[None, :, :, None] * region
+        mixed = (strength * aligned + (1.0 - strength) * features).astype(np.float32)
+        return self._decode(mixed)[:, :height, :width]
+
+    def _region_statistics(self, content, shares, piece_size):
+        """Each region's weighted feature statistics over the whole content, encoded in pieces (see below)."""
+        side = piece_size // DOWNSAMPLING * DOWNSAMPLING
+        totals = None
+        for top in range(0, content.shape[1], side):
+            for left in range(0, content.shape[2], side):
+                piece = content[:, top:top + side, left:left + side]
+                height, width = piece.shape[1:3]
+                features = self._encode(_padded(piece))
+                grid = _feature_shares(shares[:, top:top + side, left:left + side], features.shape[1:3])
+                sums = _masked_sums(_valid(features, height, width), _valid_shares(grid, height, width))
+                totals = sums if totals is None else tuple(total + part for total, part in zip(totals, sums))
+        return _masked_statistics(*totals, self._epsilon)
 
     def _stylize_piece(self, content, target, strength, content_statistics=None):
         """Encode, align and decode one image or tile; ``[1, H, W, 3]`` in [0, 1] of its size."""
@@ -162,6 +218,43 @@ class AdainMethod(Adain):
                      for style, weight in styles)
         mean, std = np.split(vector, 2, axis=-1)
         return tf.constant(mean), tf.constant(std)
+
+
+def _feature_shares(shares, feature_size):
+    """The regions' shares ``[R, h, w]`` of an image seen on its padded feature grid: ``[R, fh, fw]``.
+
+    Padded as the image is (mirrored to the decoder's size), then averaged over each
+    grid cell's DOWNSAMPLING x DOWNSAMPLING pixels.
+    """
+    rows, columns = (side * DOWNSAMPLING for side in feature_size)
+    padded = np.pad(shares, ((0, 0), (0, rows - shares.shape[1]), (0, columns - shares.shape[2])), mode="symmetric")
+    cells = padded.reshape(len(shares), feature_size[0], DOWNSAMPLING, feature_size[1], DOWNSAMPLING)
+    return cells.mean(axis=(2, 4)).astype(np.float32)
+
+
+def _valid_shares(grid, height, width):
+    """The grid positions that see the image itself (as :func:`_valid`)."""
+    return grid[:, :-(-height // DOWNSAMPLING), :-(-width // DOWNSAMPLING)]
+
+
+def _masked_sums(features, shares):
+    """Per region: the share-weighted sums of the features and their squares ``[R, C]``, and the shares' ``[R]``."""
+    features = np.asarray(features, np.float64)[0]
+    shares = np.asarray(shares, np.float64)
+    return (np.einsum("rhw,hwc->rc", shares, features), np.einsum("rhw,hwc->rc", shares, features ** 2),
+            shares.sum(axis=(1, 2)))
+
+
+def _masked_statistics(weighted, squares, mass, epsilon):
+    """Each region's ``(mean, sqrt(variance + epsilon))``, each ``[1, 1, 1, C]`` ``float32``.
+
+    A region with no share of the photo (an unused mask value) gets zeros: its share is zero everywhere anyway.
+    """
+    mass = np.maximum(mass, 1e-6)[:, None]
+    means = weighted / mass
+    deviations = np.sqrt(np.maximum(squares / mass - means ** 2, 0.0) + epsilon)
+    return [(mean.reshape(1, 1, 1, -1).astype(np.float32), deviation.reshape(1, 1, 1, -1).astype(np.float32))
+            for mean, deviation in zip(means, deviations)]
 
 
 def statistics(features, epsilon=0.0):

@@ -43,6 +43,16 @@ optimises up to half the content's size and enlarges the result, standard up to 
 full size, fine spends more iterations on the two finest scales, which sharpens
 edges rather than adding style. ``strength`` scales the style weight; at 0 the
 photo is the optimum and is returned as it is.
+
+**Regions** (Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style
+Transfer"): each painted region has its own style term, the relative error of its
+masked Gram matrices (``vgg.layer_masks``, ``vgg.masked_gram``: the mask resized to
+each scale, followed through the network and eroded so a feature counts only where
+its receptive field lies inside the region, each Gram averaged over the region's
+area) against its painting's, weighted by the region's share of the photo, so one
+region covering the photo is the plain objective. A region that keeps the photo has
+no style term; the content term covers the whole image. The pipeline puts the photo
+back in kept regions at the end.
 """
 import logging
 import math
@@ -137,21 +147,35 @@ class GatysMethod(Gatys):
                      {layer: tf.TensorSpec([1, None, None], tf.float32) for layer in vgg.STYLE_LAYERS},
                      tf.TensorSpec([], tf.float32)]
         self._loss_and_gradient = tf.function(self._loss_and_gradient_eagerly, input_signature=signature)
+        regions_signature = signature[:2] + [
+            {layer: tf.TensorSpec([None, None, None], tf.float32) for layer in vgg.STYLE_LAYERS},
+            {layer: tf.TensorSpec([None, None, None], tf.float32) for layer in vgg.STYLE_LAYERS},
+            tf.TensorSpec([None], tf.float32), signature[3]]
+        self._region_loss_and_gradient = tf.function(self._region_loss_and_gradient_eagerly,
+                                                     input_signature=regions_signature)
 
     def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
-                content_style=None, schedule=None):
+                content_style=None, regions=None, schedule=None):
         """See :meth:`Method.stylize`. ``tile_size`` is unused: the optimisation sees the whole image.
 
         ``schedule`` (a :class:`Schedule`) overrides ``quality``, for benchmarks and tests.
         ``strength`` scales the style weight linearly; at 0 the photo is the optimum, so
-        it is returned as it is.
+        it is returned as it is, as it is when every region keeps the photo.
         """
         content = np.asarray(content, np.float32)
-        if strength <= 0:
+        if strength <= 0 or (regions is not None and set(regions.styles) == {None}):
             return content.copy()
         schedule = schedule or _schedule(quality)
         style_weight = tf.constant(STYLE_WEIGHT * strength, tf.float32)
-        targets = vgg.style_targets(self._vgg, [(tf.constant(image, tf.float32), weight) for image, weight in styles])
+        if regions is None:
+            targets = vgg.style_targets(self._vgg, [(tf.constant(image, tf.float32), weight)
+                                                    for image, weight in styles])
+
+            def objective(size):
+                return lambda image, content_target: self._loss_and_gradient(image, content_target, targets,
+                                                                             style_weight)
+        else:
+            objective = self._region_objective(styles, regions, style_weight)
         height, width = content.shape[1:3]
         work = _enlarged(content)
         plan = self._plan(work.shape[1:3], schedule)
@@ -163,13 +187,33 @@ class GatysMethod(Gatys):
             image = _resized(image, size)
             scaled_content = tf.constant(_resized(work, size))
             content_target = self._vgg.features(scaled_content, tuple(CONTENT_LAYER_WEIGHTS))
+            loss_and_gradient = objective(size)
             for _ in range(iterations):
-                loss, gradient = self._loss_and_gradient(tf.constant(image), content_target, targets, style_weight)
+                loss, gradient = loss_and_gradient(tf.constant(image), content_target)
                 image = optimiser.step(image, float(loss), gradient.numpy())
                 done += cost / iterations
                 if progress is not None:
                     progress.report(min(1.0, done / total_cost), _preview(image, height, width))
         return np.clip(_resized(image, (height, width)), 0.0, 1.0)
+
+    def _region_objective(self, styles, regions, style_weight):
+        """``objective(size)`` for :meth:`stylize` with regions: the loss and gradient at a scale of ``size``.
+
+        Each style's Gram targets are computed once; the masks once per scale.
+        """
+        styled = [region for region, style in enumerate(regions.styles) if style is not None]
+        by_style = {style: vgg.style_targets(self._vgg, [(tf.constant(styles[style][0], tf.float32), 1.0)])
+                    for style in {regions.styles[region] for region in styled}}
+        targets = {layer: tf.concat([by_style[regions.styles[region]][layer] for region in styled], axis=0)
+                   for layer in vgg.STYLE_LAYERS}
+
+        def objective(size):
+            shares = regions.weights((size[1], size[0]))[styled]
+            masks = vgg.layer_masks(shares)
+            areas = tf.constant(shares.mean(axis=(1, 2)), tf.float32)
+            return lambda image, content_target: self._region_loss_and_gradient(image, content_target, targets,
+                                                                                masks, areas, style_weight)
+        return objective
 
     @staticmethod
     def _plan(size, schedule):
@@ -187,13 +231,35 @@ class GatysMethod(Gatys):
             loss = self._loss(image, content_target, targets, style_weight)
         return loss, tape.gradient(loss, image)
 
+    def _region_loss_and_gradient_eagerly(self, image, content_target, targets, masks, areas, style_weight):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            features = self._vgg.features(image, vgg.STYLE_LAYERS)
+            style = tf.add_n([weight * tf.reduce_sum(areas * _relative_errors(
+                vgg.masked_gram(features[layer], masks[layer]), targets[layer]))
+                for layer, weight in STYLE_LAYER_WEIGHTS.items()])
+            loss = (style_weight * style + CONTENT_WEIGHT * _content_term(features, content_target)
+                    + TV_WEIGHT * vgg.total_variation(image))
+        return loss, tape.gradient(loss, image)
+
     def _loss(self, image, content_target, targets, style_weight):
         features = self._vgg.features(image, vgg.STYLE_LAYERS)
         style = tf.add_n([weight * vgg.relative_error(vgg.gram(features[layer]), targets[layer])
                           for layer, weight in STYLE_LAYER_WEIGHTS.items()])
-        content = tf.add_n([weight * vgg.relative_error(features[layer], content_target[layer])
-                            for layer, weight in CONTENT_LAYER_WEIGHTS.items()])
+        content = _content_term(features, content_target)
         return style_weight * style + CONTENT_WEIGHT * content + TV_WEIGHT * vgg.total_variation(image)
+
+
+def _content_term(features, content_target):
+    """The content term over the whole image: the content layers' relative errors, weighted."""
+    return tf.add_n([weight * vgg.relative_error(features[layer], content_target[layer])
+                     for layer, weight in CONTENT_LAYER_WEIGHTS.items()])
+
+
+def _relative_errors(values, targets):
+    """:func:`vgg.relative_error` of each region's ``[R, C, C]`` Gram matrix against its target: ``[R]``."""
+    return (tf.reduce_sum(tf.square(values - targets), axis=[1, 2])
+            / tf.maximum(tf.reduce_sum(tf.square(targets), axis=[1, 2]), 1e-12))
 
 
 def _schedule(quality):

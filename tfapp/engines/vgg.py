@@ -109,6 +109,45 @@ def gram(features):
     return tf.einsum("nhwc,nhwd->ncd", features, features) / positions
 
 
+def layer_masks(masks, layers=STYLE_LAYERS):
+    """Regions' shares ``[R, H, W]`` of an image, seen at each of ``layers``: ``{layer: [R, h, w]}`` float32.
+
+    As Gatys et al. 2017 ("Controlling Perceptual Factors in Neural Style Transfer")
+    do, the mask follows the network: every 3x3 convolution erodes it by one position
+    (a minimum over the window) and every pooling takes the minimum of its 2x2 cells,
+    so a feature counts for a region only as far as its whole receptive field lies in
+    it. A region thinner than a layer's receptive field would vanish there; at that
+    layer it keeps its share merely averaged down to the layer's size.
+    """
+    eroded = plain = tf.constant(np.asarray(masks, np.float32)[..., np.newaxis])
+    found = {}
+    for layer in LAYERS:
+        if layer == "pool":
+            eroded = -tf.nn.max_pool2d(-eroded, 2, 2, "VALID")
+            plain = tf.nn.avg_pool2d(plain, 2, 2, "VALID")
+            continue
+        eroded = -tf.nn.max_pool2d(-eroded, 3, 1, "SAME")
+        name = layer.replace("conv", "relu")
+        if name in layers:
+            survives = tf.reduce_sum(eroded, axis=[1, 2, 3]) >= 1.0
+            found[name] = tf.where(survives[:, None, None], eroded[..., 0], plain[..., 0])
+            if len(found) == len(layers):
+                return found
+    raise ValueError(f"Unknown VGG-19 layers: {sorted(set(layers) - set(found))}")
+
+
+def masked_gram(features, masks):
+    """Each region's Gram matrix of one image's features ``[1, h, w, C]``: ``[R, C, C]``.
+
+    ``masks`` (``[R, h, w]``, from :func:`layer_masks`) weighs each position; each
+    region's Gram is averaged over its own area (the sum of its mask), so a region
+    matches its painting's :func:`gram` whatever its size.
+    """
+    weighted = features[0][tf.newaxis] * masks[..., tf.newaxis]
+    area = tf.maximum(tf.reduce_sum(masks, axis=[1, 2]), 1e-6)
+    return tf.einsum("rhwc,hwd->rcd", weighted, features[0]) / area[:, tf.newaxis, tf.newaxis]
+
+
 def style_targets(vgg, styles):
     """Gram targets of a weighted blend of styles: ``{layer: [1, C, C]}``.
 
@@ -125,6 +164,24 @@ def style_targets(vgg, styles):
 def style_loss(features, targets):
     """Gatys et al.'s style loss: the mean squared Gram difference, summed over the style layers."""
     return tf.add_n([tf.reduce_mean(tf.square(gram(features[layer]) - targets[layer])) for layer in targets])
+
+
+def region_style_losses(vgg, images, shares, style_images):
+    """:func:`style_loss` of each region of ``images`` against its own painting: a list of floats.
+
+    ``shares`` (``[R, H, W]``, at the images' size, e.g. ``Regions.weights``) says where
+    each region is; region r's Gram matrices are :func:`masked_gram` by
+    :func:`layer_masks`, compared with ``style_images[r]`` (``[1, h, w, 3]``)'s.
+    """
+    features = vgg.features(images, STYLE_LAYERS)
+    masks = layer_masks(shares)
+    losses = []
+    for region, style in enumerate(style_images):
+        targets = style_targets(vgg, [(style, 1.0)])
+        losses.append(float(tf.add_n([
+            tf.reduce_mean(tf.square(masked_gram(features[layer], masks[layer][region:region + 1]) - targets[layer]))
+            for layer in STYLE_LAYERS])))
+    return losses
 
 
 def content_loss(features, target):

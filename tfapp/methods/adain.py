@@ -2,7 +2,7 @@
 from django.core.checks import Warning
 
 from .. import conf, runtime_choice
-from .base import Capabilities, Method, missing_files, require_files
+from .base import NATIVE, Capabilities, Method, missing_files, require_files
 
 ENCODER_FILE = "encoder_opt_quantized.pb"
 DECODER_FILE = "decoder_opt_quantized.pb"
@@ -35,7 +35,9 @@ class Adain(Method):
                    "with a content/style trade-off.")
     queue = "default"
     capabilities = Capabilities(strength=True, blending=True, preserve_colours=True, style_scale=True,
-                                style_vectors=True)
+                                style_vectors=True, regions=True)
+    #: AdaIN per region on relu4_1, with each region's masked statistics; one decoding.
+    regions_by = NATIVE
     strength_help = ("AdaIN's α: how far the photo's features move towards the painting's statistics; 0 % "
                      "decodes the photo's own features, 100 % the full style.")
     reasons = {

@@ -39,6 +39,13 @@ class Capabilities:
     style_input: bool = True
     #: Quality presets, fastest first (e.g. ``("draft", "standard", "fine")``); empty when it has none.
     qualities: tuple = ()
+    #: Regions painted on the photo, each with its own style or the photo kept (:mod:`tfapp.regions`).
+    regions: bool = False
+
+
+#: Values of :attr:`Method.regions_by`.
+COMPOSITE = "composite"
+NATIVE = "native"
 
 
 class Progress:
@@ -90,10 +97,14 @@ class Method:
     style_vector_shape = None
     #: What the strength slider does with this method, shown under it (only with ``capabilities.strength``).
     strength_help = ""
+    #: How it honours regions (with ``capabilities.regions``): :data:`COMPOSITE`, one pass per region's
+    #: style blended by the feathered mask in :mod:`tfapp.pipeline`, or :data:`NATIVE`, its
+    #: :meth:`stylize` taking ``regions`` itself.
+    regions_by = COMPOSITE
 
     def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
-                content_style=None):
-        """Repaint ``content`` in the weighted blend of ``styles``.
+                content_style=None, regions=None):
+        """Repaint ``content`` in the weighted blend of ``styles``, or each region in its own style.
 
         Args:
             content: ``float32`` array ``[1, H, W, 3]``, RGB in ``[0, 1]``, any H, W >= 1.
@@ -108,6 +119,11 @@ class Method:
             content_style: the content prepared as the styles are (seen at the same size),
                 given when ``strength < 1`` for methods that weaken a style by mixing in the
                 photo's own; others ignore it.
+            regions: only where :attr:`regions_by` is :data:`NATIVE`: a
+                :class:`tfapp.regions.Regions` whose ``styles`` index ``styles`` (then each
+                of weight 1, none left out): region k is painted in its style alone, or, for
+                ``None``, styled by nothing (the pipeline puts the photo back there).
+                ``regions.weights`` gives the feathered shares at any size.
 
         Returns:
             ``float32`` array ``[1, H, W, 3]`` in ``[0, 1]``: exactly the content's size.

@@ -6,7 +6,7 @@ from django.core.checks import Warning
 
 from .. import conf, runtime_choice
 from ..exceptions import ModelUnavailable
-from .base import Capabilities, Method
+from .base import NATIVE, Capabilities, Method
 
 #: The normalised VGG-19 npz Gatys measures with (``NST_VGG_WEIGHTS``), and its SHA-256, checked
 #: when ``download_models --engine vgg --source`` copies it (otherwise it is derived from AdaIN's encoder).
@@ -44,7 +44,9 @@ class Gatys(Method):
     description = "Optimises the photo itself until its textures match the painting's: minutes, finest detail."
     queue = "slow"
     capabilities = Capabilities(strength=True, blending=True, preserve_colours=True, style_scale=True,
-                                previews=True, cancel=True, qualities=QUALITIES)
+                                previews=True, cancel=True, qualities=QUALITIES, regions=True)
+    #: A style loss per region, with Gram matrices masked by the region (Gatys et al. 2017).
+    regions_by = NATIVE
     reasons = {"style_vectors": "Gatys optimises against the painting's own features, not a style vector."}
     strength_help = "The weight of the painting's textures against your photo's content: 0 % leaves the photo as it is."
 

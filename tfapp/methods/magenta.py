@@ -65,7 +65,7 @@ class Lite(MagentaMethod):
     engine = "lite"
     implementation = "tfapp.engines.lite.LiteEngine"
     download = "lite"
-    capabilities = Capabilities(strength=True, blending=True, style_vectors=True)
+    capabilities = Capabilities(strength=True, blending=True, style_vectors=True, regions=True)
     style_vector_shape = STYLE_VECTOR_SHAPE
 
     @classmethod
@@ -93,7 +93,7 @@ class Hub(MagentaMethod):
     download = "hub"
     # The published signature maps (content, style) to an image; the style vector
     # between its two networks is not exposed, and strength and blending work on it.
-    capabilities = Capabilities()
+    capabilities = Capabilities(regions=True)
     reasons = {"strength": VECTORLESS, "blending": VECTORLESS}
 
     @classmethod

@@ -18,7 +18,7 @@ class TrainedStyle(Method):
     implementation = "tfapp.engines.trained.TrainedMethod"
     queue = "default"
     capabilities = Capabilities(strength=False, blending=False, preserve_colours=True, style_scale=False,
-                                style_input=False)
+                                style_input=False, regions=True)
     reasons = {
         "style_input": "A trained style paints only the painting it was trained on: no style image is needed.",
         "strength": "A trained network paints its one style at full strength; anything weaker would only be "
