@@ -7,7 +7,8 @@ signs up, blends two presets at 80 % keeping the photo's colours, waits for the
 result, tries AdaIN on the same inputs, and saves JPEGs into ``docs/``:
 
 - ``screenshot-upload.jpg`` and ``screenshot-result.jpg``: the desktop pages, whole;
-- ``screenshot-phone-upload.jpg`` and ``screenshot-phone-result.jpg``: a phone's first screen.
+- ``screenshot-phone-upload.jpg`` and ``screenshot-phone-result.jpg``: a phone's first screen;
+- ``screenshot-regions.jpg``: the regions painter, the sky kept and the cat in two paintings.
 
     python docs/screenshots.py [--out docs] [--chromium /usr/bin/chromium]
 """
@@ -78,6 +79,13 @@ def take(base, out, chromium):
         page.goto(result_url)
         page.wait_for_function("[...document.images].every(image => image.complete)")
         save(page, out / "screenshot-phone-result.jpg")
+
+        page = desktop.new_page()
+        page.goto(base + "/")
+        paint_regions(page)
+        # The whole page, cut to the painter: the sticky header stays at the top, off the picture.
+        page.evaluate("window.scrollTo(0, 0)")
+        save(page, out / "screenshot-regions.jpg", full_page=True, clip=page.locator("#regions").bounding_box())
         browser.close()
 
 
@@ -104,6 +112,34 @@ def choose_a_blend(page):
     page.evaluate("window.scrollTo(0, 0)")
 
 
+def paint_regions(page):
+    """Two paintings; region 2 brushed across the photo's lower part, region 3 with a wide brush at its top left."""
+    page.set_input_files("#id_content_image", str(CONTENT / "chelsea.png"))
+    page.click("label.preset-tile:has(input[data-preset-name='The Starry Night'])")
+    page.click("#blend-styles summary")
+    page.select_option("#id_style_preset_2", label="The Scream (Edvard Munch, 1893)")
+    page.click("#regions-open")
+    canvas = page.locator("#regions-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.15, box["y"] + box["height"] * 0.7)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.85, box["y"] + box["height"] * 0.75, steps=20)
+    page.mouse.up()
+    page.check("input[name='regions_paint'][value='2']")
+    page.locator("#regions-brush").evaluate("range => { range.value = 120; range.dispatchEvent(new Event('input')); }")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.2, steps=20)
+    page.mouse.up()
+    page.select_option("#region-style-0", "keep")
+    page.select_option("#region-style-1", "1")
+    page.select_option("#region-style-2", "2")
+    page.fill("#id_feather", "12")
+
+
 def submit_and_wait(page):
     page.click("#submit-button")
     page.wait_for_url("**/t/*/", timeout=60_000)
@@ -111,8 +147,8 @@ def submit_and_wait(page):
     return page.url
 
 
-def save(page, path, full_page=False):
-    page.screenshot(path=str(path), type="jpeg", quality=JPEG_QUALITY, full_page=full_page)
+def save(page, path, full_page=False, clip=None):
+    page.screenshot(path=str(path), type="jpeg", quality=JPEG_QUALITY, full_page=full_page, clip=clip)
     print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {path.stat().st_size // 1024} KiB")
 
 

@@ -107,6 +107,7 @@ class TransferAdmin(admin.ModelAdmin):
         ("Images", {"fields": ("content_preview", "result_preview", "content_image", "result_image")}),
         ("Parameters", {"fields": ("method", "quality", "engine", "max_size", "style_size", "style_pooling",
                                    "strength", "preserve_colours")}),
+        ("Regions", {"fields": ("regions_mask", "region_styles", "feather")}),
         ("Timings (seconds)", {"fields": ("preprocess_seconds", "model_seconds", "encode_seconds")}),
     )
 

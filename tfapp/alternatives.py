@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from . import engines, submission
 from .forms import TransferForm, options_from, style_field
+from .regions import RegionError, parse_region_styles
 
 
 @dataclass
@@ -40,6 +41,7 @@ def alternatives(transfer):
     photo = (transfer.content_width, transfer.content_height)
     # The weights as the form receives them, so a style it would leave out is not counted either.
     weighted_styles = len([style for style in transfer.styles.all() if initial[style_field("weight", style.position)]])
+    has_regions = bool(transfer.regions_mask)
     found = []
     for offer in engines.offers():
         alternative = Alternative(offer)
@@ -51,7 +53,9 @@ def alternatives(transfer):
             options = options_from({**initial, "method": offer.name, "quality": quality})
             label = engines.QUALITY_LABELS.get(quality, quality)
             try:
-                submission.check_method(offer.name, styles, options, None if None in photo else photo)
+                submission.check_method(offer.name, styles, options, None if None in photo else photo, has_regions)
+                if has_regions:
+                    _check_region_styles(transfer, len(transfer.styles.all()) if offer.capabilities.style_input else 1)
             except ValidationError as error:
                 alternative.refusals.append((label, error.messages[0]))
             else:
@@ -59,3 +63,12 @@ def alternatives(transfer):
         if alternative.qualities or alternative.refusals:
             found.append(alternative)
     return found
+
+
+def _check_region_styles(transfer, style_count):
+    """Refuse, as the form would, regions that point at a style the method would not have (a trained style has one)."""
+    entries = transfer.region_styles.split(",")
+    try:
+        parse_region_styles(transfer.region_styles, style_count, len(entries))
+    except RegionError as error:
+        raise ValidationError(str(error), code=error.code) from error

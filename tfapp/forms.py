@@ -3,15 +3,16 @@ import warnings
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template.defaultfilters import filesizeformat
 from PIL import Image
 
-from . import conf, engines, submission
+from . import conf, engines, regions, submission
 from .exceptions import InvalidImage, TrainingError
 from .imaging import EXTENSIONS, THUMBNAIL_SIZE, open_image
 from .models import StylePreset, TrainingRun
 from .pipeline import Options
-from .processing import ImageInput, create_transfer
+from .processing import ImageInput, create_transfer, region_styles_text
 from .trained_styles import published_names
 from .training_photos import PhotoFolder
 from .training_runs import RunFolder, TrainingSettings, check_name
@@ -89,6 +90,9 @@ class ImageUploadField(forms.FileField):
         return image_format
 
 
+#: The field each of tfapp.regions' error codes is shown at (the others are the mask's).
+REGION_ERROR_FIELDS = {"region_style_missing": "region_styles", "feather": "feather"}
+
 STYLE_SLOTS = 4
 STYLE_SIZES = (128, 192, 256, 384, 512)
 
@@ -120,6 +124,18 @@ class TransferForm(forms.Form):
         help_text="The size the painting is seen at: 128 px gives coarser brush strokes than 256 px.")
     output_size = forms.TypedChoiceField(label="Output size", coerce=int, required=False, empty_value=None,
                                          help_text="Long side of the result; photos are never enlarged.")
+    mask = forms.FileField(
+        label="Regions", required=False,
+        help_text="Regions painted on the photo: a PNG of the photo's size or aspect ratio, one 8-bit channel "
+                  "whose value k (0-3) puts the pixel in region k. Leave it out to style the whole photo.")
+    region_styles = forms.CharField(
+        label="Region styles", required=False, max_length=40,
+        help_text="Each region's style, region 0 first: the 1-based position of a style given, or keep "
+                  "(the photo stays there), e.g. 2,1,keep. Default: region k takes style k+1.")
+    feather = forms.IntegerField(
+        label="Feather", required=False, initial=0,
+        widget=forms.NumberInput(attrs={"min": 0, "max": regions.MAX_FEATHER, "step": 1}),
+        help_text=f"Softens the edges between regions, in pixels of the photo (0-{regions.MAX_FEATHER}).")
     source = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, client="", ownership=None, **kwargs):
@@ -183,9 +199,32 @@ class TransferForm(forms.Form):
         self.content = self._content(cleaned.get("content_image"))
         self.styles = self._styles(cleaned)
         self.resolved_options = options_from(cleaned).resolved()
+        self.regions = self._regions(cleaned)
         submission.check_method(cleaned["method"], len([style for style in self.styles if style.weight > 0]),
-                                self.resolved_options, self._photo_size(cleaned))
+                                self.resolved_options, self._photo_size(cleaned), self.regions is not None)
         return cleaned
+
+    def _regions(self, cleaned):
+        """The painted regions (a tfapp.regions.Regions), or None when no mask was sent or it is refused.
+
+        The mask is read against the photo as stored (upright: EXIF orientation applied)
+        and the styles chosen, so a region never points at a style the transfer lacks.
+        """
+        mask = cleaned.get("mask")
+        if not mask or self.content is None:
+            return None
+        limit = conf.max_upload_bytes()
+        if mask.size > limit:
+            self.add_error("mask", ValidationError(
+                ImageUploadField.default_error_messages["file_too_large"], code="file_too_large",
+                params={"size": filesizeformat(mask.size), "limit": filesizeformat(limit)}))
+            return None
+        try:
+            return regions.build(mask, self.content.size(), len(self.styles), cleaned.get("region_styles"),
+                                 cleaned.get("feather"))
+        except regions.RegionError as error:
+            self.add_error(REGION_ERROR_FIELDS.get(error.code, "mask"), ValidationError(str(error), code=error.code))
+            return None
 
     def _content(self, upload):
         if upload:
@@ -219,11 +258,12 @@ class TransferForm(forms.Form):
     def save(self):
         """Store the inputs as a new queued transfer, with the options resolved in ``clean``, and return it."""
         return create_transfer(self.content, self.styles, options=self.resolved_options, client=self.client,
-                               ownership=self.ownership, inputs_id=self._inputs_id())
+                               ownership=self.ownership, inputs_id=self._inputs_id(), regions=self.regions)
 
     def _inputs_id(self):
-        """The source's inputs id when this re-run reuses its photo and styles unchanged, else None."""
-        if not self.source or self.cleaned_data.get("content_image") or not self._styles_from_source:
+        """The source's inputs id when this re-run reuses its photo, styles and regions unchanged, else None."""
+        if not self.source or self.cleaned_data.get("content_image") or not self._styles_from_source or \
+                not same_regions(self.regions, self.source):
             return None
         return self.source.inputs_id
 
@@ -233,10 +273,39 @@ class TransferForm(forms.Form):
         initial = {"source": transfer.public_id, "method": transfer.method, "quality": transfer.quality,
                    "strength": transfer.strength,
                    "preserve_colours": transfer.preserve_colours, "style_size": transfer.style_size,
-                   "output_size": transfer.max_size}
+                   "output_size": transfer.max_size, "region_styles": transfer.region_styles,
+                   "feather": transfer.feather}
         for style in transfer.styles.all():
             initial[style_field("weight", style.position)] = round(style.weight)
         return initial
+
+    @classmethod
+    def files_from(cls, transfer):
+        """The files that repeat ``transfer`` with :meth:`initial_from`: its regions' mask (photo and styles come
+        through ``source``). Refused when the stored mask is missing."""
+        if not transfer.regions_mask:
+            return {}
+        try:
+            with transfer.regions_mask.open("rb") as mask:
+                return {"mask": SimpleUploadedFile("regions.png", mask.read(), "image/png")}
+        except OSError as error:
+            raise submission.refusal("missing_file", what="the regions of the transfer to re-run") from error
+
+
+def same_regions(painted, transfer):
+    """Whether ``painted`` (Regions or None) are the regions ``transfer`` was stored with."""
+    if not transfer.regions_mask:
+        return painted is None
+    return painted is not None and painted.feather == transfer.feather and \
+        region_styles_text(painted) == transfer.region_styles and _stored_bytes(transfer.regions_mask) == painted.png()
+
+
+def _stored_bytes(field):
+    try:
+        with field.open("rb") as stored:
+            return stored.read()
+    except OSError:
+        return None
 
 
 def style_field(kind, slot):

@@ -160,6 +160,12 @@ class Transfer(Job):
     style_pooling = models.BooleanField(default=True)
     strength = models.PositiveSmallIntegerField(default=100, help_text="Stylization strength, 0-100 %.")
     preserve_colours = models.BooleanField(default=False, help_text="Keep the photo's colours.")
+    regions_mask = models.ImageField(upload_to=transfer_path, blank=True,
+                                     help_text="Regions painted on the photo: a greyscale PNG whose values 0-3 are "
+                                               "the regions (see tfapp.regions); empty without regions.")
+    region_styles = models.CharField(max_length=40, blank=True,
+                                     help_text="Each region's style: its 1-based position or keep, e.g. 2,1,keep.")
+    feather = models.PositiveSmallIntegerField(default=0, help_text="Softened edge between regions, in pixels.")
 
     result_width = models.PositiveIntegerField(null=True, blank=True)
     result_height = models.PositiveIntegerField(null=True, blank=True)
@@ -235,7 +241,7 @@ class Transfer(Job):
     def files(self):
         """The stored files of this transfer and its styles that exist."""
         fields = (self.content_image, self.result_image, self.content_thumbnail, self.result_thumbnail,
-                  self.preview_image)
+                  self.preview_image, self.regions_mask)
         own = [field for field in fields if field]
         return own + [stored for style in self.styles.all() for stored in style.files()] if self.pk else own
 

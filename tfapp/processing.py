@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, transaction
+from PIL import Image
 
 from . import conf, engines, jobs, pipeline
+from . import regions as region_masks
 from .exceptions import Cancelled, InvalidImage, StyleTransferError
 from .imaging import THUMBNAIL_SIZE, encode_png, encode_thumbnail, open_image, tensor2image
 from .metadata import without_metadata
@@ -55,6 +57,14 @@ class ImageInput:
         with field.open("rb") as stored:
             return cls(ContentFile(stored.read()), os.path.splitext(field.name)[1])
 
+    def size(self):
+        """The image's ``(width, height)`` as stored (an upload is stored upright), read from its header."""
+        self.file.seek(0)
+        with Image.open(self.file) as image:
+            size = image.size
+        self.file.seek(0)
+        return size
+
 
 @dataclass
 class StyleChoice:
@@ -67,10 +77,12 @@ class StyleChoice:
     style_vectors: dict = field(default_factory=dict)
 
 
-def create_transfer(content, styles, options, client="", ownership=None, inputs_id=None):
+def create_transfer(content, styles, options, client="", ownership=None, inputs_id=None, regions=None):
     """Store the content and styles (ImageInput, StyleChoice list) as a queued transfer of ``options.method``.
 
-    ``ownership`` (a tfapp.ownership.Ownership) says whose it is; without one it
+    ``regions`` (a :class:`tfapp.regions.Regions` read against ``content`` and
+    ``styles``) are stored as its mask PNG, region styles and feather. ``ownership``
+    (a tfapp.ownership.Ownership) says whose it is; without one it
     belongs to nobody but staff. ``inputs_id`` marks it as the same inputs as earlier
     transfers (run with other methods). Either the rows and all their files are
     written, or nothing is.
@@ -86,6 +98,8 @@ def create_transfer(content, styles, options, client="", ownership=None, inputs_
     try:
         with transaction.atomic():
             _store(transfer.content_image, "content", content, written)
+            if regions is not None:
+                _store_regions(transfer, regions, written)
             transfer.save()
             for position, choice in enumerate(styles):
                 style = TransferStyle(transfer=transfer, position=position, weight=choice.weight,
@@ -97,6 +111,34 @@ def create_transfer(content, styles, options, client="", ownership=None, inputs_
             stored.storage.delete(stored.name)
         raise
     return transfer
+
+
+def _store_regions(transfer, painted, written):
+    """Record painted regions on a new transfer: the mask as a PNG at the photo's size, and what each region gets."""
+    transfer.region_styles = region_styles_text(painted)
+    transfer.feather = painted.feather
+    _store(transfer.regions_mask, "regions", ImageInput(ContentFile(painted.png()), ".png"), written)
+
+
+def region_styles_text(painted):
+    """Regions' styles as stored and sent: 1-based positions or ``keep``, region 0 first (``2,1,keep``)."""
+    return ",".join(region_masks.KEEP if style is None else str(style + 1) for style in painted.styles)
+
+
+def stored_regions(transfer, photo_size):
+    """The Regions a transfer was stored with, read for its photo opened at ``photo_size``; None without any.
+
+    Raises RegionError (a StyleTransferError) when its mask is missing or can no longer be read.
+    """
+    if not transfer.regions_mask:
+        return None
+    try:
+        with transfer.regions_mask.open("rb") as mask:
+            painted = mask.read()
+    except OSError as error:
+        raise region_masks.RegionError("The regions painted for this transfer are missing; paint them again.",
+                                       "mask_missing") from error
+    return region_masks.build(painted, photo_size, transfer.styles.count(), transfer.region_styles, transfer.feather)
 
 
 def _store(field, name, image_input, written):
@@ -168,7 +210,8 @@ def _stylize_into(transfer, progress):
     with transfer.content_image.open("rb") as content_file:
         content_image = open_image(content_file, needed_side=options.max_size)
     styles = [(style_input(style, method, options), style.weight) for style in transfer.styles.all()]
-    stylized = pipeline.stylize(content_image, styles, options, method, progress)
+    painted = stored_regions(transfer, content_image.size)
+    stylized = pipeline.stylize(content_image, styles, options, method, progress, regions=painted)
     logger.info("Transfer %s stylized by attempt %d.", transfer.public_id, transfer.attempts)
     limit = conf.job_time_limit(transfer.queue)
     if time.monotonic() - started > limit:

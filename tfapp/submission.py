@@ -30,7 +30,8 @@ MESSAGES = {
 }
 #: The error code for each control a method may refuse (see UnsupportedByEngine.control).
 UNSUPPORTED_CODES = {"blending": "blend_unsupported", "strength": "strength_unsupported",
-                     "preserve_colours": "colours_unsupported", "quality": "no_quality"}
+                     "preserve_colours": "colours_unsupported", "quality": "no_quality",
+                     "regions": "regions_unsupported"}
 
 
 def refusal(message, code=None, **params):
@@ -38,16 +39,16 @@ def refusal(message, code=None, **params):
     return ValidationError(MESSAGES[message], code=code or message, params=params or None)
 
 
-def check_method(name, style_count, options, photo=None):
+def check_method(name, style_count, options, photo=None, regions=False):
     """Refuse method ``name`` where it cannot run ``options``.
 
     ``style_count`` counts the styles weighted above zero; ``photo`` is the photo's
-    ``(width, height)``, or ``None`` when unknown.
+    ``(width, height)``, or ``None`` when unknown; ``regions`` whether regions are painted.
     """
     check_available(name)
     method = engines.method_class(name)
     try:
-        pipeline.check_controls(method, style_count, options)
+        pipeline.check_controls(method, style_count, options, regions)
     except UnsupportedByEngine as error:
         raise refusal("unsupported", UNSUPPORTED_CODES[error.control], reason=str(error)) from error
     if photo:

@@ -104,7 +104,12 @@ def try_method(request, public_id):
     source = get_object_or_404(Transfer.objects.prefetch_related("styles"), public_id=public_id)
     data = {**{key: str(value) for key, value in TransferForm.initial_from(source).items() if value is not None},
             "method": request.POST.get("method", ""), "quality": request.POST.get("quality", "")}
-    form = TransferForm(data, client=client_id(request), ownership=Ownership.of_request(request, create=True))
+    try:
+        files = TransferForm.files_from(source)
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+        return redirect(source)
+    form = TransferForm(data, files, client=client_id(request), ownership=Ownership.of_request(request, create=True))
     if not form.is_valid():
         for error in form.errors.get("__all__", []) + [e for name, errors in form.errors.items()
                                                         if name != "__all__" for e in errors]:

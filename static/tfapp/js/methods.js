@@ -58,6 +58,8 @@
     });
     var blend = form.querySelector("[data-needs='blending']");
     if (blend) blend.disabled = !can.blending;
+    var regions = form.querySelector("[data-needs='regions']");
+    if (regions) regions.disabled = !can.regions;
     var strength = form.querySelector("input[name='strength']");
     if (strength) strength.disabled = !can.strength;
     var strengthHelp = form.querySelector("[data-strength-help]");

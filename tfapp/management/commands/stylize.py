@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tfapp import engines, presets, trained_styles
+from tfapp import engines, presets, regions, trained_styles
 from tfapp.exceptions import StyleTransferError
 from tfapp.imaging import open_image
 from tfapp.methods import magenta
@@ -31,9 +31,17 @@ class Command(BaseCommand):
         parser.add_argument("--style-size", type=int, help="Long side the style is seen at (default: setting).")
         parser.add_argument("--no-style-pooling", dest="style_pooling", action="store_false", default=None,
                             help="Do not smooth the style image before predicting its style.")
+        parser.add_argument("--mask", type=Path,
+                            help="Regions painted on the photo: a PNG of its size or aspect ratio, one 8-bit channel "
+                                 "whose value k (0-3) puts the pixel in region k (region k takes style k).")
+        parser.add_argument("--region-styles",
+                            help="Each region's style, region 0 first: the 1-based position of a style given, or "
+                                 "keep, e.g. 2,1,keep (needs --mask).")
+        parser.add_argument("--feather", type=int, default=0,
+                            help="Soften the edges between regions by this many pixels (needs --mask).")
 
     def handle(self, *args, content, styles, output, weights, strength, preserve_colours, method, quality, engine,
-               max_size, style_size, style_pooling, **options):
+               max_size, style_size, style_pooling, mask, region_styles, feather, **options):
         _check_numbers(max_size, style_size, strength)
         if len(styles) == 1 and trained_styles.style_name(styles[0]):
             method, styles = styles[0], [str(_painting_of(styles[0]))]
@@ -46,8 +54,11 @@ class Command(BaseCommand):
                                style_pooling=style_pooling, strength=strength / 100,
                                preserve_colours=preserve_colours).resolved()
             inputs = [_style(name, model, settings) for name in styles]
-            stylized = stylize(open_image(content), list(zip(inputs, _weights(weights, len(styles)))), settings,
-                               method=model, progress=_report_to(self.stdout) if model.capabilities.previews else None)
+            photo = open_image(content)
+            painted = _regions(mask, photo.size, len(styles), region_styles, feather)
+            stylized = stylize(photo, list(zip(inputs, _weights(weights, len(styles)))), settings, method=model,
+                               progress=_report_to(self.stdout) if model.capabilities.previews else None,
+                               regions=painted)
         except (StyleTransferError, ValueError) as error:
             raise CommandError(str(error)) from error
         try:
@@ -67,6 +78,19 @@ def _painting_of(method):
         return engines.method_class(method).painting
     except StyleTransferError as error:
         raise CommandError(str(error)) from error
+
+
+def _regions(mask, photo_size, style_count, region_styles, feather):
+    """The Regions of ``--mask`` (None without one). Raises CommandError with the reason a mask is refused."""
+    if mask is None:
+        if region_styles or feather:
+            raise CommandError("--region-styles and --feather apply to the regions of --mask; give a mask.")
+        return None
+    try:
+        data = mask.read_bytes()
+    except OSError as error:
+        raise CommandError(f"Could not read the mask {mask}: {error.strerror or error}") from error
+    return regions.build(data, photo_size, style_count, region_styles, feather)
 
 
 def _check_numbers(max_size, style_size, strength):
