@@ -75,8 +75,8 @@ def method(request, lite, adain_method, gatys_method):
 
 
 @pytest.fixture(scope="module", params=["magenta", "adain"])
-def tiling_method(request, lite, adain_method):
-    """Each method that runs large photos in tiles (Gatys optimises the whole image at once)."""
+def feed_forward(request, lite, adain_method):
+    """The feed-forward methods: style vectors, and tiles above the tile size (Gatys sees the whole image)."""
     return {"magenta": lite, "adain": adain_method}[request.param]
 
 
@@ -154,6 +154,16 @@ def test_one_region_is_todays_result_within_rounding(photo, adain_method):
     assert np.abs(plain - regioned).max() <= 2
 
 
+def test_stored_style_vectors_give_the_same_regions_as_the_paintings(photo, feed_forward):
+    """Presets and uploaded styles keep their vectors: with regions they paint as their images do."""
+    options = Options(max_size=SIZE)
+    vectors = [(pipeline.style_vector_of(painting, options.style_size, None, feed_forward), 1)
+               for painting in (red_stripes(), blue_dots())]
+    from_vectors = np.asarray(styled(photo, feed_forward, halves(photo), styles=vectors), int)
+    from_images = np.asarray(styled(photo, feed_forward, halves(photo)), int)
+    assert np.abs(from_vectors - from_images).max() <= 1
+
+
 def test_gatys_with_one_region_is_todays_result_within_rounding(photo, gatys_method):
     """One region's masked Gram matrices over the whole photo are the plain ones."""
     options = Options(max_size=SIZE, quality="draft")
@@ -195,11 +205,11 @@ def test_gatys_with_regions_reports_progress_and_previews_and_stops_when_cancell
     assert len(stopping.fractions) == 3
 
 
-def test_tiled_results_keep_the_regions(photo, tiling_method):
+def test_tiled_results_keep_the_regions(photo, feed_forward):
     """Above the tile size each region still takes its own style, and tiles agree with one piece."""
     large = photo.convert("L").convert("RGB").resize((240, 160))
-    whole = styled(large, tiling_method, halves(large), max_size=240)
-    tiled = styled(large, tiling_method, halves(large), max_size=240, tile_size=128)
+    whole = styled(large, feed_forward, halves(large), max_size=240)
+    tiled = styled(large, feed_forward, halves(large), max_size=240, tile_size=128)
     assert_each_side_nearer_its_own(tiled, red_stripes(), blue_dots())
     assert np.abs(np.asarray(tiled, int) - np.asarray(whole, int)).mean() < 12
 
