@@ -164,6 +164,17 @@ def test_stored_style_vectors_give_the_same_regions_as_the_paintings(photo, feed
     assert np.abs(from_vectors - from_images).max() <= 1
 
 
+@pytest.mark.parametrize("name", ["magenta", "adain", "gatys"])
+def test_strength_applies_in_every_region(photo, lite, adain_method, gatys_method, name):
+    """At 30 % each half stays nearer the photo than at 100 %."""
+    method = {"magenta": lite, "adain": adain_method, "gatys": gatys_method}[name]
+    original = np.asarray(tensor2image(image2tensor(photo, SIZE)), int)
+    weak, full = (np.asarray(styled(photo, method, halves(photo), strength=strength), int) for strength in (0.3, 1.0))
+    for side in (0, 1):
+        assert (np.abs(sides(weak)[side] - sides(original)[side]).mean()
+                < np.abs(sides(full)[side] - sides(original)[side]).mean())
+
+
 def test_gatys_with_one_region_is_todays_result_within_rounding(photo, gatys_method):
     """One region's masked Gram matrices over the whole photo are the plain ones."""
     options = Options(max_size=SIZE, quality="draft")
