@@ -132,15 +132,17 @@ def _composited(method, content, style_inputs, regions, progress, run):
     """Each region's style run once over the whole content, the passes blended by the regions' shares.
 
     Kept regions get nothing here (:func:`_photo_kept` puts the photo there); a style
-    no region uses is not run.
+    no region uses, or only a region with no pixel, is not run.
     """
     shares = regions.weights((content.shape[2], content.shape[1]))
-    used = sorted({style for style in regions.styles if style is not None})
+    by_style = {}
+    for region, style in enumerate(regions.styles):
+        if style is not None and shares[region].any():
+            by_style[style] = by_style.get(style, 0.0) + shares[region]
     output = np.zeros(content.shape, np.float32)
-    for done, style in enumerate(used):
-        share = sum(shares[region] for region, chosen in enumerate(regions.styles) if chosen == style)
+    for done, (style, share) in enumerate(sorted(by_style.items(), key=lambda item: item[0])):
         passed = method.stylize(content, [(style_inputs[style][0], 1.0)],
-                                progress=_Part(progress, done, len(used)), **run)
+                                progress=_Part(progress, done, len(by_style)), **run)
         output += passed * share[None, :, :, None]
     return output
 
