@@ -1,0 +1,98 @@
+"""A clip sent as a transfer's content: checked with :func:`tfapp.video.probe`, stored with its first frame.
+
+The upload page and the API take a clip in the photo's field. Its first frame is
+stored as the transfer's ``content_image``, so every page, list and preview that
+shows a transfer's photo shows the clip's still; the clip itself is ``content_clip``.
+PyAV is imported only here and in :mod:`tfapp.video` (no OpenCV, no ML library).
+"""
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from PIL import Image, UnidentifiedImageError
+
+from . import video
+from .imaging import encode_png
+from .processing import ImageInput
+
+
+@dataclass
+class ClipInput:
+    """A checked clip to store: its file, its probed :class:`~tfapp.video.ClipInfo` and its first frame."""
+
+    input: ImageInput
+    info: video.ClipInfo
+    still: ImageInput
+
+
+def is_clip(upload):
+    """Whether an uploaded file is sent as a clip (a video container, or an animated GIF/WebP)."""
+    return video.looks_like_video(upload)
+
+
+def clip_from_upload(upload):
+    """The ClipInput of an uploaded clip; a ValidationError with the VideoError's code when it is refused."""
+    extension = os.path.splitext(upload.name or "")[1].lower()
+    with _local_path(upload) as path:
+        info, still = _checked(path)
+    upload.seek(0)
+    return ClipInput(ImageInput(upload, extension if extension in video.VIDEO_EXTENSIONS else ".mp4"), info, still)
+
+
+def clip_from_stored(field):
+    """The ClipInput of a stored clip (a re-run's); a ValidationError when it is missing or no longer allowed."""
+    try:
+        info, still = _checked(field.path)
+        with field.open("rb") as stored:
+            data = stored.read()
+    except OSError as error:
+        raise ValidationError("The clip of the transfer to re-run is missing; upload it again.",
+                              code="missing_file") from error
+    return ClipInput(ImageInput(ContentFile(data), os.path.splitext(field.name)[1]), info, still)
+
+
+def _checked(path):
+    try:
+        info = video.probe(path)
+        still = first_frame(path, info)
+    except video.VideoError as error:
+        raise ValidationError(str(error), code=error.code) from error
+    return info, ImageInput(ContentFile(encode_png(still)), ".png")
+
+
+def first_frame(path, info):
+    """The clip's first frame as an RGB image, upright (rotation applied), at the clip's size."""
+    try:
+        # Animated GIF and WebP: Pillow reads the first frame (FFmpeg has no animated WebP decoder).
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except (UnidentifiedImageError, OSError):
+        pass
+    import av
+
+    try:
+        with av.open(path) as container:
+            frame = next(container.decode(video=0)).to_image().convert("RGB")
+    except (av.FFmpegError, StopIteration) as error:
+        raise video.VideoError("This clip has no frame that could be decoded.", "no_frames") from error
+    if info.rotation % 360:
+        # The clip is shown turned clockwise by its rotation; Pillow turns counter-clockwise.
+        frame = frame.rotate(-info.rotation, expand=True)
+    return frame
+
+
+@contextmanager
+def _local_path(upload):
+    """A path on disk holding the upload: Django's temporary file, or a copy of one held in memory."""
+    if hasattr(upload, "temporary_file_path"):
+        yield upload.temporary_file_path()
+        return
+    upload.seek(0)
+    with tempfile.NamedTemporaryFile(suffix=os.path.splitext(upload.name or "")[1]) as copy:
+        for chunk in upload.chunks():
+            copy.write(chunk)
+        copy.flush()
+        yield copy.name
