@@ -3,7 +3,12 @@
 Bad clips get their VideoError's code and store nothing. The clips are made in code
 with PyAV (tests/clips.py): 64 x 48 px, a few frames at 10 fps, with an AAC track.
 """
+import os
+import shutil
+import signal
+
 import av
+import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -13,8 +18,8 @@ from tfapp import tasks
 from tfapp.models import Transfer
 from tfapp.processing import TransferProgress, run_transfer
 
-from .clips import moving_frames, write_clip
-from .conftest import make_image, media_files, upload
+from .clips import _write_tone, decoded_frames, moving_frames, write_clip
+from .conftest import CHROMIUM, STYLE_DIR, make_image, media_files, upload, wait_for
 from .test_api import auth, token  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.model]
@@ -116,7 +121,55 @@ def test_a_cancelled_clip_stops_at_its_next_frame_and_leaves_nothing(settings, t
     assert not transfer.result_clip
 
 
-BAD_CLIPS = {}
+def _named(name, data):
+    return SimpleUploadedFile(name, data, content_type="video/mp4")
+
+
+def _truncated(tmp_path, settings):
+    data = clip_file(tmp_path).read()
+    return _named("cut.mp4", data[:len(data) * 2 // 3])
+
+
+def _audio_only(tmp_path, settings):
+    path = tmp_path / "tone.m4a"
+    with av.open(str(path), "w", format="mp4") as output:
+        sound = output.add_stream("aac", rate=48000)
+        _write_tone(output, sound, 0.5)
+    return _named("tone.mp4", path.read_bytes())
+
+
+def _no_frames(tmp_path, settings):
+    path = tmp_path / "empty.mp4"
+    with av.open(str(path), "w", format="mp4") as output:
+        stream = output.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+    return _named("empty.mp4", path.read_bytes())
+
+
+def _one_pixel(tmp_path, settings):
+    frames = [np.full((1, 1, 3), 128 * (index % 2), np.uint8) for index in range(4)]
+    path = write_clip(tmp_path / "dot.mkv", frames, codec="ffv1", pixel_format="rgb24", container_format="matroska")
+    return _named("dot.mkv", path.read_bytes())
+
+
+def _over(setting, value):
+    def make(tmp_path, settings):
+        setattr(settings, setting, value)
+        return clip_file(tmp_path)
+    return make
+
+
+#: Each bad clip, made in code, and the code the form and the API refuse it with.
+BAD_CLIPS = {
+    "not a video": (lambda tmp_path, settings: _named("clip.mp4", b"plain text, not a video\n" * 40), "not_video"),
+    "truncated": (_truncated, "truncated"),
+    "audio only": (_audio_only, "no_video_stream"),
+    "zero frames": (_no_frames, "no_frames"),
+    "1x1": (_one_pixel, "too_small"),
+    "too long": (_over("NST_VIDEO_MAX_SECONDS", 0.3), "too_long"),
+    "too many frames": (_over("NST_VIDEO_MAX_FRAMES", 3), "too_many_frames"),
+    "too big a file": (_over("NST_VIDEO_MAX_BYTES", 1000), "too_big_file"),
+}
 
 
 @pytest.mark.parametrize("name", sorted(BAD_CLIPS))
@@ -131,3 +184,70 @@ def test_a_bad_clip_is_refused_with_its_code_and_stores_nothing(name, client, tm
     api = client.post("/api/transfers", {"content_image": content, "style_image": style()}, **auth(token))
     assert api.status_code in (400, 413) and api.json()["code"] == code and api.json()["field"] == "content_image"
     assert not Transfer.objects.exists() and media_files(isolated_storage) == []
+
+
+@pytest.mark.workers
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_clip_is_resumed_from_its_frames_and_ends_as_an_uninterrupted_run(
+        client, settings, workers, tmp_path, isolated_storage):
+    """SIGKILL half-way through a clip: the next attempt starts from the frames kept, and the MP4 equals one
+    made in a single attempt from the same clip; no frames folder remains."""
+    clip = clip_file(tmp_path, frames=KILLED_CLIP_FRAMES, size=(160, 120), audio=None)
+    victim = workers()
+    killed = _submit_clip(client, clip)
+    frames = isolated_storage / "transfers" / str(killed.public_id) / "work" / "frames"
+    wait_for(lambda: frames.is_dir() and len(list(frames.iterdir())) >= 5, timeout=120)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    kept = len(list(frames.iterdir()))
+    assert kept < KILLED_CLIP_FRAMES
+    workers()
+    wait_for(lambda: Transfer.objects.get(pk=killed.pk).status == Transfer.Status.DONE, timeout=180)
+    clip.seek(0)
+    whole = _submit_clip(client, clip)
+    wait_for(lambda: Transfer.objects.get(pk=whole.pk).status == Transfer.Status.DONE, timeout=180)
+    killed.refresh_from_db()
+    whole.refresh_from_db()
+    assert (killed.attempts, whole.attempts) == (2, 1)
+    resumed, uninterrupted = decoded_frames(killed.result_clip.path), decoded_frames(whole.result_clip.path)
+    assert len(resumed) == KILLED_CLIP_FRAMES
+    assert all((a == b).all() for a, b in zip(resumed, uninterrupted, strict=True))
+    assert not frames.parent.exists()
+
+
+KILLED_CLIP_FRAMES = 120
+
+
+def _submit_clip(client, clip):
+    response = client.post(reverse("tfapp:upload"), {"content_image": clip, "style_image": style()})
+    assert response.status_code == 302, response.context["form"].errors
+    return Transfer.objects.get(public_id=response["Location"].rstrip("/").split("/")[-1])
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM),
+                    reason=f"Chromium not installed at {CHROMIUM}")
+def test_upload_a_clip_in_chromium_and_play_the_result(live_server, browser, workers, tmp_path):
+    """A user drops a clip in the photo's field (the steadiness control appears), submits it, and plays the MP4."""
+    path = write_clip(tmp_path / "walk.mp4", moving_frames(96, 72, 8), fps=8, audio="aac")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(live_server.url)
+    assert page.locator("#id_consistency").is_hidden()
+    page.set_input_files("#id_content_image", str(path))
+    assert page.locator("#id_consistency").is_visible()
+    page.set_input_files("#id_style_image", str(STYLE_DIR / "starry_night.jpg"))
+    page.click("#submit-button")
+    page.wait_for_url("**/t/*/", timeout=60_000)
+    workers()
+    video = page.locator("#result-video")
+    video.wait_for(state="visible", timeout=120_000)
+    transfer = Transfer.objects.get()
+    assert video.get_attribute("poster") == transfer.result_image.url
+    # Chromium (Debian's, with its H.264 decoder) loads the MP4 and plays it, muted as autoplay rules ask.
+    page.evaluate("document.querySelector('#result-video').muted = true")
+    page.evaluate("document.querySelector('#result-video').play()")
+    page.wait_for_function("document.querySelector('#result-video').readyState >= 2", timeout=30_000)
+    page.wait_for_function("document.querySelector('#result-video').currentTime > 0", timeout=30_000)
+    assert page.evaluate("document.querySelector('#result-video').videoWidth") == transfer.result_width
+    assert page.evaluate("document.querySelector('#result-video').error") is None

@@ -1,10 +1,10 @@
 """Where a clip's job keeps its work: the finished frames, kept until the clip is done, and the MP4 it writes.
 
 A clip's transfer runs as every transfer does (:mod:`tfapp.processing`); the frames
-:func:`tfapp.video.stylize_clip` finishes are kept in ``transfers/<id>/frames/`` as
-they are made, so the attempt that follows a killed worker passes the same folder
-and resumes from them. The folder goes once the clip is done, failed, cancelled or
-deleted (:func:`remove_frames`). Frames and the MP4 are written by path, so the
+:func:`tfapp.video.stylize_clip` finishes are kept in its work folder,
+``transfers/<id>/work/``, as they are made, so the attempt that follows a killed
+worker passes the same folder and resumes from them. The folder goes once the clip is
+done, failed, cancelled or deleted (:func:`remove_frames`). Frames and the MP4 are written by path, so the
 media storage must be a local folder (Django's FileSystemStorage, the default).
 """
 import os
@@ -17,8 +17,8 @@ from . import video
 
 
 def frames_folder(transfer):
-    """The storage name of the folder a clip's finished frames are kept in."""
-    return f"transfers/{transfer.public_id}/frames"
+    """The storage name of the work folder a clip's finished frames are kept in."""
+    return f"transfers/{transfer.public_id}/work"
 
 
 def remove_frames(transfer):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from . import video
 from .imaging import encode_png
@@ -64,24 +64,16 @@ def _checked(path):
 
 
 def first_frame(path, info):
-    """The clip's first frame as an RGB image, upright (rotation applied), at the clip's size."""
-    try:
-        # Animated GIF and WebP: Pillow reads the first frame (FFmpeg has no animated WebP decoder).
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except (UnidentifiedImageError, OSError):
-        pass
-    import av
+    """The clip's first frame as the job will see it: an RGB image, upright, at the clip's display size."""
+    from . import clips
 
+    frames = clips.read_frames(path, (info.width, info.height), info.rotation, info.fps)
     try:
-        with av.open(path) as container:
-            frame = next(container.decode(video=0)).to_image().convert("RGB")
-    except (av.FFmpegError, StopIteration) as error:
-        raise video.VideoError("This clip has no frame that could be decoded.", "no_frames") from error
-    if info.rotation % 360:
-        # The clip is shown turned clockwise by its rotation; Pillow turns counter-clockwise.
-        frame = frame.rotate(-info.rotation, expand=True)
-    return frame
+        return Image.fromarray(next(frames))
+    except StopIteration as error:
+        raise video.VideoError("The clip has no frame that could be decoded.", "no_frames") from error
+    finally:
+        frames.close()
 
 
 @contextmanager

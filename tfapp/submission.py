@@ -32,7 +32,7 @@ MESSAGES = {
 }
 #: The error code for each control a method may refuse (see UnsupportedByEngine.control).
 UNSUPPORTED_CODES = {"blending": "blend_unsupported", "strength": "strength_unsupported",
-                     "preserve_colours": "colours_unsupported", "quality": "no_quality"}
+                     "preserve_colours": "colours_unsupported", "quality": "no_quality", "video": "video_unsupported"}
 
 
 def refusal(message, code=None, **params):
@@ -50,6 +50,8 @@ def check_method(name, style_count, options, photo=None, clip=None):
     method = engines.method_class(name)
     try:
         pipeline.check_controls(method, style_count, options)
+        if clip:
+            pipeline.check_video(method)
     except UnsupportedByEngine as error:
         raise refusal("unsupported", UNSUPPORTED_CODES[error.control], reason=str(error)) from error
     if photo:
@@ -58,16 +60,14 @@ def check_method(name, style_count, options, photo=None, clip=None):
 
 
 def clip_queue(method, options, clip):
-    """The queue a clip runs in, by its estimated time: the method's own queue when the estimate is within
-    that queue's time limit, else the slow queue when within its limit; refused when within neither."""
-    if not method.capabilities.video:
-        raise refusal("unsupported", "video_unsupported", reason=method.reasons["video"])
-    seconds = video.estimate_seconds(method, clip, options)
-    for queue in dict.fromkeys((method.queue, "slow")):
-        if seconds <= conf.job_time_limit(queue):
-            return queue
-    raise refusal("clip_too_slow", method=method.label, minutes=round(seconds / 60), frames=clip.frames,
-                  limit=round(conf.job_time_limit("slow") / 60))
+    """The queue a clip runs in (:func:`tfapp.video.queue_for`, by its estimated time); refused when the
+    estimate is over that queue's time limit."""
+    queue = video.queue_for(method, clip, options.quality, options.max_size)
+    seconds = video.estimate_seconds(method, clip, options.quality, options.max_size)
+    if seconds > conf.job_time_limit(queue):
+        raise refusal("clip_too_slow", method=method.label, minutes=round(seconds / 60), frames=clip.frames,
+                      limit=round(conf.job_time_limit(queue) / 60))
+    return queue
 
 
 def check_available(name):
