@@ -39,6 +39,8 @@ class Capabilities:
     style_input: bool = True
     #: Quality presets, fastest first (e.g. ``("draft", "standard", "fine")``); empty when it has none.
     qualities: tuple = ()
+    #: Stylizes a clip frame by frame (:mod:`tfapp.video`) in a time a clip can wait for.
+    video: bool = True
 
 
 class Progress:
