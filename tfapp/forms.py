@@ -229,6 +229,8 @@ class TransferForm(forms.Form):
             return self.clip.still
         if self.source:
             return submission.stored(self.source.content_image, "the transfer to re-run")
+        if self.has_error("content_image"):
+            return None  # refused already, with the reason
         self.add_error("content_image", ValidationError(self.fields["content_image"].error_messages["required"],
                                                         code="required"))
         return None
