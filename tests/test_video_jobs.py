@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from tfapp import tasks
+from tfapp import tasks, video
 from tfapp.models import Transfer
 from tfapp.processing import TransferProgress, run_transfer
 
@@ -252,3 +252,27 @@ def test_upload_a_clip_in_chromium_and_play_the_result(live_server, browser, wor
     page.wait_for_function("document.querySelector('#result-video').currentTime > 0", timeout=30_000)
     assert page.evaluate("document.querySelector('#result-video').videoWidth") == transfer.result_width
     assert page.evaluate("document.querySelector('#result-video').error") is None
+
+
+def test_a_clip_is_stored_without_its_location_and_keeps_its_rotation(post, tmp_path):
+    """A phone's clip says where it was filmed: the stored copy does not; it is still shown upright."""
+    filmed = write_clip(tmp_path / "filmed.mov", moving_frames(64, 48, FRAMES), fps=10, audio="aac", rotation=90,
+                        container_format="mov")
+    tagged = tmp_path / "tagged.mov"
+    with av.open(str(filmed)) as source, av.open(str(tagged), "w", format="mov") as target:
+        target.metadata["location"] = "+48.8584+002.2945/"
+        streams = {stream.index: target.add_stream_from_template(stream) for stream in source.streams}
+        for packet in source.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                target.mux(packet)
+    with av.open(str(tagged)) as clip:
+        assert clip.metadata["location"] == "+48.8584+002.2945/"
+    post(SimpleUploadedFile("tagged.mov", tagged.read_bytes(), content_type="video/quicktime"))
+    transfer = Transfer.objects.get()
+    stored = open(transfer.content_clip.path, "rb").read()
+    assert b"48.8584" not in stored and b"48.8584" in tagged.read_bytes()
+    assert video.probe(transfer.content_clip.path).rotation == 90
+    assert (transfer.content_width, transfer.content_height) == (48, 64)
+    assert transfer.status == Transfer.Status.DONE, transfer.error_message
+    assert (transfer.result_width, transfer.result_height) == (48, 64)

@@ -5,6 +5,7 @@ stored as the transfer's ``content_image``, so every page, list and preview that
 shows a transfer's photo shows the clip's still; the clip itself is ``content_clip``.
 PyAV is imported only here and in :mod:`tfapp.video` (no OpenCV, no ML library).
 """
+import io
 import os
 import tempfile
 from contextlib import contextmanager
@@ -34,12 +35,44 @@ def is_clip(upload):
 
 
 def clip_from_upload(upload):
-    """The ClipInput of an uploaded clip; a ValidationError with the VideoError's code when it is refused."""
-    extension = os.path.splitext(upload.name or "")[1].lower()
+    """The ClipInput of an uploaded clip, without its metadata; a ValidationError with the VideoError's code
+    when it is refused."""
     with _local_path(upload) as path:
         info, still = _checked(path)
-    upload.seek(0)
-    return ClipInput(ImageInput(upload, extension if extension in video.VIDEO_EXTENSIONS else ".mp4"), info, still)
+        try:
+            clip = without_metadata(path, os.path.splitext(upload.name or "")[1].lower())
+        except video.VideoError as error:
+            raise ValidationError(str(error), code=error.code) from error
+    return ClipInput(clip, info, still)
+
+
+def without_metadata(path, extension):
+    """The clip at ``path`` as an ImageInput with no metadata (a phone's clip says where it was filmed).
+
+    A video's pictures and sound are copied, not re-encoded, into a Matroska file,
+    which holds any codec and keeps the rotation; the container's and streams' tags
+    stay behind. An animated GIF or WebP is kept as it is (they carry no location).
+    """
+    if extension in video.ANIMATED_IMAGE_EXTENSIONS:
+        with open(path, "rb") as clip:
+            return ImageInput(ContentFile(clip.read()), extension)
+    import av
+
+    copy = io.BytesIO()
+    try:
+        with av.open(path, metadata_errors="ignore") as source, av.open(copy, "w", format="matroska") as target:
+            kept = [stream for stream in source.streams if stream.type in ("video", "audio")]
+            streams = {stream.index: target.add_stream_from_template(stream) for stream in kept}
+            for stream in streams.values():
+                stream.metadata.clear()
+            for packet in source.demux(*kept):
+                if packet.dts is not None:
+                    packet.stream = streams[packet.stream.index]
+                    target.mux(packet)
+    except (av.FFmpegError, ValueError) as error:
+        raise video.VideoError("The clip could not be stored: its streams do not fit a Matroska file.",
+                               "unsupported_codec") from error
+    return ImageInput(ContentFile(copy.getvalue()), ".mkv")
 
 
 def clip_from_stored(field):
