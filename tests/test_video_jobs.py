@@ -276,3 +276,25 @@ def test_a_clip_is_stored_without_its_location_and_keeps_its_rotation(post, tmp_
     assert (transfer.content_width, transfer.content_height) == (48, 64)
     assert transfer.status == Transfer.Status.DONE, transfer.error_message
     assert (transfer.result_width, transfer.result_height) == (48, 64)
+
+
+def test_edit_and_rerun_and_try_another_method_keep_the_clip(client, post, tmp_path, django_capture_on_commit_callbacks):
+    """A clip's re-run is a clip again; "Try another method" offers AdaIN and refuses Gatys with its reason."""
+    post(clip_file(tmp_path))
+    clip = Transfer.objects.get()
+    page = client.get(clip.get_absolute_url()).content.decode()
+    assert 'data-method="adain"' in page and "Gatys optimises each picture" in page
+    assert 'data-method="gatys"' in page.split("Gatys optimises each picture")[0].rsplit("<li", 1)[1]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("tfapp:try_method", args=[clip.public_id]), {"method": "adain"})
+        client.post(reverse("tfapp:upload"), {"source": clip.public_id, "consistency": "0.2"})
+    adain, rerun = Transfer.objects.exclude(pk=clip.pk).order_by("created_at")
+    assert (adain.method, rerun.method, rerun.consistency) == ("adain", "magenta", 0.2)
+    for transfer in (adain, rerun):
+        assert transfer.status == Transfer.Status.DONE, transfer.error_message
+        assert transfer.frames_total == FRAMES and transfer.inputs_id == clip.inputs_id
+        assert decoded(transfer.result_clip.path)[3] == FRAMES
+    refused = client.post(reverse("tfapp:try_method", args=[clip.public_id]), {"method": "gatys"}, follow=True)
+    assert "Gatys optimises each picture" in refused.content.decode()
+    assert Transfer.objects.count() == 3

@@ -86,7 +86,9 @@ def eta_seconds(transfer):
     except ModelUnavailable:
         return None
     width, height = result_size((transfer.content_width or 1, transfer.content_height or 1), transfer.max_size)
-    return max(0, round(method.estimate_seconds(width, height, transfer.quality or None) - elapsed))
+    # A clip: the method's time per frame, for each of its frames.
+    frames = transfer.frames_total or 1
+    return max(0, round(frames * method.estimate_seconds(width, height, transfer.quality or None) - elapsed))
 
 
 class _Waiters:
