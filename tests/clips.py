@@ -8,6 +8,8 @@ import fractions
 import av
 import numpy as np
 
+MILLISECOND = fractions.Fraction(1, 1000)
+
 
 def scene(width, height, seed=0):
     """A textured RGB scene (``uint8`` ``[height, width, 3]``): blobs of colour over stripes, with edges to follow."""
@@ -33,11 +35,12 @@ def moving_frames(width, height, count, shift=(2, 1), seed=0):
 
 
 def write_clip(path, frames, fps=10, codec="libx264", audio=None, rotation=0, container_format=None,
-               pixel_format="yuv420p"):
+               pixel_format="yuv420p", times=None):
     """Write ``frames`` (``uint8`` RGB arrays) to ``path``; ``audio`` is None or a codec name ("aac", "mp3", "libopus").
 
     The audio is a 440 Hz tone as long as the picture; ``rotation`` sets the display matrix
-    (degrees counter-clockwise), as phones record portrait clips. Returns ``path``.
+    (degrees counter-clockwise), as phones record portrait clips; ``times`` (seconds, one
+    per frame) makes the frame rate variable. Returns ``path``.
     """
     frames = list(frames)
     height, width = frames[0].shape[:2]
@@ -47,17 +50,23 @@ def write_clip(path, frames, fps=10, codec="libx264", audio=None, rotation=0, co
         if rotation:
             video.set_display_rotation(rotation)
         sound = output.add_stream(audio, rate=48000) if audio else None
-        for frame in frames:
-            for packet in video.encode(av.VideoFrame.from_ndarray(frame, "rgb24")):
+        if times:
+            video.codec_context.time_base = video.time_base = MILLISECOND
+        for index, frame in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(frame, "rgb24")
+            if times:
+                picture.pts, picture.time_base = round(times[index] * 1000), MILLISECOND
+            for packet in video.encode(picture):
                 output.mux(packet)
         for packet in video.encode():
             output.mux(packet)
         if sound:
-            _write_tone(output, sound, len(frames) / fps)
+            write_tone(output, sound, len(frames) / fps)
     return path
 
 
-def _write_tone(output, sound, seconds):
+def write_tone(output, sound, seconds):
+    """Encode ``seconds`` of a 440 Hz tone into the audio stream ``sound`` of ``output``."""
     rate = sound.codec_context.sample_rate
     samples = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(rate * seconds)) / rate)).astype(np.float32)
     chunk = sound.codec_context.frame_size or 1024

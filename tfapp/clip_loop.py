@@ -1,4 +1,4 @@
-"""The frame loop of :func:`tfapp.video.stylize_clip`: decode, stylize, smooth, keep, encode — one frame at a time.
+"""The frame loop of :func:`tfapp.video.stylize_clip`: decode, stylize, smooth and keep each frame, then encode.
 
 Only workers and the command line import it (it loads OpenCV). A finished frame is
 kept as a PNG in the work folder before the encoder sees it; on a second call the
@@ -32,27 +32,38 @@ class ClipLoop:
         self._latest = None
 
     def run(self, src, dst, info, size):
-        """Write the clip ``src`` (described by ``info``) stylized at ``size`` to ``dst``; returns a ClipResult."""
-        partial = dst.with_name(f".{dst.name}.partial.mp4")
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        """Write the clip ``src`` (described by ``info``) stylized at ``size`` to ``dst``; returns a ClipResult.
+
+        Every frame is finished and kept before the first is encoded: x264 fed while a
+        network runs in the same process was seen to choose differently than fed from
+        the kept frames afterwards, and a resumed run must give the very same video.
+        """
         rate = _rate(info)
         count = resumed = 0
-        try:
-            with clips.Writer(partial, size, rate, src if info.has_audio else None) as writer:
-                previous_input = previous_output = None
-                for index, frame in enumerate(self._timed(clips.read_frames(src, size, info.rotation, rate), "decode")):
-                    output, reused = self._finished(index, frame, previous_input, previous_output)
-                    self._timed_call("encode", writer.write, output)
-                    previous_input, previous_output, self._latest = frame, output, output
-                    count, resumed = index + 1, resumed + reused
-                    self._report(count, info.frames)
-            os.replace(partial, dst)
-        finally:
-            partial.unlink(missing_ok=True)
+        previous_input = previous_output = None
+        for index, frame in enumerate(self._timed(clips.read_frames(src, size, info.rotation, rate), "decode")):
+            output, reused = self._finished(index, frame, previous_input, previous_output)
+            previous_input, previous_output, self._latest = frame, output, output
+            count, resumed = index + 1, resumed + reused
+            self._report(count, info.frames)
+        self._timed_call("encode", self._encode, src if info.has_audio else None, dst, size, rate, count)
         with Image.open(self._kept(count // 2)) as kept:
             poster = kept.convert("RGB")
         return ClipResult(frames=count, fps=float(rate), width=size[0], height=size[1], poster=poster,
                           seconds=dict(self._seconds), resumed_frames=resumed, scene_cuts=self._smoother.scene_cuts)
+
+    def _encode(self, sound_from, dst, size, rate, count):
+        """The kept frames as an MP4 at ``dst``, written under another name and renamed once complete."""
+        partial = dst.with_name(f".{dst.name}.partial.mp4")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with clips.Writer(partial, size, rate, sound_from) as writer:
+                for index in range(count):
+                    with Image.open(self._kept(index)) as kept:
+                        writer.write(np.asarray(kept.convert("RGB")))
+            os.replace(partial, dst)
+        finally:
+            partial.unlink(missing_ok=True)
 
     def _finished(self, index, frame, previous_input, previous_output):
         """Frame ``index`` finished: read back when an earlier run kept it, else stylized, smoothed and kept."""

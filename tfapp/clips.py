@@ -19,8 +19,10 @@ from .exceptions import VideoError
 SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"GIF8"), (8, b"WEBP"))
 #: Audio codecs an MP4 holds as they are; others are re-encoded to AAC.
 MP4_AUDIO = ("aac", "mp3")
-#: x264's constant quality (lower is better; 18-23 looks like the source) and speed preset.
-H264_OPTIONS = {"crf": "20", "preset": "veryfast"}
+#: x264's constant quality (lower is better; 18-23 looks like the source) and speed preset; one
+#: thread, because x264's choices depend on its thread count and a clip resumed on another
+#: machine must come out the same.
+H264_OPTIONS = {"crf": "20", "preset": "veryfast", "threads": "1"}
 AAC_RATE = 48000
 AAC_BITRATE = 160_000
 
@@ -117,7 +119,7 @@ def read_frames(path, size, rotation, rate):
     """
     width, height = size
     coded = (height, width) if rotation in (90, 270) else (width, height)
-    next_slot, start = 0, None
+    next_slot, start, previous = 0, None, None
     with av.open(str(path), metadata_errors="ignore") as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -129,9 +131,10 @@ def read_frames(path, size, rotation, rate):
                 continue
             picture = np.rot90(frame.to_ndarray(width=coded[0], height=coded[1], format="rgb24",
                                                 interpolation="AREA"), rotation // 90)
-            picture = np.ascontiguousarray(picture)
-            for _ in range(slot - next_slot + 1):
-                yield picture
+            for _ in range(slot - next_slot):
+                yield previous  # a gap: the last frame stays on screen until this one's time
+            previous = np.ascontiguousarray(picture)
+            yield previous
             next_slot = slot + 1
 
 
