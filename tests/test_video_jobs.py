@@ -18,7 +18,7 @@ from tfapp import tasks, video
 from tfapp.models import Transfer
 from tfapp.processing import TransferProgress, run_transfer
 
-from .clips import _write_tone, decoded_frames, moving_frames, write_clip
+from .clips import decoded_frames, moving_frames, write_clip, write_tone
 from .conftest import CHROMIUM, STYLE_DIR, make_image, media_files, upload, wait_for
 from .test_api import auth, token  # noqa: F401  (the fixture)
 
@@ -134,8 +134,21 @@ def _audio_only(tmp_path, settings):
     path = tmp_path / "tone.m4a"
     with av.open(str(path), "w", format="mp4") as output:
         sound = output.add_stream("aac", rate=48000)
-        _write_tone(output, sound, 0.5)
+        write_tone(output, sound, 0.5)
     return _named("tone.mp4", path.read_bytes())
+
+
+def _no_frames(tmp_path, settings):
+    path = tmp_path / "empty.mkv"
+    with av.open(str(path), "w") as output:
+        stream = output.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        write_tone(output, output.add_stream("aac", rate=48000), 0.5)
+    return _named("empty.mkv", path.read_bytes())
+
+
+def _unknown_codec(tmp_path, settings):
+    return _named("unknown.mp4", clip_file(tmp_path).read().replace(b"avc1", b"zzzz"))
 
 
 def _one_pixel(tmp_path, settings):
@@ -156,6 +169,8 @@ BAD_CLIPS = {
     "not a video": (lambda tmp_path, settings: _named("clip.mp4", b"plain text, not a video\n" * 40), "not_video"),
     "truncated": (_truncated, "truncated"),
     "audio only": (_audio_only, "no_video_stream"),
+    "zero frames": (_no_frames, "no_frames"),
+    "unknown codec": (_unknown_codec, "unsupported_codec"),
     "1x1": (_one_pixel, "too_small"),
     "too long": (_over("NST_VIDEO_MAX_SECONDS", 0.3), "too_long"),
     "too many frames": (_over("NST_VIDEO_MAX_FRAMES", 3), "too_many_frames"),
@@ -183,7 +198,7 @@ def test_a_worker_killed_mid_clip_is_resumed_from_its_frames_and_ends_as_an_unin
         client, settings, workers, tmp_path, isolated_storage):
     """SIGKILL half-way through a clip: the next attempt starts from the frames kept, and its MP4 shows the
     frames of one made in a single attempt from the same clip; no frames folder remains."""
-    clip = clip_file(tmp_path, frames=KILLED_CLIP_FRAMES, size=(160, 120), audio=None)
+    clip = clip_file(tmp_path, frames=KILLED_CLIP_FRAMES, size=(128, 96), audio=None)
     victim = workers()
     killed = _submit_clip(client, clip)
     frames = isolated_storage / "transfers" / str(killed.public_id) / "work" / "frames"
@@ -212,7 +227,7 @@ def test_a_worker_killed_mid_clip_is_resumed_from_its_frames_and_ends_as_an_unin
     assert not frames.parent.exists()
 
 
-KILLED_CLIP_FRAMES = 120
+KILLED_CLIP_FRAMES = 80
 
 
 def psnr(a, b):
