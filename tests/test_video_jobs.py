@@ -10,17 +10,17 @@ import signal
 import av
 import numpy as np
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
 from tfapp import tasks, video
-from tfapp.models import Transfer
+from tfapp.models import ApiToken, Transfer
 from tfapp.processing import TransferProgress, run_transfer
 
 from .clips import decoded_frames, moving_frames, write_clip, write_tone
 from .conftest import CHROMIUM, STYLE_DIR, make_image, media_files, upload, wait_for
-from .test_api import auth, token  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.model]
 
@@ -31,6 +31,16 @@ def clip_file(tmp_path, name="clip.mp4", frames=FRAMES, size=(64, 48), audio="aa
     """A clip written with PyAV, as a browser uploads it."""
     path = write_clip(tmp_path / name, moving_frames(*size, frames), fps=10, audio=audio, **options)
     return SimpleUploadedFile(name, path.read_bytes(), content_type="video/mp4")
+
+
+@pytest.fixture
+def token():
+    """A user's personal API token."""
+    return ApiToken.issue(User.objects.create_user("ada", password="pw-for-tests"), "tests")[1]
+
+
+def auth(key):
+    return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
 
 
 def style():
@@ -293,7 +303,8 @@ def test_a_clip_is_stored_without_its_location_and_keeps_its_rotation(post, tmp_
     assert (transfer.result_width, transfer.result_height) == (48, 64)
 
 
-def test_edit_and_rerun_and_try_another_method_keep_the_clip(client, post, tmp_path, django_capture_on_commit_callbacks):
+def test_edit_and_rerun_and_try_another_method_keep_the_clip(client, post, tmp_path,
+                                                             django_capture_on_commit_callbacks):
     """A clip's re-run is a clip again; "Try another method" offers AdaIN and refuses Gatys with its reason."""
     post(clip_file(tmp_path))
     clip = Transfer.objects.get()

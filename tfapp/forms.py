@@ -126,8 +126,9 @@ class TransferForm(forms.Form):
     from that transfer, which is how "re-run with changes" works.
     """
 
-    content_image = ContentUploadField(label="Photo or clip", required=False,
-                                       help_text="The picture to repaint, or a clip (MP4, MOV, WebM, MKV, animated GIF).")
+    content_image = ContentUploadField(
+        label="Photo or clip", required=False,
+        help_text="The picture to repaint, or a clip (MP4, MOV, WebM, MKV, animated GIF).")
     method = forms.ChoiceField(label="Method", required=False, help_text="How the photo is repainted.")
     quality = forms.ChoiceField(label="Quality", required=False,
                                 help_text="More iterations at more scales: finer, and slower.")
