@@ -324,3 +324,21 @@ def test_edit_and_rerun_and_try_another_method_keep_the_clip(client, post, tmp_p
     refused = client.post(reverse("tfapp:try_method", args=[clip.public_id]), {"method": "gatys"}, follow=True)
     assert "Gatys optimises each picture" in refused.content.decode()
     assert Transfer.objects.count() == 3
+
+
+def test_an_animated_gif_is_a_clip_and_a_still_gif_a_photo(post, tmp_path, admin_client):
+    """An animated GIF becomes an MP4 of its frames; a one-frame GIF stays a photo. The admin shows the clip."""
+    frames = [Image.fromarray(frame) for frame in moving_frames(64, 48, FRAMES)]
+    animated = tmp_path / "wave.gif"
+    frames[0].save(animated, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    post(SimpleUploadedFile("wave.gif", animated.read_bytes(), content_type="image/gif"))
+    clip = Transfer.objects.get()
+    assert clip.is_clip and clip.status == Transfer.Status.DONE, clip.error_message
+    assert decoded(clip.result_clip.path)[:4] == ("h264", "yuv420p", 10, FRAMES)
+
+    post(upload("still.gif", make_image((64, 48)), "GIF", "image/gif"))
+    photo = Transfer.objects.exclude(pk=clip.pk).get()
+    assert not photo.is_clip and photo.result_image.name.endswith(".png") and not photo.frames_total
+
+    admin = admin_client.get(reverse("admin:tfapp_transfer_change", args=[clip.pk])).content.decode()
+    assert clip.result_clip.name in admin and clip.content_clip.name in admin
