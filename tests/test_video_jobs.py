@@ -262,6 +262,11 @@ def test_upload_a_clip_in_chromium_and_play_the_result(live_server, browser, wor
     assert page.locator("#id_consistency").is_hidden()
     page.set_input_files("#id_content_image", str(path))
     assert page.locator("#id_consistency").is_visible()
+    # Gatys cannot paint a clip: choosing it says why, beside the clip's control.
+    page.check("#id_method_gatys")
+    assert "Gatys optimises each picture" in page.locator("[data-reason-for='video']").inner_text()
+    page.check("#id_method_magenta")
+    assert page.locator("[data-reason-for='video']").is_hidden()
     page.set_input_files("#id_style_image", str(STYLE_DIR / "starry_night.jpg"))
     page.click("#submit-button")
     page.wait_for_url("**/t/*/", timeout=60_000)
