@@ -137,7 +137,7 @@ def warping_error(inputs, outputs):
     output back along the optical flow of the *input* frames, ``M`` marks the pixels that
     flow follows (the forward-backward and colour checks of :mod:`tfapp.consistency`),
     RGB in [0, 1]. Returns the mean over pairs. The flow is DIS's finer "medium" preset,
-    not the ultrafast one the product smooths with, so the measure is not the method's own.
+    not the "fast" one the product smooths with, so the measure is not the method's own.
     """
     import cv2
 
