@@ -10,9 +10,13 @@ objective is ``vgg.objective`` (style loss, content loss) at 512 px. Printed:
   same number of VGG evaluations and about the same time;
 - Magenta (the lite engine) on the same pair;
 - peak memory at 1024 px with standard's iterations at the finest scale and one at
-  each coarser one (the peak is set by the finest scale).
+  each coarser one (the peak is set by the finest scale);
+- with ``--bf16``, instead of the presets above, each preset in both precisions (``NST_PRECISION=f32`` and ``bf16``:
+  the VGG-19's convolutions in bfloat16), and how far bf16's losses are from f32's, on
+  each ``--pairs`` photo and painting (bf16 is the default only on CPUs with native BF16).
 
     python bench/gatys.py [--qualities draft standard fine] [--no-lbfgs] [--no-1024]
+                          [--bf16 [--pairs astronaut.png:starry_night.jpg chelsea.png:the_scream.jpg]]
 """
 import argparse
 import json
@@ -51,6 +55,8 @@ def run_case(case):
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nst_site.settings.development")
+    # The losses below are measured in f32 whatever precision the method ran in.
+    os.environ["NST_PRECISION"] = case.get("precision", "f32")
     django.setup()
     import tensorflow as tf
     from PIL import Image
@@ -60,13 +66,15 @@ def run_case(case):
 
     side = case.get("side", SIDE)
     # astronaut.png is 512 px; image2tensor never enlarges, so larger sides are resized here.
-    photo = image2tensor(Image.open(CONTENT / "astronaut.png").resize((side, side), Image.Resampling.LANCZOS))
-    painting = style2tensor(Image.open(STYLE / "starry_night.jpg"), STYLE_SIDE)
+    photo_name, painting_name = case.get("pair", "astronaut.png:starry_night.jpg").split(":")
+    photo = Image.open(CONTENT / photo_name).convert("RGB")
+    photo = image2tensor(photo.resize((side, round(side * photo.height / photo.width)), Image.Resampling.LANCZOS))
+    painting = style2tensor(Image.open(STYLE / painting_name), STYLE_SIDE)
     started = time.perf_counter()
     if case["method"] == "magenta":
         from tfapp.engines.lite import LiteEngine
 
-        result, per_iteration = LiteEngine(LITE_DIR).stylize(photo, painting), {}
+        result, per_iteration = LiteEngine(LITE_DIR).stylize(photo, [(painting, 1.0)]), {}
     else:
         method = gatys.GatysMethod(VGG_WEIGHTS)
         schedule = gatys.Schedule(tuple(case["iterations"]), case["optimiser"], case.get("resolution", 1.0))
@@ -75,10 +83,10 @@ def run_case(case):
         per_iteration = {f"{h}x{w}": round(sum(s) / len(s), 2) for (h, w), s in timings.seconds.items()}
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    style, content = vgg.objective(vgg.VGG19(VGG_WEIGHTS), tf.constant(result),
+    style, content = vgg.objective(vgg.VGG19(VGG_WEIGHTS, "f32"), tf.constant(result),
                                    tf.constant(photo), [(tf.constant(painting), 1.0)])
-    return {"seconds": round(seconds, 1), "peak_mb": round(peak_mb), "style": round(style, 3),
-            "content": round(content, 3), "per_iteration": per_iteration}
+    return {"seconds": round(seconds, 1), "peak_mb": round(peak_mb), "style": round(style, 5),
+            "content": round(content, 5), "per_iteration": per_iteration}
 
 
 def in_fresh_process(case):
@@ -92,11 +100,31 @@ def line(name, figures):
             f"  content {figures['content']:>7.3f}  {figures['per_iteration'] or ''}")
 
 
+def compare_precisions(qualities, pairs):
+    """Each quality on each pair in f32 and in bf16, one after the other, with bf16's differences."""
+    from tfapp.engines.gatys import QUALITIES
+
+    for pair in pairs:
+        for quality in qualities:
+            case = {"method": "gatys", "iterations": list(QUALITIES[quality].iterations), "optimiser": "adam",
+                    "resolution": QUALITIES[quality].resolution, "pair": pair}
+            f32 = in_fresh_process({**case, "precision": "f32"})
+            bf16 = in_fresh_process({**case, "precision": "bf16"})
+            print(line(f"{pair} {quality} f32", f32), flush=True)
+            print(line(f"{pair} {quality} bf16", bf16), flush=True)
+            print(f"{'':<34} bf16 / f32: time {bf16['seconds'] / f32['seconds']:.2f}x, style "
+                  f"{bf16['style'] / f32['style'] - 1:+.1%}, content {bf16['content'] / f32['content'] - 1:+.1%}",
+                  flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--qualities", nargs="*", default=["draft", "standard", "fine"])
     parser.add_argument("--no-lbfgs", action="store_true", help="skip L-BFGS over each quality's schedule")
     parser.add_argument("--no-1024", action="store_true")
+    parser.add_argument("--bf16", action="store_true", help="each quality also in bf16, with its loss differences")
+    parser.add_argument("--pairs", nargs="*", default=["astronaut.png:starry_night.jpg"],
+                        help="PHOTO:PAINTING names in ../shared/images for the bf16 comparison")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     print_host()
@@ -108,7 +136,9 @@ def main():
     print(f"astronaut.png at {SIDE} px, starry_night.jpg seen at {STYLE_SIDE} px; load: {os.getloadavg()}")
     print(f"{'case':<34} {'time':>10} {'peak RSS':>10}  objective at {SIDE} px  seconds/iteration by scale")
     print(line("magenta (lite)", in_fresh_process({"method": "magenta"})), flush=True)
-    for quality in arguments.qualities:
+    if arguments.bf16:
+        compare_precisions(arguments.qualities, arguments.pairs)
+    for quality in [] if arguments.bf16 else arguments.qualities:
         schedule = QUALITIES[quality]
         for optimiser in ("adam",) if arguments.no_lbfgs else ("adam", "lbfgs"):
             case = {"method": "gatys", "iterations": list(schedule.iterations), "optimiser": optimiser,

@@ -1,9 +1,11 @@
 """Transfers as background jobs: queueing, status, retries and recovery, within one process."""
+import os
+import sqlite3
 from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -11,7 +13,7 @@ from PIL import Image
 
 from tfapp import jobs, processing, tasks
 from tfapp.changes import DatabaseChanges
-from tfapp.management.commands.worker import QueueWorker
+from tfapp.management.commands.worker import LOCKED, QueueWorker
 from tfapp.imaging import THUMBNAIL_SIZE
 from tfapp.models import Transfer
 from tfapp.pipeline import Options
@@ -292,6 +294,26 @@ def test_database_queue_worker_survives_losing_the_database(settings, monkeypatc
     transfer.refresh_from_db()
     assert transfer.status == Transfer.Status.DONE
     assert "Could not look at the queue" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("os.environ.get('DATABASE_URL')", reason="SQLite's write lock")
+def test_a_worker_does_not_sleep_on_a_write_lock_another_process_holds(settings):
+    """While another process writes, claiming answers LOCKED at once (the loop retries every ms); then it claims."""
+    settings.TASKS = DATABASE_QUEUE
+    transfer = make_transfer(run=False)
+    tasks.enqueue_transfer(transfer.pk)
+    worker = QueueWorker(queue_names=["default"], interval=0.01, batch=False, backend_name="default",
+                         startup_delay=False, max_tasks=1, worker_id="test", excluded_queue_names=[])
+    other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        assert worker._claim_next() is LOCKED
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    claimed = worker._claim_next()
+    assert claimed.args_kwargs["args"] == [transfer.pk] and claimed.worker_ids == ["test"]
 
 
 @pytest.mark.parametrize("options", [

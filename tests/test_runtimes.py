@@ -215,3 +215,14 @@ def test_downscaled_keeps_the_aspect_and_the_mean():
     assert small.shape == (1, 150, 100, 3) and small.dtype == np.float32
     assert np.allclose(small.mean(axis=(1, 2)), content.mean(axis=(1, 2)), atol=1e-3)
     assert tiling.downscaled(content, 300) is content
+
+
+def test_the_gatys_estimate_follows_its_precision(settings):
+    """With NST_PRECISION=bf16 on a CPU with native BF16, the page promises Gatys about half the time."""
+    from tfapp.methods.gatys import BF16_SHARE, Gatys
+
+    settings.NST_PRECISION = "f32"
+    exact = Gatys.estimate_seconds(512, 512)
+    settings.NST_PRECISION = "bf16"
+    expected = exact * BF16_SHARE if host.has_native_bf16() else exact
+    assert Gatys.estimate_seconds(512, 512) == pytest.approx(expected, abs=0.1)

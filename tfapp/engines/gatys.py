@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from .. import conf
+from .. import conf, runtime_choice
 from ..methods.gatys import DEFAULT_QUALITY, Gatys
 from . import vgg
 from .optimisers import OPTIMISERS
@@ -130,7 +130,8 @@ class GatysMethod(Gatys):
 
     def __init__(self, weights_path=None):
         _use_threads(conf.engine_threads())
-        self._vgg = vgg.shared_vgg() if weights_path is None else vgg.VGG19(weights_path)
+        precision = runtime_choice.tensorflow_precision()
+        self._vgg = vgg.shared_vgg(precision) if weights_path is None else vgg.VGG19(weights_path, precision)
         signature = [tf.TensorSpec([1, None, None, 3], tf.float32),
                      {layer: tf.TensorSpec([1, None, None, None], tf.float32) for layer in CONTENT_LAYER_WEIGHTS},
                      {layer: tf.TensorSpec([1, None, None], tf.float32) for layer in vgg.STYLE_LAYERS},

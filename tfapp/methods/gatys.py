@@ -4,7 +4,7 @@ The engine, the optimisation itself, is :mod:`tfapp.engines.gatys`.
 """
 from django.core.checks import Warning
 
-from .. import conf
+from .. import conf, runtime_choice
 from ..exceptions import ModelUnavailable
 from .base import Capabilities, Method
 
@@ -27,6 +27,10 @@ ESTIMATES = {
     "standard": (3.89, 68.5, 2.9),
     "fine": (1.85, 130.4, 2.7),
 }
+
+#: The share of that time with ``NST_PRECISION=bf16`` on a CPU with native BF16: 0.38-0.47 at
+#: the standard quality on three pairs at 512 px in ``bench/gatys.py --bf16`` (AVX-512 BF16 + AMX host), rounded up.
+BF16_SHARE = 0.5
 
 
 class Gatys(Method):
@@ -64,10 +68,11 @@ class Gatys(Method):
 
     @classmethod
     def estimate_fit(cls, quality=None):
-        """The measured time model of ``quality``: see :data:`ESTIMATES`."""
+        """The measured time model of ``quality``: see :data:`ESTIMATES` (and :data:`BF16_SHARE`)."""
         if quality is not None and quality not in QUALITIES:
             raise ValueError(f"Gatys has no quality {quality!r}; it has {', '.join(QUALITIES)}.")
-        return ESTIMATES[quality or DEFAULT_QUALITY]
+        share = BF16_SHARE if runtime_choice.tensorflow_precision() == "bf16" else 1.0
+        return tuple(round(value * share, 3) for value in ESTIMATES[quality or DEFAULT_QUALITY])
 
     @classmethod
     def estimate_seconds(cls, width, height, quality=None):

@@ -3,9 +3,10 @@ import logging
 import os
 import threading
 import time
+from contextlib import contextmanager
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, OperationalError, close_old_connections, connection
+from django.db import DatabaseError, OperationalError, close_old_connections, connection, connections
 from django_tasks import task_backends
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.management.commands.db_worker import Worker
@@ -107,6 +108,13 @@ class QueueWorker(Worker):
                 if changes.happened() or time.monotonic() - looked_at >= self.LOOK_AT_LEAST_EVERY:
                     looked_at = time.monotonic()
                     task_result = self._claim_next()
+                    if task_result is LOCKED:
+                        # Another process is writing (a web request saving its session just after
+                        # queueing, say). SQLite's own busy wait sleeps 1, 2, 5, 10… ms between
+                        # tries; trying again every millisecond claims the task as soon as it can.
+                        time.sleep(0.001)
+                        looked_at = -self.LOOK_AT_LEAST_EVERY
+                        continue
                     if task_result is not None:
                         self.run_task(task_result)
                         close_old_connections()
@@ -124,18 +132,39 @@ class QueueWorker(Worker):
             bell.wait(self.interval)
 
     def _claim_next(self):
-        """The next ready task, claimed for this worker; None when there is none (or the queue is locked)."""
+        """The next ready task, claimed for this worker; None when there is none; LOCKED while another writes."""
         tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name, queue_name__in=self.queue_names)
-        with exclusive_transaction(tasks.db):
-            try:
+        try:
+            with _without_busy_wait(tasks.db), exclusive_transaction(tasks.db):
                 task_result = tasks.get_locked()
-            except OperationalError as error:
-                if is_locked_database_exception(error):
-                    return None
-                raise
-            if task_result is not None:
-                task_result.claim(self.worker_id)
+                if task_result is not None:
+                    task_result.claim(self.worker_id)
+        except OperationalError as error:
+            if is_locked_database_exception(error):
+                return LOCKED
+            raise
         return task_result
+
+
+#: What :meth:`QueueWorker._claim_next` returns while another connection holds the write lock.
+LOCKED = object()
+
+
+@contextmanager
+def _without_busy_wait(alias):
+    """On SQLite, fail at once instead of waiting when the database is locked (the caller tries again)."""
+    database = connections[alias]
+    if database.vendor != "sqlite":
+        yield
+        return
+    with database.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 0")
+    try:
+        yield
+    finally:
+        with database.cursor() as cursor:
+            # The configured wait (Django's ``timeout`` option, in seconds; Python's default is 5).
+            cursor.execute(f"PRAGMA busy_timeout = {int(database.settings_dict['OPTIONS'].get('timeout', 5) * 1000)}")
 
 
 def run_rq_worker(queue_names, max_tasks):
