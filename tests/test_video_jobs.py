@@ -347,3 +347,16 @@ def test_an_animated_gif_is_a_clip_and_a_still_gif_a_photo(post, tmp_path, admin
 
     admin = admin_client.get(reverse("admin:tfapp_transfer_change", args=[clip.pk])).content.decode()
     assert clip.result_clip.name in admin and clip.content_clip.name in admin
+
+
+def test_a_failed_clip_leaves_neither_frames_nor_a_result(settings, tmp_path, client, isolated_storage):
+    """A clip over its queue's time limit fails with the reason; its kept frames and MP4 are deleted."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "slow"]}}
+    client.post(reverse("tfapp:upload"), {"content_image": clip_file(tmp_path), "style_image": style()})
+    transfer = Transfer.objects.get()
+    settings.NST_JOB_TIME_LIMIT = 0.001  # lowered after it was accepted: it finishes, too late
+    run_transfer(transfer.pk)
+    transfer.refresh_from_db()
+    assert transfer.status == Transfer.Status.FAILED and "limit" in transfer.error_message
+    assert not transfer.result_clip and not transfer.result_image
+    assert media_files(isolated_storage) == sorted(field.name for field in transfer.files())

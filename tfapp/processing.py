@@ -152,13 +152,13 @@ def _attempt(transfer, progress):
         _remove_frames_unless_retried(transfer)
     except StyleTransferError as error:
         logger.warning("Transfer %s failed: %s", transfer.public_id, error)
-        _fail(transfer, str(error))
+        _fail(transfer, str(error), progress)
     except MemoryError:
         logger.warning("Transfer %s ran out of memory.", transfer.public_id)
-        _fail(transfer, OUT_OF_MEMORY)
+        _fail(transfer, OUT_OF_MEMORY, progress)
     except Exception:
         logger.exception("Transfer %s failed unexpectedly.", transfer.public_id)
-        _fail(transfer, UNEXPECTED_ERROR)
+        _fail(transfer, UNEXPECTED_ERROR, progress)
     return None
 
 
@@ -267,11 +267,12 @@ def _write_preview(rows, field, name, image):
         field.storage.delete(field.name)
 
 
-def _fail(transfer, message):
+def _fail(transfer, message, progress):
+    """Record the failure; the result files, the previews and a clip's kept frames go."""
     _delete_result_file(transfer)
-    if transfer.is_clip:
-        clip_jobs.remove_frames(transfer)
+    progress.discard()
     _record(transfer, Transfer.Status.FAILED, error_message=message, progress=None, preview_image="")
+    _remove_frames_unless_retried(transfer)
 
 
 def _record(transfer, status, **fields):
