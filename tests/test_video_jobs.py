@@ -360,3 +360,17 @@ def test_a_failed_clip_leaves_neither_frames_nor_a_result(settings, tmp_path, cl
     assert transfer.status == Transfer.Status.FAILED and "limit" in transfer.error_message
     assert not transfer.result_clip and not transfer.result_image
     assert media_files(isolated_storage) == sorted(field.name for field in transfer.files())
+
+
+def test_deleting_a_clip_deletes_its_kept_frames_and_folder(post, client, tmp_path, isolated_storage,
+                                                            django_capture_on_commit_callbacks):
+    """Frames a killed attempt kept go with the transfer, and so does its folder."""
+    post(clip_file(tmp_path))
+    transfer = Transfer.objects.get()
+    frames = isolated_storage / "transfers" / str(transfer.public_id) / "work" / "frames"
+    frames.mkdir(parents=True)
+    (frames / "000000.png").write_bytes(b"a frame a killed attempt kept")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("tfapp:delete", args=[transfer.public_id]))
+    assert not Transfer.objects.exists()
+    assert media_files(isolated_storage) == [] and not frames.parent.parent.exists()
