@@ -236,6 +236,19 @@ def test_other_settings_do_not_reuse_kept_frames(clip, painting, tmp_path):
     assert result.resumed_frames == 0
 
 
+@pytest.mark.model
+@pytest.mark.parametrize("method", ["magenta", "adain"])
+def test_the_style_is_encoded_once_per_clip(clip, painting, tmp_path, monkeypatch, method):
+    """Magenta's style vector and AdaIN's statistics are computed once for all eight frames."""
+    model = engines.get(method)
+    encodings = []
+    encode = model.style_vector
+    monkeypatch.setattr(model, "style_vector", lambda style: encodings.append(style) or encode(style))
+    result = video.stylize_clip(clip, tmp_path / "out.mp4", [(painting, 1.0)], Options(method=method),
+                                consistency=0, work_dir=tmp_path / "work")
+    assert (result.frames, len(encodings)) == (8, 1)
+
+
 def test_gatys_refuses_clips_with_its_reason(clip, painting, tmp_path):
     """Gatys declares it cannot run per frame; stylize_clip says why, without loading it."""
     with pytest.raises(UnsupportedByEngine, match="hours") as caught:
