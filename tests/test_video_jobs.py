@@ -109,15 +109,23 @@ def test_the_api_takes_a_clip_and_describes_its_mp4(client, tmp_path, token, dja
 
 def test_a_cancelled_clip_stops_at_its_next_frame_and_leaves_nothing(settings, tmp_path, client, monkeypatch,
                                                                       isolated_storage):
-    """Its owner cancels it after three frames: the third frame's report stops it; no frames, no MP4 remain."""
+    """Each frame is reported (share, frames, time left, the frame as the preview); its owner cancels it after
+    three frames: the third frame's report stops it; no frames, no preview, no MP4 remain."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "slow"]}}
     client.post(reverse("tfapp:upload"), {"content_image": clip_file(tmp_path, frames=20), "style_image": style()})
     transfer = Transfer.objects.get()
-    reports = []
+    reports, states = [], []
     report = TransferProgress.report
+    settings.NST_PREVIEW_INTERVAL = 0
+    settings.NST_STATUS_WAIT = 0
 
     def cancel_at_the_third_frame(progress, fraction, preview=None):
         reports.append(fraction)
+        if len(reports) == 2:
+            # The first frame's report is on the row: the share and frames done, and that frame as the preview.
+            state = client.get(reverse("tfapp:status", args=[transfer.public_id])).json()
+            states.append(state)
+            assert Image.open(Transfer.objects.get(pk=transfer.pk).preview_image.path).size == (64, 48)
         if len(reports) == 3:
             tasks.cancel(Transfer.objects.get(pk=transfer.pk))
         return report(progress, fraction, preview)
@@ -127,6 +135,9 @@ def test_a_cancelled_clip_stops_at_its_next_frame_and_leaves_nothing(settings, t
     transfer.refresh_from_db()
     assert transfer.status == Transfer.Status.CANCELLED
     assert len(reports) == 3
+    assert states[0]["status"] == "running" and (states[0]["frames_done"], states[0]["frames"]) == (1, 20)
+    assert states[0]["progress"] == 1 / 20 and states[0]["eta_seconds"] is not None
+    assert states[0]["preview_url"] and states[0]["result_url"] is None
     assert media_files(isolated_storage) == sorted(field.name for field in transfer.files())
     assert not transfer.result_clip
 
