@@ -3,6 +3,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
 
+from .clips import decoded_frames, moving_frames, write_clip
 from .conftest import CONTENT_DIR, STYLE_DIR, make_image
 
 
@@ -59,3 +60,35 @@ def test_sizes_must_be_positive(tmp_path):
     """--max-size 0 is refused."""
     with pytest.raises(CommandError, match="positive"):
         call_command("stylize", "a.png", "b.png", "-o", str(tmp_path / "o.png"), "--max-size", "0")
+
+
+def test_a_clip_becomes_an_mp4(tmp_path, capsys):
+    """stylize CLIP STYLE -o OUT.mp4 writes every frame as H.264, with --consistency accepted."""
+    clip = write_clip(tmp_path / "clip.mp4", moving_frames(64, 48, 6), audio="aac")
+    output = tmp_path / "out.mp4"
+    call_command("stylize", str(clip), str(STYLE_DIR / "starry_night.jpg"), "-o", str(output), "--consistency", "0.5")
+    assert len(decoded_frames(output)) == 6
+    assert f"Wrote {output} (64x48, 6 frames at 10 fps" in capsys.readouterr().out
+
+
+def test_a_clip_must_be_written_as_mp4(tmp_path):
+    """A clip with a picture file as output is refused before any work."""
+    clip = write_clip(tmp_path / "clip.mp4", moving_frames(64, 48, 2))
+    with pytest.raises(CommandError, match=r"name the output \.mp4"):
+        call_command("stylize", str(clip), str(STYLE_DIR / "starry_night.jpg"), "-o", str(tmp_path / "out.png"))
+
+
+def test_a_folder_grid_writes_every_content_in_every_style_and_lists_what_failed(tmp_path, capsys):
+    """--style: each photo and clip under a folder in each style; an unreadable file is listed and fails the run."""
+    folder = tmp_path / "in"
+    (folder / "trip").mkdir(parents=True)
+    make_image().save(folder / "cat.png")
+    write_clip(folder / "trip" / "pan.mp4", moving_frames(64, 48, 3))
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    (folder / "notes.txt").write_text("not a content")
+    styles = [str(STYLE_DIR / "starry_night.jpg"), str(STYLE_DIR / "the_scream.jpg")]
+    with pytest.raises(CommandError, match="2 of 6 could not be stylized"):
+        call_command("stylize", str(folder), "--style", *styles, "-o", str(tmp_path / "out"))
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
+        "cat__starry_night.png", "cat__the_scream.png", "trip_pan__starry_night.mp4", "trip_pan__the_scream.mp4"]
+    assert capsys.readouterr().err.count(f"Skipped {folder / 'broken.jpg'}: ") == 2

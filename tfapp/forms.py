@@ -7,12 +7,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template.defaultfilters import filesizeformat
 from PIL import Image
 
-from . import conf, engines, regions, submission
+from . import clip_uploads, conf, engines, regions, submission
 from .exceptions import InvalidImage, TrainingError
 from .imaging import EXTENSIONS, THUMBNAIL_SIZE, open_image
 from .models import StylePreset, TrainingRun
 from .pipeline import Options
-from .processing import ImageInput, create_transfer, region_styles_text
+from .processing import ClipChoice, ImageInput, create_transfer, region_styles_text
 from .trained_styles import published_names
 from .training_photos import PhotoFolder
 from .training_runs import RunFolder, TrainingSettings, check_name
@@ -93,6 +93,28 @@ class ImageUploadField(forms.FileField):
 #: The field each of tfapp.regions' error codes is shown at (the others are the mask's).
 REGION_ERROR_FIELDS = {"region_style_missing": "region_styles", "feather": "feather"}
 
+#: What the photo's field also takes: clips (see tfapp.clip_uploads).
+CLIP_ACCEPT_ATTRIBUTE = "video/mp4,video/quicktime,video/webm,video/x-matroska,.mkv"
+
+
+class ContentUploadField(ImageUploadField):
+    """The photo, or a clip (a video, or an animated GIF/WebP), checked with ``video.probe``.
+
+    A clip's cleaned value is a :class:`~tfapp.clip_uploads.ClipInput`; its limits
+    (duration, size, frames, bytes) are the video settings, not the photo's.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.widget.attrs["accept"] = f"{ACCEPT_ATTRIBUTE},{CLIP_ACCEPT_ATTRIBUTE}"
+
+    def to_python(self, data):
+        upload = forms.FileField.to_python(self, data)
+        if upload is not None and clip_uploads.is_clip(upload):
+            return clip_uploads.clip_from_upload(upload)
+        return super().to_python(data)
+
+
 STYLE_SLOTS = 4
 STYLE_SIZES = (128, 192, 256, 384, 512)
 
@@ -108,7 +130,9 @@ class TransferForm(forms.Form):
     from that transfer, which is how "re-run with changes" works.
     """
 
-    content_image = ImageUploadField(label="Photo", required=False, help_text="The picture to repaint.")
+    content_image = ContentUploadField(
+        label="Photo or clip", required=False,
+        help_text="The picture to repaint, or a clip (MP4, MOV, WebM, MKV, animated GIF).")
     method = forms.ChoiceField(label="Method", required=False, help_text="How the photo is repainted.")
     quality = forms.ChoiceField(label="Quality", required=False,
                                 help_text="More iterations at more scales: finer, and slower.")
@@ -136,6 +160,10 @@ class TransferForm(forms.Form):
         label="Feather", required=False, initial=0,
         widget=forms.NumberInput(attrs={"min": 0, "max": regions.MAX_FEATHER, "step": 1}),
         help_text=f"Softens the edges between regions, in pixels of the photo (0-{regions.MAX_FEATHER}).")
+    consistency = forms.FloatField(
+        label="Steadiness", min_value=0, max_value=1, required=False, widget=RangeInput(attrs={"step": "0.05"}),
+        help_text="Clips only: how much of each frame follows the previous one's painting (0: frames painted alone, "
+                  "which flicker).")
     source = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, client="", ownership=None, **kwargs):
@@ -152,6 +180,7 @@ class TransferForm(forms.Form):
             self.fields[style_field("weight", slot)] = forms.IntegerField(
                 label="Weight", min_value=0, max_value=100, initial=100 if slot == 0 else 50, required=False)
         self.fields["style_size"].initial = conf.style_size()
+        self.fields["consistency"].initial = conf.video_consistency()
         self.fields["output_size"].choices = [(size, f"{size} px") for size in conf.output_sizes()]
         self.fields["output_size"].initial = conf.max_content_size()
         self.methods = engines.offers()
@@ -196,12 +225,15 @@ class TransferForm(forms.Form):
         cleaned["method"] = cleaned.get("method") or engines.DEFAULT_METHOD
         submission.check_available(cleaned["method"])
         submission.check_queue(self.client)
+        self.clip = None
         self.content = self._content(cleaned.get("content_image"))
         self.styles = self._styles(cleaned)
         self.resolved_options = options_from(cleaned).resolved()
         self.regions = self._regions(cleaned)
-        submission.check_method(cleaned["method"], len([style for style in self.styles if style.weight > 0]),
-                                self.resolved_options, self._photo_size(cleaned), self.regions is not None)
+        clip_info = self.clip.info if self.clip else None
+        self.clip_queue = submission.check_method(
+            cleaned["method"], len([style for style in self.styles if style.weight > 0]), self.resolved_options,
+            None if clip_info else self._photo_size(cleaned), self.regions is not None, clip_info)
         return cleaned
 
     def _regions(self, cleaned):
@@ -227,10 +259,18 @@ class TransferForm(forms.Form):
             return None
 
     def _content(self, upload):
+        if isinstance(upload, clip_uploads.ClipInput):
+            self.clip = upload
+            return upload.still
         if upload:
             return ImageInput.from_upload(upload)
+        if self.source and self.source.is_clip:
+            self.clip = submission.stored_clip(self.source)
+            return self.clip.still
         if self.source:
             return submission.stored(self.source.content_image, "the transfer to re-run")
+        if self.has_error("content_image"):
+            return None  # refused already, with the reason
         self.add_error("content_image", ValidationError(self.fields["content_image"].error_messages["required"],
                                                         code="required"))
         return None
@@ -257,8 +297,13 @@ class TransferForm(forms.Form):
 
     def save(self):
         """Store the inputs as a new queued transfer, with the options resolved in ``clean``, and return it."""
+        clip = None
+        if self.clip:
+            consistency = self.cleaned_data.get("consistency")
+            clip = ClipChoice(self.clip.input, self.clip.info.frames, queue=self.clip_queue,
+                              consistency=conf.video_consistency() if consistency is None else consistency)
         return create_transfer(self.content, self.styles, options=self.resolved_options, client=self.client,
-                               ownership=self.ownership, inputs_id=self._inputs_id(), regions=self.regions)
+                               ownership=self.ownership, inputs_id=self._inputs_id(), regions=self.regions, clip=clip)
 
     def _inputs_id(self):
         """The source's inputs id when this re-run reuses its photo, styles and regions unchanged, else None."""
@@ -271,7 +316,7 @@ class TransferForm(forms.Form):
     def initial_from(cls, transfer):
         """Initial data that repeats ``transfer``'s parameters (its images come through ``source``)."""
         initial = {"source": transfer.public_id, "method": transfer.method, "quality": transfer.quality,
-                   "strength": transfer.strength,
+                   "strength": transfer.strength, "consistency": transfer.consistency,
                    "preserve_colours": transfer.preserve_colours, "style_size": transfer.style_size,
                    "output_size": transfer.max_size, "region_styles": transfer.region_styles,
                    "feather": transfer.feather}
