@@ -132,6 +132,18 @@ def test_animated_gifs_and_webps_are_clips_still_ones_are_not(tmp_path):
     assert buffer.tell() == 0
 
 
+@pytest.mark.model
+def test_an_animated_webp_becomes_a_video(painting, tmp_path):
+    """An animated WebP (read with Pillow) is probed and stylized like any clip, at its frame rate."""
+    frames = [Image.fromarray(frame) for frame in moving_frames(64, 48, 5)]
+    source = tmp_path / "moving.webp"
+    frames[0].save(source, save_all=True, append_images=frames[1:], duration=125, lossless=True)
+    info = video.probe(source)
+    assert (info.width, info.height, info.fps, info.frames, info.duration, info.codec) == (64, 48, 8.0, 5, 0.625, "webp")
+    destination, result = stylized(source, painting, tmp_path)
+    assert len(decoded_frames(destination)) == result.frames == 5
+
+
 def test_rotation_metadata_is_applied(tmp_path):
     """A clip recorded sideways (display matrix 90° counter-clockwise) is read upright."""
     frames = [np.zeros((48, 64, 3), np.uint8) for _ in range(2)]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import av
 import numpy as np
+from PIL import Image
 
 from .exceptions import VideoError
 
@@ -19,17 +20,19 @@ from .exceptions import VideoError
 SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"GIF8"), (8, b"WEBP"))
 #: Audio codecs an MP4 holds as they are; others are re-encoded to AAC.
 MP4_AUDIO = ("aac", "mp3")
-#: x264's constant quality (lower is better; 18-23 looks like the source) and speed preset; one
-#: thread, because x264's choices depend on its thread count and a clip resumed on another
-#: machine must come out the same.
-H264_OPTIONS = {"crf": "20", "preset": "veryfast", "threads": "1"}
+#: x264's constant quality (lower is better; 18-23 looks like the source) and speed preset. A
+#: resumed clip must come out bit for bit alike: x264's output depends on its thread count, and
+#: (seen here) on where each picture lies in memory unless ``cpu-independent`` is set.
+H264_OPTIONS = {"crf": "20", "preset": "veryfast", "threads": "1", "x264-params": "cpu-independent=1"}
+#: How long a WebP frame that states no duration stays on screen.
+DEFAULT_WEBP_MILLISECONDS = 100
 AAC_RATE = 48000
 AAC_BITRATE = 160_000
 
 
 @dataclass
 class Stream:
-    """What :func:`open_video` learns of a clip's video stream, before any limit is applied."""
+    """What :func:`read_stream` learns of a clip's video stream, before any limit is applied."""
 
     width: int
     height: int
@@ -43,6 +46,8 @@ class Stream:
 
 def read_stream(path):
     """Open ``path`` and describe its video stream. Raises VideoError for what is not a readable clip."""
+    if _is_webp(path):
+        return _webp_stream(path)
     container = _open(path)
     with container:
         if not container.streams.video:
@@ -117,25 +122,31 @@ def read_frames(path, size, rotation, rate):
     One frame per tick of ``rate`` (see the module's docstring); streamed, one frame at a time.
     Raises VideoError when a frame cannot be decoded.
     """
+    timed = _webp_pictures(path, size) if _is_webp(path) else _pictures(path, size, rotation)
+    next_slot, start, previous = 0, None, None
+    for seconds, picture in timed:
+        start = seconds if start is None else start
+        slot = round((seconds - start) * rate)
+        if slot < next_slot:
+            continue
+        for _ in range(slot - next_slot):
+            yield previous  # a gap: the last frame stays on screen until this one's time
+        previous = np.ascontiguousarray(picture)
+        yield previous
+        next_slot = slot + 1
+
+
+def _pictures(path, size, rotation):
+    """``(seconds, picture)`` for each frame FFmpeg decodes, scaled to ``size`` and turned upright."""
     width, height = size
     coded = (height, width) if rotation in (90, 270) else (width, height)
-    next_slot, start, previous = 0, None, None
     with av.open(str(path), metadata_errors="ignore") as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        for frame in _decoded(container, stream):
-            seconds = float(frame.time if frame.time is not None else next_slot / rate)
-            start = seconds if start is None else start
-            slot = round((seconds - start) * rate)
-            if slot < next_slot:
-                continue
-            picture = np.rot90(frame.to_ndarray(width=coded[0], height=coded[1], format="rgb24",
-                                                interpolation="AREA"), rotation // 90)
-            for _ in range(slot - next_slot):
-                yield previous  # a gap: the last frame stays on screen until this one's time
-            previous = np.ascontiguousarray(picture)
-            yield previous
-            next_slot = slot + 1
+        for index, frame in enumerate(_decoded(container, stream)):
+            seconds = float(frame.time) if frame.time is not None else index / float(stream.guessed_rate or 1)
+            yield seconds, np.rot90(frame.to_ndarray(width=coded[0], height=coded[1], format="rgb24",
+                                                     interpolation="AREA"), rotation // 90)
 
 
 def _decoded(container, stream):
@@ -144,6 +155,43 @@ def _decoded(container, stream):
     except av.FFmpegError as error:
         raise VideoError(f"The clip is damaged: a frame could not be decoded ({error.strerror}).",
                          "truncated") from error
+
+
+def _is_webp(path):
+    """Animated WebP is read with Pillow: the FFmpeg in PyAV's wheel does not decode its animation chunks."""
+    with open(path, "rb") as file:
+        head = file.read(12)
+    return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+
+
+def _webp_frames(path):
+    """``(start in seconds, Pillow frame)`` for each frame of a WebP file; raises VideoError when it is damaged."""
+    try:
+        with Image.open(path) as animation:
+            elapsed = 0
+            for index in range(getattr(animation, "n_frames", 1)):
+                animation.seek(index)
+                animation.load()  # Pillow reads a frame's duration with its pixels
+                yield elapsed / 1000, animation
+                elapsed += animation.info.get("duration") or DEFAULT_WEBP_MILLISECONDS
+    except (OSError, ValueError, EOFError) as error:
+        raise VideoError(f"The WebP animation is damaged: {error}.", "truncated") from error
+
+
+def _webp_stream(path):
+    count = 0
+    for start, frame in _webp_frames(path):
+        count, last_start, size = count + 1, start, frame.size
+        last_length = (frame.info.get("duration") or DEFAULT_WEBP_MILLISECONDS) / 1000
+    duration = last_start + last_length
+    rate = fractions.Fraction(count / duration).limit_denominator(1001)
+    return Stream(width=size[0], height=size[1], rate=rate, frames=round(last_start * rate) + 1, duration=duration,
+                  rotation=0, has_audio=False, codec="webp")
+
+
+def _webp_pictures(path, size):
+    for start, frame in _webp_frames(path):
+        yield start, np.asarray(frame.convert("RGB").resize(size, Image.Resampling.BOX))
 
 
 class Writer:
