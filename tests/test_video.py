@@ -211,6 +211,15 @@ def test_consistency_lowers_the_warping_error(painting, tmp_path):
     assert warping_error(inputs, steady) < 0.8 * warping_error(inputs, independent)
 
 
+@pytest.mark.model
+def test_a_scene_cut_starts_the_painting_afresh(painting, tmp_path):
+    """Where the shot changes to another scene, the frame is not blended with the one before."""
+    frames = list(moving_frames(96, 72, 4, seed=0)) + list(moving_frames(96, 72, 4, seed=7))
+    source = write_clip(tmp_path / "cut.mp4", frames)
+    _, result = stylized(source, painting, tmp_path)
+    assert result.scene_cuts == 1
+
+
 class StopAfter(Progress):
     """Cancels the clip once ``frames`` frames are finished."""
 

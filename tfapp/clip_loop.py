@@ -20,7 +20,7 @@ from .video import ClipResult
 
 #: zlib level of the kept frames: fast, and still lossless.
 PNG_LEVEL = 1
-#: The share of a clip's time its encoding takes, after every frame is finished (bench/video.py: 13 %
+#: The share of a clip's time its encoding takes, after every frame is finished (bench/video.py: 11-14 %
 #: at 640x360, reading the kept frames back included); progress is reported through it too.
 ENCODE_SHARE = 0.15
 
