@@ -26,6 +26,8 @@ ENCODE_SHARE = 0.15
 
 
 class ClipLoop:
+    """One clip's run: the method, styles and options every frame gets, and the seconds each stage took."""
+
     def __init__(self, method, styles, options, consistency, frames_dir, progress):
         self._method, self._styles, self._options = method, styles, options
         self._smoother = Smoother(consistency)
