@@ -60,7 +60,7 @@ def read_stream(path):
         if not rate:
             raise VideoError("The clip does not say how fast its frames play.", "no_frames")
         first_time, last_time = _frame_times(container, stream, path)
-        duration = last_time - first_time + 1 / float(rate)
+        duration = round(last_time - first_time + 1 / float(rate), 3)
         return Stream(width=first.width, height=first.height, rate=fractions.Fraction(rate),
                       frames=round((last_time - first_time) * rate) + 1, duration=duration,
                       rotation=_rotation(first), has_audio=bool(container.streams.audio), codec=codec)
