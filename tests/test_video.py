@@ -201,6 +201,16 @@ def test_odd_sizes_come_out_even(painting, tmp_path):
 
 
 @pytest.mark.model
+def test_an_ntsc_rate_stays_exact(painting, tmp_path):
+    """A 29.97 fps clip (30000/1001) comes out at exactly that rate."""
+    source = write_clip(tmp_path / "ntsc.mp4", moving_frames(64, 48, 3), fps=Fraction(30000, 1001))
+    destination, result = stylized(source, painting, tmp_path)
+    with av.open(str(destination)) as output:
+        assert output.streams.video[0].average_rate == Fraction(30000, 1001)
+    assert result.fps == pytest.approx(29.97, abs=0.001)
+
+
+@pytest.mark.model
 def test_consistency_lowers_the_warping_error(painting, tmp_path):
     """On a clip with known motion, consistency 0.7 disagrees less along the motion than independent frames."""
     frames = list(moving_frames(96, 72, 8, shift=(3, 1)))
