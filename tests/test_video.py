@@ -192,6 +192,18 @@ def test_sound_mp4_cannot_hold_is_reencoded_to_aac(painting, tmp_path):
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("audio", ["aac", "libopus"])
+def test_sound_before_the_first_frame_is_left_out(painting, tmp_path, audio):
+    """Pictures from 0.5 s over sound from 0 s: the output's sound starts with its first frame (copied or not)."""
+    times = [0.5 + index / 10 for index in range(8)]
+    source = write_clip(tmp_path / "late.mkv", moving_frames(64, 48, 8), audio=audio, times=times)
+    destination, _ = stylized(source, painting, tmp_path)
+    with av.open(str(destination)) as output:
+        sound = output.streams.audio[0]
+        assert float(sound.duration * sound.time_base) == pytest.approx(0.8, abs=0.05)
+
+
+@pytest.mark.model
 def test_odd_sizes_come_out_even(painting, tmp_path):
     """A 65x49 clip (lossless FFV1 in MKV) becomes a 64x48 H.264 video."""
     source = write_clip(tmp_path / "odd.mkv", moving_frames(65, 49, 3), codec="ffv1", pixel_format="yuv444p")

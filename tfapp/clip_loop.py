@@ -51,18 +51,18 @@ class ClipLoop:
             previous_input, previous_output, self._latest = frame, output, output
             count, resumed = index + 1, resumed + reused
             self._report((1 - ENCODE_SHARE) * min(1.0, count / max(info.frames, 1)))
-        self._timed_call("encode", self._encode, src if info.has_audio else None, dst, size, rate, count)
+        self._timed_call("encode", self._encode, src if info.has_audio else None, info.start, dst, size, rate, count)
         with Image.open(self._kept(count // 2)) as kept:
             poster = kept.convert("RGB")
         return ClipResult(frames=count, fps=float(rate), width=size[0], height=size[1], poster=poster,
                           seconds=dict(self._seconds), resumed_frames=resumed, scene_cuts=self._smoother.scene_cuts)
 
-    def _encode(self, sound_from, dst, size, rate, count):
+    def _encode(self, sound_from, start, dst, size, rate, count):
         """The kept frames as an MP4 at ``dst``, written under another name and renamed once complete."""
         partial = dst.with_name(f".{dst.name}.partial.mp4")
         dst.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with clips.Writer(partial, size, rate, sound_from) as writer:
+            with clips.Writer(partial, size, rate, sound_from, start) as writer:
                 for index in range(count):
                     with Image.open(self._kept(index)) as kept:
                         writer.write(np.asarray(kept.convert("RGB")))

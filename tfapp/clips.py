@@ -42,6 +42,8 @@ class Stream:
     rotation: int
     has_audio: bool
     codec: str
+    #: When the first frame is shown, in seconds of the container's clock (the sound is aligned to it).
+    start: float = 0.0
 
 
 def read_stream(path):
@@ -63,7 +65,8 @@ def read_stream(path):
         duration = round(last_time - first_time + 1 / float(rate), 3)
         return Stream(width=first.width, height=first.height, rate=fractions.Fraction(rate),
                       frames=round((last_time - first_time) * rate) + 1, duration=duration,
-                      rotation=_rotation(first), has_audio=bool(container.streams.audio), codec=codec)
+                      rotation=_rotation(first), has_audio=bool(container.streams.audio), codec=codec,
+                      start=first_time)
 
 
 def _open(path):
@@ -197,19 +200,21 @@ def _webp_pictures(path, size):
 class Writer:
     """Writes an H.264 MP4 (yuv420p, ``+faststart``) at ``rate``, with ``audio_from``'s sound when it has one.
 
+    ``start`` is when, in ``audio_from``, the first frame written was shown (seconds).
+
     Used as a context manager; :meth:`write` takes ``uint8`` RGB frames of ``size``.
     The sound is copied where MP4 holds its codec, re-encoded to AAC otherwise, and
     interleaved with the pictures as they are written.
     """
 
-    def __init__(self, path, size, rate, audio_from=None):
+    def __init__(self, path, size, rate, audio_from=None, start=0.0):
         self._output = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
         self._video = self._output.add_stream("libx264", rate=rate, options=dict(H264_OPTIONS))
         self._video.width, self._video.height = size
         self._video.pix_fmt = "yuv420p"
         self._rate = rate
         self._written = 0
-        self._sound = _Sound(self._output, audio_from) if audio_from else None
+        self._sound = _Sound(self._output, audio_from, start) if audio_from else None
 
     def __enter__(self):
         return self
@@ -239,9 +244,14 @@ class Writer:
 
 
 class _Sound:
-    """The first audio stream of a clip, carried into an output container in step with its pictures."""
+    """The first audio stream of a clip, carried into an output container in step with its pictures.
 
-    def __init__(self, output, path):
+    The output's pictures start at the clip's first frame (``start`` seconds into the
+    clip), so the sound is moved by as much: what came before is left out, except the
+    packet just before, which an AAC decoder needs to start cleanly.
+    """
+
+    def __init__(self, output, path, start):
         self._output = output
         self._input = av.open(str(path), metadata_errors="ignore")
         source = self._input.streams.audio[0]
@@ -253,24 +263,26 @@ class _Sound:
             self._stream.bit_rate = AAC_BITRATE
             self._resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AAC_RATE,
                                                 frame_size=self._stream.codec_context.frame_size or 1024)
-        self._packets = self._input.demux(source)
-        self._pending = None
-        self._start = None
+        self._packets = (packet for packet in self._input.demux(source) if packet.dts is not None)
+        self._shift = round(start / source.time_base)
+        self._pending = self._before = None
 
     def copy_until(self, seconds):
-        """Mux the sound up to ``seconds`` after the clip's start."""
+        """Mux the sound up to ``seconds`` after the first frame."""
         while True:
             packet = self._pending or next(self._packets, None)
+            self._pending = None
             if packet is None:
                 return
-            if packet.dts is None:
-                self._pending = None
+            if packet.pts + (packet.duration or 0) <= self._shift:
+                self._before = packet  # before the first frame: kept only as the one before what plays
                 continue
-            start = self._start = packet.pts * packet.time_base if self._start is None else self._start
-            if float(packet.pts * packet.time_base - start) > seconds:
+            if float((packet.pts - self._shift) * packet.time_base) > seconds:
                 self._pending = packet
                 return
-            self._pending = None
+            if self._before is not None:
+                self._carry(self._before)
+                self._before = None
             self._carry(packet)
 
     def finish(self):
@@ -285,6 +297,7 @@ class _Sound:
 
     def _carry(self, packet):
         if self._copy:
+            packet.pts, packet.dts = packet.pts - self._shift, packet.dts - self._shift
             packet.stream = self._stream
             self._output.mux(packet)
             return
@@ -292,4 +305,3 @@ class _Sound:
             frame.pts = None
             for resampled in self._resampler.resample(frame):
                 self._output.mux(self._stream.encode(resampled))
-

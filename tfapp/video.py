@@ -50,6 +50,8 @@ class ClipInfo:
     rotation: int
     has_audio: bool
     codec: str
+    #: When the first frame is shown, in seconds of the file's clock (its sound is aligned to it).
+    start: float = 0.0
 
 
 @dataclass
@@ -113,7 +115,8 @@ def probe(path):
     stream = clips.read_stream(path)
     width, height = (stream.height, stream.width) if stream.rotation in (90, 270) else (stream.width, stream.height)
     info = ClipInfo(width=width, height=height, fps=float(stream.rate), frames=stream.frames,
-                    duration=stream.duration, rotation=stream.rotation, has_audio=stream.has_audio, codec=stream.codec)
+                    duration=stream.duration, rotation=stream.rotation, has_audio=stream.has_audio, codec=stream.codec,
+                    start=stream.start)
     _check_limits(info)
     return info
 
