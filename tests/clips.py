@@ -38,7 +38,7 @@ def write_clip(path, frames, fps=10, codec="libx264", audio=None, rotation=0, co
                pixel_format="yuv420p", times=None):
     """Write ``frames`` (``uint8`` RGB arrays) to ``path``; ``audio`` is None or a codec name ("aac", "mp3", "libopus").
 
-    The audio is a 440 Hz tone as long as the picture; ``rotation`` sets the display matrix
+    The audio is a 440 Hz tone from 0 s to the end of the picture; ``rotation`` sets the display matrix
     (degrees counter-clockwise), as phones record portrait clips; ``times`` (seconds, one
     per frame) makes the frame rate variable. Returns ``path``.
     """
@@ -61,7 +61,7 @@ def write_clip(path, frames, fps=10, codec="libx264", audio=None, rotation=0, co
         for packet in video.encode():
             output.mux(packet)
         if sound:
-            write_tone(output, sound, len(frames) / fps)
+            write_tone(output, sound, times[-1] + 1 / fps if times else len(frames) / fps)
     return path
 
 

@@ -1,10 +1,14 @@
 """The `manage.py stylize` command for scripting and batch use."""
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
 
 from .clips import decoded_frames, moving_frames, write_clip
-from .conftest import CONTENT_DIR, STYLE_DIR, make_image
+from .conftest import CONTENT_DIR, ROOT, STYLE_DIR, make_image
 
 
 def test_writes_the_stylized_image(tmp_path):
@@ -92,3 +96,20 @@ def test_a_folder_grid_writes_every_content_in_every_style_and_lists_what_failed
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
         "cat__starry_night.png", "cat__the_scream.png", "trip_pan__starry_night.mp4", "trip_pan__the_scream.mp4"]
     assert capsys.readouterr().err.count(f"Skipped {folder / 'broken.jpg'}: ") == 2
+
+
+def test_the_command_exits_non_zero_when_a_content_failed(tmp_path, settings):
+    """Run as a program, a grid with an unreadable file writes the rest, names the file, and exits with status 1."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_image().save(folder / "cat.png")
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    environment = dict(os.environ, DJANGO_SETTINGS_MODULE="nst_site.settings.development", NST_ENGINE="lite",
+                       NST_LITE_MODEL_DIR=str(settings.NST_LITE_MODEL_DIR), NST_DB_PATH=str(tmp_path / "db.sqlite3"),
+                       NST_MEDIA_ROOT=str(tmp_path / "media"))
+    command = [sys.executable, "manage.py", "stylize", str(folder), "--style", str(STYLE_DIR / "the_scream.jpg"),
+               "-o", str(tmp_path / "out")]
+    run = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 1
+    assert f"Skipped {folder / 'broken.jpg'}: The file could not be read as an image" in run.stderr
+    assert [path.name for path in (tmp_path / "out").iterdir()] == ["cat__the_scream.png"]

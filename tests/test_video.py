@@ -132,6 +132,18 @@ def test_animated_gifs_and_webps_are_clips_still_ones_are_not(tmp_path):
     assert buffer.tell() == 0
 
 
+@pytest.mark.model
+def test_an_animated_webp_becomes_a_video(painting, tmp_path):
+    """An animated WebP (read with Pillow) is probed and stylized like any clip, at its frame rate."""
+    frames = [Image.fromarray(frame) for frame in moving_frames(64, 48, 5)]
+    source = tmp_path / "moving.webp"
+    frames[0].save(source, save_all=True, append_images=frames[1:], duration=125, lossless=True)
+    info = video.probe(source)
+    assert (info.width, info.height, info.fps, info.frames, info.duration, info.codec) == (64, 48, 8.0, 5, 0.625, "webp")
+    destination, result = stylized(source, painting, tmp_path)
+    assert len(decoded_frames(destination)) == result.frames == 5
+
+
 def test_rotation_metadata_is_applied(tmp_path):
     """A clip recorded sideways (display matrix 90° counter-clockwise) is read upright."""
     frames = [np.zeros((48, 64, 3), np.uint8) for _ in range(2)]
@@ -180,12 +192,34 @@ def test_sound_mp4_cannot_hold_is_reencoded_to_aac(painting, tmp_path):
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("audio", ["aac", "libopus"])
+def test_sound_before_the_first_frame_is_left_out(painting, tmp_path, audio):
+    """Pictures from 0.5 s over sound from 0 s: the output's sound starts with its first frame (copied or not)."""
+    times = [0.5 + index / 10 for index in range(8)]
+    source = write_clip(tmp_path / "late.mkv", moving_frames(64, 48, 8), audio=audio, times=times)
+    destination, _ = stylized(source, painting, tmp_path)
+    with av.open(str(destination)) as output:
+        sound = output.streams.audio[0]
+        assert float(sound.duration * sound.time_base) == pytest.approx(0.8, abs=0.05)
+
+
+@pytest.mark.model
 def test_odd_sizes_come_out_even(painting, tmp_path):
     """A 65x49 clip (lossless FFV1 in MKV) becomes a 64x48 H.264 video."""
     source = write_clip(tmp_path / "odd.mkv", moving_frames(65, 49, 3), codec="ffv1", pixel_format="yuv444p")
     destination, result = stylized(source, painting, tmp_path)
     assert (result.width, result.height) == (64, 48)
     assert decoded_frames(destination)[0].shape == (48, 64, 3)
+
+
+@pytest.mark.model
+def test_an_ntsc_rate_stays_exact(painting, tmp_path):
+    """A 29.97 fps clip (30000/1001) comes out at exactly that rate."""
+    source = write_clip(tmp_path / "ntsc.mp4", moving_frames(64, 48, 3), fps=Fraction(30000, 1001))
+    destination, result = stylized(source, painting, tmp_path)
+    with av.open(str(destination)) as output:
+        assert output.streams.video[0].average_rate == Fraction(30000, 1001)
+    assert result.fps == pytest.approx(29.97, abs=0.001)
 
 
 @pytest.mark.model
@@ -197,6 +231,15 @@ def test_consistency_lowers_the_warping_error(painting, tmp_path):
     independent = decoded_frames(stylized(source, painting, tmp_path, "independent.mp4", consistency=0)[0])
     steady = decoded_frames(stylized(source, painting, tmp_path, "steady.mp4", consistency=0.7)[0])
     assert warping_error(inputs, steady) < 0.8 * warping_error(inputs, independent)
+
+
+@pytest.mark.model
+def test_a_scene_cut_starts_the_painting_afresh(painting, tmp_path):
+    """Where the shot changes to another scene, the frame is not blended with the one before."""
+    frames = list(moving_frames(96, 72, 4, seed=0)) + list(moving_frames(96, 72, 4, seed=7))
+    source = write_clip(tmp_path / "cut.mp4", frames)
+    _, result = stylized(source, painting, tmp_path)
+    assert result.scene_cuts == 1
 
 
 class StopAfter(Progress):

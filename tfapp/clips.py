@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import av
 import numpy as np
+from PIL import Image
 
 from .exceptions import VideoError
 
@@ -19,17 +20,19 @@ from .exceptions import VideoError
 SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"GIF8"), (8, b"WEBP"))
 #: Audio codecs an MP4 holds as they are; others are re-encoded to AAC.
 MP4_AUDIO = ("aac", "mp3")
-#: x264's constant quality (lower is better; 18-23 looks like the source) and speed preset; one
-#: thread, because x264's choices depend on its thread count and a clip resumed on another
-#: machine must come out the same.
-H264_OPTIONS = {"crf": "20", "preset": "veryfast", "threads": "1"}
+#: x264's constant quality (lower is better; 18-23 looks like the source) and speed preset. A
+#: resumed clip must come out bit for bit alike: x264's output depends on its thread count, and
+#: (seen here) on where each picture lies in memory unless ``cpu-independent`` is set.
+H264_OPTIONS = {"crf": "20", "preset": "veryfast", "threads": "1", "x264-params": "cpu-independent=1"}
+#: How long a WebP frame that states no duration stays on screen.
+DEFAULT_WEBP_MILLISECONDS = 100
 AAC_RATE = 48000
 AAC_BITRATE = 160_000
 
 
 @dataclass
 class Stream:
-    """What :func:`open_video` learns of a clip's video stream, before any limit is applied."""
+    """What :func:`read_stream` learns of a clip's video stream, before any limit is applied."""
 
     width: int
     height: int
@@ -39,10 +42,14 @@ class Stream:
     rotation: int
     has_audio: bool
     codec: str
+    #: When the first frame is shown, in seconds of the container's clock (the sound is aligned to it).
+    start: float = 0.0
 
 
 def read_stream(path):
     """Open ``path`` and describe its video stream. Raises VideoError for what is not a readable clip."""
+    if _is_webp(path):
+        return _webp_stream(path)
     container = _open(path)
     with container:
         if not container.streams.video:
@@ -55,10 +62,11 @@ def read_stream(path):
         if not rate:
             raise VideoError("The clip does not say how fast its frames play.", "no_frames")
         first_time, last_time = _frame_times(container, stream, path)
-        duration = last_time - first_time + 1 / float(rate)
+        duration = round(last_time - first_time + 1 / float(rate), 3)
         return Stream(width=first.width, height=first.height, rate=fractions.Fraction(rate),
                       frames=round((last_time - first_time) * rate) + 1, duration=duration,
-                      rotation=_rotation(first), has_audio=bool(container.streams.audio), codec=codec)
+                      rotation=_rotation(first), has_audio=bool(container.streams.audio), codec=codec,
+                      start=first_time)
 
 
 def _open(path):
@@ -117,25 +125,31 @@ def read_frames(path, size, rotation, rate):
     One frame per tick of ``rate`` (see the module's docstring); streamed, one frame at a time.
     Raises VideoError when a frame cannot be decoded.
     """
+    timed = _webp_pictures(path, size) if _is_webp(path) else _pictures(path, size, rotation)
+    next_slot, start, previous = 0, None, None
+    for seconds, picture in timed:
+        start = seconds if start is None else start
+        slot = round((seconds - start) * rate)
+        if slot < next_slot:
+            continue
+        for _ in range(slot - next_slot):
+            yield previous  # a gap: the last frame stays on screen until this one's time
+        previous = np.ascontiguousarray(picture)
+        yield previous
+        next_slot = slot + 1
+
+
+def _pictures(path, size, rotation):
+    """``(seconds, picture)`` for each frame FFmpeg decodes, scaled to ``size`` and turned upright."""
     width, height = size
     coded = (height, width) if rotation in (90, 270) else (width, height)
-    next_slot, start, previous = 0, None, None
     with av.open(str(path), metadata_errors="ignore") as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        for frame in _decoded(container, stream):
-            seconds = float(frame.time if frame.time is not None else next_slot / rate)
-            start = seconds if start is None else start
-            slot = round((seconds - start) * rate)
-            if slot < next_slot:
-                continue
-            picture = np.rot90(frame.to_ndarray(width=coded[0], height=coded[1], format="rgb24",
-                                                interpolation="AREA"), rotation // 90)
-            for _ in range(slot - next_slot):
-                yield previous  # a gap: the last frame stays on screen until this one's time
-            previous = np.ascontiguousarray(picture)
-            yield previous
-            next_slot = slot + 1
+        for index, frame in enumerate(_decoded(container, stream)):
+            seconds = float(frame.time) if frame.time is not None else index / float(stream.guessed_rate or 1)
+            yield seconds, np.rot90(frame.to_ndarray(width=coded[0], height=coded[1], format="rgb24",
+                                                     interpolation="AREA"), rotation // 90)
 
 
 def _decoded(container, stream):
@@ -146,22 +160,61 @@ def _decoded(container, stream):
                          "truncated") from error
 
 
+def _is_webp(path):
+    """Animated WebP is read with Pillow: the FFmpeg in PyAV's wheel does not decode its animation chunks."""
+    with open(path, "rb") as file:
+        head = file.read(12)
+    return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+
+
+def _webp_frames(path):
+    """``(start in seconds, Pillow frame)`` for each frame of a WebP file; raises VideoError when it is damaged."""
+    try:
+        with Image.open(path) as animation:
+            elapsed = 0
+            for index in range(getattr(animation, "n_frames", 1)):
+                animation.seek(index)
+                animation.load()  # Pillow reads a frame's duration with its pixels
+                yield elapsed / 1000, animation
+                elapsed += animation.info.get("duration") or DEFAULT_WEBP_MILLISECONDS
+    except (OSError, ValueError, EOFError) as error:
+        raise VideoError(f"The WebP animation is damaged: {error}.", "truncated") from error
+
+
+def _webp_stream(path):
+    count = 0
+    for start, frame in _webp_frames(path):
+        count, last_start, size = count + 1, start, frame.size
+        last_length = (frame.info.get("duration") or DEFAULT_WEBP_MILLISECONDS) / 1000
+    duration = last_start + last_length
+    rate = fractions.Fraction(count / duration).limit_denominator(1001)
+    return Stream(width=size[0], height=size[1], rate=rate, frames=round(last_start * rate) + 1, duration=duration,
+                  rotation=0, has_audio=False, codec="webp")
+
+
+def _webp_pictures(path, size):
+    for start, frame in _webp_frames(path):
+        yield start, np.asarray(frame.convert("RGB").resize(size, Image.Resampling.BOX))
+
+
 class Writer:
     """Writes an H.264 MP4 (yuv420p, ``+faststart``) at ``rate``, with ``audio_from``'s sound when it has one.
+
+    ``start`` is when, in ``audio_from``, the first frame written was shown (seconds).
 
     Used as a context manager; :meth:`write` takes ``uint8`` RGB frames of ``size``.
     The sound is copied where MP4 holds its codec, re-encoded to AAC otherwise, and
     interleaved with the pictures as they are written.
     """
 
-    def __init__(self, path, size, rate, audio_from=None):
+    def __init__(self, path, size, rate, audio_from=None, start=0.0):
         self._output = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
         self._video = self._output.add_stream("libx264", rate=rate, options=dict(H264_OPTIONS))
         self._video.width, self._video.height = size
         self._video.pix_fmt = "yuv420p"
         self._rate = rate
         self._written = 0
-        self._sound = _Sound(self._output, audio_from) if audio_from else None
+        self._sound = _Sound(self._output, audio_from, start) if audio_from else None
 
     def __enter__(self):
         return self
@@ -191,9 +244,14 @@ class Writer:
 
 
 class _Sound:
-    """The first audio stream of a clip, carried into an output container in step with its pictures."""
+    """The first audio stream of a clip, carried into an output container in step with its pictures.
 
-    def __init__(self, output, path):
+    The output's pictures start at the clip's first frame (``start`` seconds into the
+    clip), so the sound is moved by as much: what came before is left out, except the
+    packet just before, which an AAC decoder needs to start cleanly.
+    """
+
+    def __init__(self, output, path, start):
         self._output = output
         self._input = av.open(str(path), metadata_errors="ignore")
         source = self._input.streams.audio[0]
@@ -205,24 +263,26 @@ class _Sound:
             self._stream.bit_rate = AAC_BITRATE
             self._resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AAC_RATE,
                                                 frame_size=self._stream.codec_context.frame_size or 1024)
-        self._packets = self._input.demux(source)
-        self._pending = None
-        self._start = None
+        self._packets = (packet for packet in self._input.demux(source) if packet.dts is not None)
+        self._shift = round(start / source.time_base)
+        self._pending = self._before = None
 
     def copy_until(self, seconds):
-        """Mux the sound up to ``seconds`` after the clip's start."""
+        """Mux the sound up to ``seconds`` after the first frame."""
         while True:
             packet = self._pending or next(self._packets, None)
+            self._pending = None
             if packet is None:
                 return
-            if packet.dts is None:
-                self._pending = None
+            if packet.pts + (packet.duration or 0) <= self._shift:
+                self._before = packet  # before the first frame: kept only as the one before what plays
                 continue
-            start = self._start = packet.pts * packet.time_base if self._start is None else self._start
-            if float(packet.pts * packet.time_base - start) > seconds:
+            if float((packet.pts - self._shift) * packet.time_base) > seconds:
                 self._pending = packet
                 return
-            self._pending = None
+            if self._before is not None:
+                self._carry(self._before)
+                self._before = None
             self._carry(packet)
 
     def finish(self):
@@ -237,6 +297,7 @@ class _Sound:
 
     def _carry(self, packet):
         if self._copy:
+            packet.pts, packet.dts = packet.pts - self._shift, packet.dts - self._shift
             packet.stream = self._stream
             self._output.mux(packet)
             return
@@ -244,4 +305,3 @@ class _Sound:
             frame.pts = None
             for resampled in self._resampler.resample(frame):
                 self._output.mux(self._stream.encode(resampled))
-

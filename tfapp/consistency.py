@@ -37,7 +37,7 @@ class Flow:
         self._dis = cv2.DISOpticalFlow_create(preset)
 
     def between(self, source, target):
-        """Per pixel of ``target``: where it was in ``source``, as an absolute map ``float32 [H, W, 2]``."""
+        """Per pixel of ``target``: how far (x, y) away it was in ``source``, in pixels, ``float32 [H, W, 2]``."""
         height, width = target.shape[:2]
         scale = min(1.0, FLOW_SIDE / max(width, height))
         small = (max(8, round(width * scale)), max(8, round(height * scale)))
@@ -95,8 +95,8 @@ class Smoother:
     """Blends each stylized frame with the previous finished one, carried along the input's motion.
 
     ``weight`` (0..1) is how much of the carried frame a followed pixel keeps; 0 leaves
-    frames independent. Feed frames in order with :meth:`finish`; the state is the
-    previous input and finished frame, so a clip can resume from a finished frame.
+    frames independent. Feed frames in order with :meth:`finish`, each with the previous
+    input and finished frame: nothing else is carried, so a clip can resume from a kept frame.
     """
 
     def __init__(self, weight, flow=None):

@@ -32,7 +32,7 @@ ANIMATED_IMAGE_EXTENSIONS = (".gif", ".webp")
 #: The shortest side, in pixels, a clip may have: the motion of a smaller one cannot be followed.
 MIN_SIDE = 16
 #: Decoding, optical flow, blending, storing and encoding, in seconds per megapixel of frame:
-#: bench/video.py measured 0.32 at 640x360 on the 2-core development machine, loaded (docs/video.md).
+#: bench/video.py measured 0.22-0.32 at 640x360 on the shared 2-core development machine (docs/video.md).
 OVERHEAD_SECONDS_PER_MEGAPIXEL = 0.35
 #: A clip goes to the fast queue when its estimate is at most this share of that queue's time limit.
 FAST_QUEUE_SHARE = 0.5
@@ -50,6 +50,8 @@ class ClipInfo:
     rotation: int
     has_audio: bool
     codec: str
+    #: When the first frame is shown, in seconds of the file's clock (its sound is aligned to it).
+    start: float = 0.0
 
 
 @dataclass
@@ -113,7 +115,8 @@ def probe(path):
     stream = clips.read_stream(path)
     width, height = (stream.height, stream.width) if stream.rotation in (90, 270) else (stream.width, stream.height)
     info = ClipInfo(width=width, height=height, fps=float(stream.rate), frames=stream.frames,
-                    duration=stream.duration, rotation=stream.rotation, has_audio=stream.has_audio, codec=stream.codec)
+                    duration=stream.duration, rotation=stream.rotation, has_audio=stream.has_audio, codec=stream.codec,
+                    start=stream.start)
     _check_limits(info)
     return info
 
