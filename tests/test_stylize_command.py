@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
@@ -113,3 +114,23 @@ def test_the_command_exits_non_zero_when_a_content_failed(tmp_path, settings):
     assert run.returncode == 1
     assert f"Skipped {folder / 'broken.jpg'}: The file could not be read as an image" in run.stderr
     assert [path.name for path in (tmp_path / "out").iterdir()] == ["cat__the_scream.png"]
+
+
+def test_a_clip_takes_regions_too(tmp_path):
+    """--mask on a clip keeps the photo in its region 0 ('keep') on every frame and paints region 1."""
+    clip = write_clip(tmp_path / "clip.mp4", moving_frames(64, 48, 3))
+    labels = np.zeros((48, 64), np.uint8)
+    labels[:, 32:] = 1
+    Image.fromarray(labels, "L").save(tmp_path / "mask.png")
+    output = tmp_path / "out.mp4"
+    call_command("stylize", str(clip), str(STYLE_DIR / "starry_night.jpg"), "-o", str(output),
+                 "--mask", str(tmp_path / "mask.png"), "--region-styles", "keep,1", "--consistency", "0")
+    for source, painted in zip(decoded_frames(clip), decoded_frames(output), strict=True):
+        difference = np.abs(source.astype(np.float32) - painted.astype(np.float32)).mean(axis=(0, 2))
+        assert difference[2:28].mean() < 6 < 30 < difference[36:62].mean()
+
+
+def test_a_mask_is_for_one_content_not_a_grid(tmp_path):
+    """--mask with --style (every content in every style) is refused: a mask is painted on one picture."""
+    with pytest.raises(CommandError, match="one photo or clip"):
+        call_command("stylize", "a.png", "--style", "b.png", "-o", str(tmp_path), "--mask", "m.png")

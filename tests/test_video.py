@@ -308,3 +308,18 @@ def test_long_clips_go_to_the_slow_queue(clip):
     assert (video.queue_for(magenta, info), video.queue_for(magenta, long_clip), video.queue_for(Gatys, info)) == (
         "default", "slow", "slow")
     assert video.estimate_seconds(magenta, long_clip) > 900 * magenta.estimate_seconds(1280, 720)
+
+
+@pytest.mark.model
+def test_regions_paint_every_frame_and_keep_the_photo_where_asked(clip, painting, tmp_path):
+    """With the left half kept and the right painted, every frame's left half stays the clip's own."""
+    from tfapp import regions
+
+    mask = np.zeros((48, 64), np.uint8)
+    mask[:, 32:] = 1
+    painted = regions.Regions(mask, (None, 0))
+    destination, result = stylized(clip, painting, tmp_path, consistency=0, regions=painted)
+    assert result.frames == 8
+    for source, output in zip(decoded_frames(clip), decoded_frames(destination), strict=True):
+        difference = np.abs(source.astype(np.float32) - output.astype(np.float32)).mean(axis=(0, 2))
+        assert difference[2:28].mean() < 6 < 30 < difference[36:62].mean()

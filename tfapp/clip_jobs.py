@@ -32,7 +32,7 @@ def remove_frames_of_deleted(sender, instance, **kwargs):
         transaction.on_commit(partial(remove_frames, instance))
 
 
-def stylize(transfer, styles, options, method, progress):
+def stylize(transfer, styles, options, method, progress, regions=None):
     """Stylize the transfer's clip into an MP4 of this attempt; returns ``(ClipResult, its storage name)``.
 
     The MP4 is named by attempt, so a retry never writes over a killed attempt's
@@ -45,7 +45,7 @@ def stylize(transfer, styles, options, method, progress):
     try:
         result = video.stylize_clip(transfer.content_clip.path, storage.path(name), styles, options,
                                     consistency=transfer.consistency, work_dir=work_dir, method=method,
-                                    progress=progress)
+                                    progress=progress, regions=regions)
     except BaseException:
         storage.delete(name)  # an MP4 stopped half-way
         raise

@@ -28,8 +28,8 @@ ENCODE_SHARE = 0.15
 class ClipLoop:
     """One clip's run: the method, styles and options every frame gets, and the seconds each stage took."""
 
-    def __init__(self, method, styles, options, consistency, frames_dir, progress):
-        self._method, self._styles, self._options = method, styles, options
+    def __init__(self, method, styles, options, consistency, frames_dir, progress, regions=None):
+        self._method, self._styles, self._options, self._regions = method, styles, options, regions
         self._smoother = Smoother(consistency)
         self._frames_dir = frames_dir
         self._progress = progress
@@ -86,7 +86,8 @@ class ClipLoop:
         return output, 0
 
     def _stylize(self, frame):
-        result = pipeline.stylize(Image.fromarray(frame), self._styles, self._options, method=self._method)
+        result = pipeline.stylize(Image.fromarray(frame), self._styles, self._options, method=self._method,
+                                  regions=self._regions)
         return np.asarray(result.image.convert("RGB"))
 
     def _keep(self, path, output):

@@ -248,7 +248,8 @@ def _stylize_into(transfer, progress):
 
 def _stylize_clip_into(transfer, styles, options, method, progress, started):
     """A clip's job: its MP4 in ``result_clip``, a finished frame as the poster in ``result_image``."""
-    clip, name = clip_jobs.stylize(transfer, styles, options, method, progress)
+    painted = stored_regions(transfer, (transfer.content_width, transfer.content_height))
+    clip, name = clip_jobs.stylize(transfer, styles, options, method, progress, painted)
     transfer.result_clip.name = name
     logger.info("Transfer %s: %d frames stylized by attempt %d, %d of them resumed from an earlier attempt.",
                 transfer.public_id, clip.frames, transfer.attempts, clip.resumed_frames)

@@ -162,7 +162,8 @@ def queue_for(method_class, info, quality=None, max_size=None):
     return "default" if fast_enough else "slow"
 
 
-def stylize_clip(src_path, dst_path, styles, options, *, consistency=None, work_dir, method=None, progress=None):
+def stylize_clip(src_path, dst_path, styles, options, *, consistency=None, work_dir, method=None, progress=None,
+                 regions=None):
     """Stylize the clip ``src_path`` into an H.264 MP4 at ``dst_path``; returns a :class:`ClipResult`.
 
     ``styles`` and ``options`` are as :func:`tfapp.pipeline.stylize` takes them; a style
@@ -173,6 +174,8 @@ def stylize_clip(src_path, dst_path, styles, options, *, consistency=None, work_
     frames there are reused and the video equals an uninterrupted run's. ``progress``
     (:class:`tfapp.methods.base.Progress`) hears of every frame and may raise
     :class:`~tfapp.exceptions.Cancelled`. ``dst_path`` appears only once complete.
+    ``regions`` (a :class:`tfapp.regions.Regions` painted on the clip's picture) paint
+    every frame's regions as :func:`tfapp.pipeline.stylize` does a photo's.
 
     Raises VideoError for an unusable clip, UnsupportedByEngine when the method cannot
     run per frame or honour a control, ValueError for malformed styles or options.
@@ -187,10 +190,12 @@ def stylize_clip(src_path, dst_path, styles, options, *, consistency=None, work_
     options = dataclasses.replace(options or pipeline.Options(), max_size=max(size)).resolved()
     pipeline.check_video(method or engines.method_class(options.method))
     method = method or engines.get(options.method)
-    styles = _encoded_once(pipeline.normalised_styles(styles), method, options)
-    pipeline.check_supported(method, styles, options)
-    frames_dir = _prepared_work_dir(Path(work_dir), _fingerprint(src_path, styles, options, consistency, method))
-    loop = ClipLoop(method, styles, options, consistency, frames_dir, progress)
+    weighted = pipeline.normalised_styles(styles) if regions is None else pipeline.region_styles(styles, regions)
+    styles = _encoded_once(weighted, method, options)
+    pipeline.check_supported(method, styles, options, regions)
+    frames_dir = _prepared_work_dir(Path(work_dir),
+                                    _fingerprint(src_path, styles, options, consistency, method, regions))
+    loop = ClipLoop(method, styles, options, consistency, frames_dir, progress, regions)
     started = time.perf_counter()
     result = loop.run(Path(src_path), Path(dst_path), info, size)
     result.seconds["total"] = time.perf_counter() - started
@@ -205,7 +210,7 @@ def _encoded_once(weighted_styles, method, options):
              if isinstance(style, Image.Image) else style, weight) for style, weight in weighted_styles]
 
 
-def _fingerprint(src_path, styles, options, consistency, method):
+def _fingerprint(src_path, styles, options, consistency, method, regions):
     """A digest of everything a finished frame depends on, so a work folder is never reused for another job."""
     digest = hashlib.sha256()
     with open(src_path, "rb") as clip:
@@ -216,6 +221,9 @@ def _fingerprint(src_path, styles, options, consistency, method):
         digest.update(repr(weight).encode())
     settings = {"options": dataclasses.asdict(options), "consistency": consistency, "method": method.name,
                 "engine": method.engine}
+    if regions is not None:
+        digest.update(regions.png())
+        settings["regions"] = {"styles": regions.styles, "feather": regions.feather}
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
