@@ -3,6 +3,7 @@
 Bad clips get their VideoError's code and store nothing. The clips are made in code
 with PyAV (tests/clips.py): 64 x 48 px, a few frames at 10 fps, with an AAC track.
 """
+import io
 import os
 import shutil
 import signal
@@ -386,3 +387,20 @@ def test_deleting_a_clip_deletes_its_kept_frames_and_folder(post, client, tmp_pa
         client.post(reverse("tfapp:delete", args=[transfer.public_id]))
     assert not Transfer.objects.exists()
     assert media_files(isolated_storage) == [] and not frames.parent.parent.exists()
+
+
+def test_regions_painted_on_a_clip_apply_to_every_frame(post, tmp_path):
+    """A mask sent with a clip (painted on its first frame) keeps the clip's own picture in a 'keep' region."""
+    labels = np.zeros((48, 64), np.uint8)
+    labels[:, 32:] = 1
+    buffer = io.BytesIO()
+    Image.fromarray(labels, "L").save(buffer, format="PNG")
+    mask = SimpleUploadedFile("regions.png", buffer.getvalue(), content_type="image/png")
+    response = post(clip_file(tmp_path), consistency="0", mask=mask, region_styles="keep,1")
+    transfer = Transfer.objects.get()
+    assert response.status_code == 302, response.context["form"].errors
+    assert transfer.status == Transfer.Status.DONE, transfer.error_message
+    source = decoded_frames(write_clip(tmp_path / "again.mp4", moving_frames(64, 48, FRAMES), fps=10))
+    for original, painted in zip(source, decoded_frames(transfer.result_clip.path), strict=True):
+        difference = np.abs(original.astype(np.float32) - painted.astype(np.float32)).mean(axis=(0, 2))
+        assert difference[2:28].mean() < 6 < 30 < difference[36:62].mean()
