@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 
 from . import engines, submission, video
-from .forms import TransferForm, options_from, style_field
+from .forms import options_from
+from .reruns import initial_data
+from .submission import style_field
 from .regions import RegionError, parse_region_styles
 
 
@@ -37,7 +39,7 @@ def alternatives(transfer):
 
     A method with qualities is offered again at its other qualities, so a Gatys draft can be re-run finer.
     """
-    initial = TransferForm.initial_from(transfer)
+    initial = initial_data(transfer)
     photo = (transfer.content_width, transfer.content_height)
     try:
         clip = video.probe(transfer.content_clip.path) if transfer.is_clip else None

@@ -151,3 +151,8 @@ def _trained_painting(painting, chosen):
         return [StyleChoice(ImageInput(ContentFile(painting.read_bytes()), painting.suffix))]
     except OSError as error:
         raise refusal("missing_file", what="the trained style") from error
+
+
+def style_field(kind, slot):
+    """Name of a style slot's field: ``style_image``, ``style_preset_2``, ``style_weight_4``…"""
+    return f"style_{kind}" if slot == 0 else f"style_{kind}_{slot + 1}"

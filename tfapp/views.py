@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django.views.generic import ListView
 
-from . import conf, engines
+from . import conf, engines, reruns
 from .alternatives import alternatives
 from .forms import TransferForm
 from .models import StylePreset, Transfer, TransferStyle
@@ -33,7 +33,7 @@ def upload(request):
         source = form.source
     else:
         source = _source_transfer(request.GET.get("from"))
-        form = TransferForm(initial=TransferForm.initial_from(source) if source else None)
+        form = TransferForm(initial=reruns.initial_data(source) if source else None)
     presets = list(StylePreset.objects.offered())
     return render(request, "tfapp/upload.html", {
         "form": form,
@@ -43,7 +43,7 @@ def upload(request):
         "model_error": engines.unavailable_reason(engines.DEFAULT_METHOD),
         "max_upload_bytes": conf.max_upload_bytes(),
         "max_clip_bytes": conf.video_max_bytes(),
-        "method_data": form.method_data(),
+        "method_data": engines.page_data(form.methods),
         "recent": Transfer.objects.finished().visible_to(Ownership.of_request(request))[:6],
     })
 
@@ -104,10 +104,10 @@ def try_method(request, public_id):
     The new transfer is the requester's, whoever made the one it repeats.
     """
     source = get_object_or_404(Transfer.objects.prefetch_related("styles"), public_id=public_id)
-    data = {**{key: str(value) for key, value in TransferForm.initial_from(source).items() if value is not None},
+    data = {**{key: str(value) for key, value in reruns.initial_data(source).items() if value is not None},
             "method": request.POST.get("method", ""), "quality": request.POST.get("quality", "")}
     try:
-        files = TransferForm.files_from(source)
+        files = reruns.files(source)
     except ValidationError as error:
         messages.error(request, error.messages[0])
         return redirect(source)
