@@ -404,3 +404,23 @@ def test_regions_painted_on_a_clip_apply_to_every_frame(post, tmp_path):
     for original, painted in zip(source, decoded_frames(transfer.result_clip.path), strict=True):
         difference = np.abs(original.astype(np.float32) - painted.astype(np.float32)).mean(axis=(0, 2))
         assert difference[2:28].mean() < 6 < 30 < difference[36:62].mean()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM),
+                    reason=f"Chromium not installed at {CHROMIUM}")
+def test_the_page_estimates_a_chosen_clip_as_the_server_does(live_server, browser, tmp_path):
+    """With a clip chosen, each method's time is for the clip's frames (Gatys: not for clips), as video.estimate_seconds."""
+    from tfapp import conf, engines
+
+    path = write_clip(tmp_path / "walk.mp4", moving_frames(320, 240, 60), fps=30)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(live_server.url)
+    page.set_input_files("#id_content_image", str(path))
+    page.locator("[data-method-time='adain']", has_text="your clip").wait_for(timeout=30_000)
+    seconds = video.estimate_seconds(engines.method_class("adain"), video.probe(path), max_size=conf.max_content_size())
+    expected = "under a second" if seconds < 1 else f"about {round(seconds)} s" if seconds < 90 else \
+        f"about {round(seconds / 60)} min"
+    assert page.locator("[data-method-time='adain']").inner_text() == f"{expected} for your clip (60 frames)"
+    assert page.locator("[data-method-time='gatys']").inner_text() == "not for clips"

@@ -152,6 +152,16 @@ def estimate_seconds(method_class, info, quality=None, max_size=None):
     return info.frames * (per_frame + OVERHEAD_SECONDS_PER_MEGAPIXEL * width * height / 1e6)
 
 
+#: The frame rate the upload page assumes for a clip's estimate: browsers tell a clip's duration, not its rate.
+PAGE_ASSUMED_FPS = 30
+
+
+def page_terms():
+    """What the upload page's script needs to estimate a clip as :func:`estimate_seconds` does (JSON data)."""
+    return {"overhead_per_megapixel": OVERHEAD_SECONDS_PER_MEGAPIXEL, "max_side": conf.video_max_side(),
+            "assumed_fps": PAGE_ASSUMED_FPS}
+
+
 def queue_for(method_class, info, quality=None, max_size=None):
     """The job queue for a clip: the method's own when it is "slow"; otherwise "default" while the
     estimate is at most :data:`FAST_QUEUE_SHARE` of that queue's time limit, else "slow"."""

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django.views.generic import ListView
 
-from . import conf, engines, reruns
+from . import conf, engines, reruns, video
 from .alternatives import alternatives
 from .forms import TransferForm
 from .models import StylePreset, Transfer, TransferStyle
@@ -44,6 +44,7 @@ def upload(request):
         "max_upload_bytes": conf.max_upload_bytes(),
         "max_clip_bytes": conf.video_max_bytes(),
         "method_data": engines.page_data(form.methods),
+        "clip_estimate": video.page_terms(),
         "recent": Transfer.objects.finished().visible_to(Ownership.of_request(request))[:6],
     })
 

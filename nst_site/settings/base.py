@@ -52,6 +52,8 @@ CONTENT_SECURITY_POLICY = {
         "script-src": [SELF],
         "style-src": [SELF],
         "img-src": [SELF, "data:", "blob:"],
+        # blob: lets the upload page read the chosen clip's size and duration, to estimate its time.
+        "media-src": [SELF, "blob:"],
         "connect-src": [SELF],
         "font-src": [SELF],
         "object-src": [NONE],
