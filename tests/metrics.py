@@ -128,3 +128,28 @@ def luminance_ssim(photo, result):
     ssim = ((2 * mean_1 * mean_2 + c1) * (2 * covariance + c2)
             / ((mean_1 ** 2 + mean_2 ** 2 + c1) * (variance_1 + variance_2 + c2)))
     return float(ssim.mean())
+
+
+def warping_error(inputs, outputs):
+    """Lai et al. (2018)'s warping error of a stylized clip: how much consecutive outputs disagree along the motion.
+
+    For each pair of frames, E = sum(M * |O_t - W(O_t+1)|^2) / sum(M): ``W`` warps the next
+    output back along the optical flow of the *input* frames, ``M`` marks the pixels that
+    flow follows (the forward-backward and colour checks of :mod:`tfapp.consistency`),
+    RGB in [0, 1]. Returns the mean over pairs. The flow is DIS's finer "medium" preset,
+    not the "fast" one the product smooths with, so the measure is not the method's own.
+    """
+    import cv2
+
+    from tfapp.consistency import Flow, followed, warp
+
+    flow = Flow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    errors = []
+    for index in range(len(inputs) - 1):
+        current, following = inputs[index], inputs[index + 1]
+        to_next = flow.between(following, current)
+        mask = followed(to_next, flow.between(current, following), following, current)
+        carried = warp(outputs[index + 1], to_next).astype(np.float64) / 255
+        difference = np.sum((outputs[index].astype(np.float64) / 255 - carried) ** 2, axis=-1)
+        errors.append(float((difference * mask).sum() / max(mask.sum(), 1)))
+    return float(np.mean(errors))

@@ -92,7 +92,8 @@ class TransferAdmin(admin.ModelAdmin):
     list_display = ("short_id", "content_preview", "style_preview", "result_preview", "status", "method_label",
                     "engine", "shared", "owner", "result_size", "attempts", "waited", "ran", "created_at")
     list_display_links = ("short_id", "result_preview")
-    list_filter = ("status", "method", "queue", "engine", "shared", "created_at")
+    list_filter = ("status", "method", "queue", "engine", "shared", ("content_clip", admin.EmptyFieldListFilter),
+                   "created_at")
     search_fields = ("public_id", "error_message")
     date_hierarchy = "created_at"
     readonly_fields = ("content_preview", "style_preview", "result_preview", "waited", "ran")
@@ -105,6 +106,8 @@ class TransferAdmin(admin.ModelAdmin):
         ("Queue", {"fields": ("queue", "created_at", "queued_at", "started_at", "heartbeat_at", "finished_at",
                               "attempts", "worker", "waited", "ran", "progress", "progress_steps")}),
         ("Images", {"fields": ("content_preview", "result_preview", "content_image", "result_image")}),
+        ("Clip", {"fields": ("content_clip", "result_clip", "frames_total", "frames_done", "consistency"),
+                  "description": "A clip's transfer: the photo is its first frame and the result image its poster."}),
         ("Parameters", {"fields": ("method", "quality", "engine", "max_size", "style_size", "style_pooling",
                                    "strength", "preserve_colours")}),
         ("Regions", {"fields": ("regions_mask", "region_styles", "feather")}),

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
-from . import engines, submission
-from .forms import TransferForm, options_from, style_field
+from . import engines, submission, video
+from .forms import options_from
+from .reruns import initial_data
+from .submission import style_field
 from .regions import RegionError, parse_region_styles
 
 
@@ -37,8 +39,12 @@ def alternatives(transfer):
 
     A method with qualities is offered again at its other qualities, so a Gatys draft can be re-run finer.
     """
-    initial = TransferForm.initial_from(transfer)
+    initial = initial_data(transfer)
     photo = (transfer.content_width, transfer.content_height)
+    try:
+        clip = video.probe(transfer.content_clip.path) if transfer.is_clip else None
+    except (video.VideoError, OSError):
+        return []  # the clip is gone, or over a limit lowered since: nothing could re-run it
     # The weights as the form receives them, so a style it would leave out is not counted either.
     weighted_styles = len([style for style in transfer.styles.all() if initial[style_field("weight", style.position)]])
     has_regions = bool(transfer.regions_mask)
@@ -53,7 +59,8 @@ def alternatives(transfer):
             options = options_from({**initial, "method": offer.name, "quality": quality})
             label = engines.QUALITY_LABELS.get(quality, quality)
             try:
-                submission.check_method(offer.name, styles, options, None if None in photo else photo, has_regions)
+                submission.check_method(offer.name, styles, options, None if clip or None in photo else photo,
+                                        has_regions, clip)
                 if has_regions:
                     _check_region_styles(transfer, len(transfer.styles.all()) if offer.capabilities.style_input else 1)
             except ValidationError as error:

@@ -14,12 +14,15 @@ class TfappConfig(AppConfig):
     def ready(self):
         from . import checks  # noqa: F401  (registers the system checks)
         from .changes import install_ringer
+        from .clip_jobs import remove_frames_of_deleted
         from .models import StylePreset, Transfer, TransferStyle
         from .ownership import claim_session_transfers
         from .signals import delete_stored_files
 
         connection_created.connect(install_ringer, dispatch_uid="tfapp-ring-after-writes")
         user_logged_in.connect(claim_session_transfers, dispatch_uid="tfapp-claim-session-transfers")
+        # Before the files: their folder is removed once empty.
+        post_delete.connect(remove_frames_of_deleted, sender=Transfer, dispatch_uid="tfapp-delete-frames")
         for model in (Transfer, TransferStyle, StylePreset):
             post_delete.connect(delete_stored_files, sender=model, dispatch_uid=f"tfapp-delete-{model.__name__}")
         if _is_serving_process():

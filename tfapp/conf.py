@@ -231,3 +231,28 @@ def training_run_dir():
     Derived from ``NST_MODEL_DIR``, not a setting of its own.
     """
     return model_dir() / "training-runs"
+
+
+def video_max_seconds():
+    """Longest clip accepted, in seconds; longer ones are refused (``too_long``)."""
+    return float(_get("NST_VIDEO_MAX_SECONDS", 30))
+
+
+def video_max_side():
+    """Long side, in pixels, of a stylized clip: larger clips are scaled down to it, never refused for it."""
+    return int(_get("NST_VIDEO_MAX_SIDE", 1280))
+
+
+def video_max_frames():
+    """Most frames a clip may have (at its average frame rate); more are refused (``too_many_frames``)."""
+    return int(_get("NST_VIDEO_MAX_FRAMES", 900))
+
+
+def video_max_bytes():
+    """Largest clip file accepted, in bytes (``too_big_file``)."""
+    return int(_get("NST_VIDEO_MAX_BYTES", 200 * 1024 * 1024))
+
+
+def video_consistency():
+    """0..1: how much of the previous painted frame, carried along the motion, each new frame keeps (0: none)."""
+    return float(_get("NST_VIDEO_CONSISTENCY", 0.7))

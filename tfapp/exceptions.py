@@ -35,3 +35,16 @@ class Cancelled(StyleTransferError):
 
 class TrainingError(StyleTransferError):
     """Training a style network cannot start or go on (bad style image, too few photos, a name in use)."""
+
+
+class VideoError(StyleTransferError):
+    """A clip cannot be stylized: unreadable, over a limit, or without pictures.
+
+    ``code`` names the problem for forms and the API ("not_video", "truncated",
+    "no_video_stream", "no_frames", "unsupported_codec", "too_long", "too_large",
+    "too_many_frames", "too_big_file", "too_small").
+    """
+
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.code = code

@@ -1,18 +1,17 @@
-import dataclasses
 import warnings
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template.defaultfilters import filesizeformat
 from PIL import Image
 
-from . import conf, engines, regions, submission
+from . import clip_uploads, conf, engines, regions, reruns, submission
 from .exceptions import InvalidImage, TrainingError
 from .imaging import EXTENSIONS, THUMBNAIL_SIZE, open_image
 from .models import StylePreset, TrainingRun
 from .pipeline import Options
-from .processing import ImageInput, create_transfer, region_styles_text
+from .processing import ClipChoice, ImageInput, create_transfer
+from .submission import style_field
 from .trained_styles import published_names
 from .training_photos import PhotoFolder
 from .training_runs import RunFolder, TrainingSettings, check_name
@@ -93,6 +92,28 @@ class ImageUploadField(forms.FileField):
 #: The field each of tfapp.regions' error codes is shown at (the others are the mask's).
 REGION_ERROR_FIELDS = {"region_style_missing": "region_styles", "feather": "feather"}
 
+#: What the photo's field also takes: clips (see tfapp.clip_uploads).
+CLIP_ACCEPT_ATTRIBUTE = "video/mp4,video/quicktime,video/webm,video/x-matroska,.mkv"
+
+
+class ContentUploadField(ImageUploadField):
+    """The photo, or a clip (a video, or an animated GIF/WebP), checked with ``video.probe``.
+
+    A clip's cleaned value is a :class:`~tfapp.clip_uploads.ClipInput`; its limits
+    (duration, size, frames, bytes) are the video settings, not the photo's.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.widget.attrs["accept"] = f"{ACCEPT_ATTRIBUTE},{CLIP_ACCEPT_ATTRIBUTE}"
+
+    def to_python(self, data):
+        upload = forms.FileField.to_python(self, data)
+        if upload is not None and clip_uploads.is_clip(upload):
+            return clip_uploads.clip_from_upload(upload)
+        return super().to_python(data)
+
+
 STYLE_SLOTS = 4
 STYLE_SIZES = (128, 192, 256, 384, 512)
 
@@ -101,14 +122,51 @@ class RangeInput(forms.NumberInput):
     input_type = "range"
 
 
-class TransferForm(forms.Form):
+class RegionFields(forms.Form):
+    """The regions painted on the photo (:mod:`tfapp.regions`): a mask, each region's style and the feather."""
+
+    mask = forms.FileField(
+        label="Regions", required=False,
+        help_text="Regions painted on the photo: a PNG of the photo's size or aspect ratio, one 8-bit channel "
+                  "whose value k (0-3) puts the pixel in region k. Leave it out to style the whole photo.")
+    region_styles = forms.CharField(
+        label="Region styles", required=False, max_length=40,
+        help_text="Each region's style, region 0 first: the 1-based position of a style given, or keep "
+                  "(the photo stays there), e.g. 2,1,keep. Default: region k takes style k+1.")
+    feather = forms.IntegerField(
+        label="Feather", required=False, initial=0,
+        widget=forms.NumberInput(attrs={"min": 0, "max": regions.MAX_FEATHER, "step": 1}),
+        help_text=f"Softens the edges between regions, in pixels of the photo (0-{regions.MAX_FEATHER}).")
+
+    def painted_regions(self, cleaned, photo, style_count):
+        """The regions painted on ``photo`` (an ImageInput, stored upright) for ``style_count`` styles (a
+        tfapp.regions.Regions), or None when no mask was sent or it is refused (the error is at its field)."""
+        mask = cleaned.get("mask")
+        if not mask or photo is None:
+            return None
+        limit = conf.max_upload_bytes()
+        if mask.size > limit:
+            self.add_error("mask", ValidationError(
+                ImageUploadField.default_error_messages["file_too_large"], code="file_too_large",
+                params={"size": filesizeformat(mask.size), "limit": filesizeformat(limit)}))
+            return None
+        try:
+            return regions.build(mask, photo.size(), style_count, cleaned.get("region_styles"), cleaned.get("feather"))
+        except regions.RegionError as error:
+            self.add_error(REGION_ERROR_FIELDS.get(error.code, "mask"), ValidationError(str(error), code=error.code))
+            return None
+
+
+class TransferForm(RegionFields):
     """A photo, one to four styles (uploads or presets) with weights, and the creative controls.
 
     With ``source`` (the public id of an earlier transfer) any input left empty is taken
     from that transfer, which is how "re-run with changes" works.
     """
 
-    content_image = ImageUploadField(label="Photo", required=False, help_text="The picture to repaint.")
+    content_image = ContentUploadField(
+        label="Photo or clip", required=False,
+        help_text="The picture to repaint, or a clip (MP4, MOV, WebM, MKV, animated GIF).")
     method = forms.ChoiceField(label="Method", required=False, help_text="How the photo is repainted.")
     quality = forms.ChoiceField(label="Quality", required=False,
                                 help_text="More iterations at more scales: finer, and slower.")
@@ -124,18 +182,10 @@ class TransferForm(forms.Form):
         help_text="The size the painting is seen at: 128 px gives coarser brush strokes than 256 px.")
     output_size = forms.TypedChoiceField(label="Output size", coerce=int, required=False, empty_value=None,
                                          help_text="Long side of the result; photos are never enlarged.")
-    mask = forms.FileField(
-        label="Regions", required=False,
-        help_text="Regions painted on the photo: a PNG of the photo's size or aspect ratio, one 8-bit channel "
-                  "whose value k (0-3) puts the pixel in region k. Leave it out to style the whole photo.")
-    region_styles = forms.CharField(
-        label="Region styles", required=False, max_length=40,
-        help_text="Each region's style, region 0 first: the 1-based position of a style given, or keep "
-                  "(the photo stays there), e.g. 2,1,keep. Default: region k takes style k+1.")
-    feather = forms.IntegerField(
-        label="Feather", required=False, initial=0,
-        widget=forms.NumberInput(attrs={"min": 0, "max": regions.MAX_FEATHER, "step": 1}),
-        help_text=f"Softens the edges between regions, in pixels of the photo (0-{regions.MAX_FEATHER}).")
+    consistency = forms.FloatField(
+        label="Steadiness", min_value=0, max_value=1, required=False, widget=RangeInput(attrs={"step": "0.05"}),
+        help_text="Clips only: how much of each frame follows the previous one's painting (0: frames painted alone, "
+                  "which flicker).")
     source = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, client="", ownership=None, **kwargs):
@@ -152,6 +202,7 @@ class TransferForm(forms.Form):
             self.fields[style_field("weight", slot)] = forms.IntegerField(
                 label="Weight", min_value=0, max_value=100, initial=100 if slot == 0 else 50, required=False)
         self.fields["style_size"].initial = conf.style_size()
+        self.fields["consistency"].initial = conf.video_consistency()
         self.fields["output_size"].choices = [(size, f"{size} px") for size in conf.output_sizes()]
         self.fields["output_size"].initial = conf.max_content_size()
         self.methods = engines.offers()
@@ -177,13 +228,6 @@ class TransferForm(forms.Form):
             engines.DEFAULT_METHOD
         return next((offer for offer in self.methods if offer.name == name), self.methods[0])
 
-    def method_data(self):
-        """What the page's script needs to switch controls and estimate times: per method, as JSON data."""
-        return {offer.name: {"capabilities": dataclasses.asdict(offer.capabilities), "reasons": offer.reasons,
-                             "estimates": offer.estimates, "available": not offer.unavailable_reason,
-                             "strength_help": offer.strength_help}
-                for offer in self.methods}
-
     def style_slots(self):
         """The bound fields of each style slot, for the template."""
         return [{"number": slot + 1, "image": self[style_field("image", slot)],
@@ -196,41 +240,30 @@ class TransferForm(forms.Form):
         cleaned["method"] = cleaned.get("method") or engines.DEFAULT_METHOD
         submission.check_available(cleaned["method"])
         submission.check_queue(self.client)
+        self.clip = None
         self.content = self._content(cleaned.get("content_image"))
         self.styles = self._styles(cleaned)
         self.resolved_options = options_from(cleaned).resolved()
-        self.regions = self._regions(cleaned)
-        submission.check_method(cleaned["method"], len([style for style in self.styles if style.weight > 0]),
-                                self.resolved_options, self._photo_size(cleaned), self.regions is not None)
+        self.regions = self.painted_regions(cleaned, self.content, len(self.styles))
+        clip_info = self.clip.info if self.clip else None
+        self.clip_queue = submission.check_method(
+            cleaned["method"], len([style for style in self.styles if style.weight > 0]), self.resolved_options,
+            None if clip_info else self._photo_size(cleaned), self.regions is not None, clip_info)
         return cleaned
 
-    def _regions(self, cleaned):
-        """The painted regions (a tfapp.regions.Regions), or None when no mask was sent or it is refused.
-
-        The mask is read against the photo as stored (upright: EXIF orientation applied)
-        and the styles chosen, so a region never points at a style the transfer lacks.
-        """
-        mask = cleaned.get("mask")
-        if not mask or self.content is None:
-            return None
-        limit = conf.max_upload_bytes()
-        if mask.size > limit:
-            self.add_error("mask", ValidationError(
-                ImageUploadField.default_error_messages["file_too_large"], code="file_too_large",
-                params={"size": filesizeformat(mask.size), "limit": filesizeformat(limit)}))
-            return None
-        try:
-            return regions.build(mask, self.content.size(), len(self.styles), cleaned.get("region_styles"),
-                                 cleaned.get("feather"))
-        except regions.RegionError as error:
-            self.add_error(REGION_ERROR_FIELDS.get(error.code, "mask"), ValidationError(str(error), code=error.code))
-            return None
-
     def _content(self, upload):
+        if isinstance(upload, clip_uploads.ClipInput):
+            self.clip = upload
+            return upload.still
         if upload:
             return ImageInput.from_upload(upload)
+        if self.source and self.source.is_clip:
+            self.clip = submission.stored_clip(self.source)
+            return self.clip.still
         if self.source:
             return submission.stored(self.source.content_image, "the transfer to re-run")
+        if self.has_error("content_image"):
+            return None  # refused already, with the reason
         self.add_error("content_image", ValidationError(self.fields["content_image"].error_messages["required"],
                                                         code="required"))
         return None
@@ -257,64 +290,24 @@ class TransferForm(forms.Form):
 
     def save(self):
         """Store the inputs as a new queued transfer, with the options resolved in ``clean``, and return it."""
+        clip = None
+        if self.clip:
+            consistency = self.cleaned_data.get("consistency")
+            clip = ClipChoice(self.clip.input, self.clip.info.frames, queue=self.clip_queue,
+                              consistency=conf.video_consistency() if consistency is None else consistency)
         return create_transfer(self.content, self.styles, options=self.resolved_options, client=self.client,
-                               ownership=self.ownership, inputs_id=self._inputs_id(), regions=self.regions)
+                               ownership=self.ownership, inputs_id=self._inputs_id(), regions=self.regions, clip=clip)
 
     def _inputs_id(self):
         """The source's inputs id when this re-run reuses its photo, styles and regions unchanged, else None."""
         if not self.source or self.cleaned_data.get("content_image") or not self._styles_from_source or \
-                not same_regions(self.regions, self.source):
+                not reruns.same_regions(self.regions, self.source):
             return None
         return self.source.inputs_id
 
-    @classmethod
-    def initial_from(cls, transfer):
-        """Initial data that repeats ``transfer``'s parameters (its images come through ``source``)."""
-        initial = {"source": transfer.public_id, "method": transfer.method, "quality": transfer.quality,
-                   "strength": transfer.strength,
-                   "preserve_colours": transfer.preserve_colours, "style_size": transfer.style_size,
-                   "output_size": transfer.max_size, "region_styles": transfer.region_styles,
-                   "feather": transfer.feather}
-        for style in transfer.styles.all():
-            initial[style_field("weight", style.position)] = round(style.weight)
-        return initial
-
-    @classmethod
-    def files_from(cls, transfer):
-        """The files that repeat ``transfer`` with :meth:`initial_from`: its regions' mask (photo and styles come
-        through ``source``). Refused when the stored mask is missing."""
-        if not transfer.regions_mask:
-            return {}
-        try:
-            with transfer.regions_mask.open("rb") as mask:
-                return {"mask": SimpleUploadedFile("regions.png", mask.read(), "image/png")}
-        except OSError as error:
-            raise submission.refusal("missing_file", what="the regions of the transfer to re-run") from error
-
-
-def same_regions(painted, transfer):
-    """Whether ``painted`` (Regions or None) are the regions ``transfer`` was stored with."""
-    if not transfer.regions_mask:
-        return painted is None
-    return painted is not None and painted.feather == transfer.feather and \
-        region_styles_text(painted) == transfer.region_styles and _stored_bytes(transfer.regions_mask) == painted.png()
-
-
-def _stored_bytes(field):
-    try:
-        with field.open("rb") as stored:
-            return stored.read()
-    except OSError:
-        return None
-
-
-def style_field(kind, slot):
-    """Name of a style slot's field: ``style_image``, ``style_preset_2``, ``style_weight_4``…"""
-    return f"style_{kind}" if slot == 0 else f"style_{kind}_{slot + 1}"
-
 
 def options_from(data):
-    """The transfer's Options from the form's cleaned data (or ``initial_from``'s, which has the same keys)."""
+    """The transfer's Options from the form's cleaned data (or ``reruns.initial_data``'s, which has the same keys)."""
     return Options(method=data.get("method") or engines.DEFAULT_METHOD, quality=data.get("quality") or None,
                    max_size=data.get("output_size"), style_size=data.get("style_size"),
                    strength=_strength(data) / 100, preserve_colours=bool(data.get("preserve_colours")))

@@ -176,6 +176,12 @@ class Transfer(Job):
     progress_steps = models.PositiveIntegerField(default=0, help_text="Steps (iterations) reported so far.")
     preview_image = models.ImageField(upload_to=transfer_path, blank=True,
                                       help_text="The latest intermediate image while it runs.")
+    # A clip: content_image holds its first frame and result_image the poster, a finished frame.
+    content_clip = models.FileField(upload_to=transfer_path, blank=True, help_text="The uploaded clip, if a video.")
+    result_clip = models.FileField(upload_to=transfer_path, blank=True, help_text="The stylized clip (H.264 MP4).")
+    consistency = models.FloatField(null=True, blank=True, help_text="A clip's temporal consistency, 0-1.")
+    frames_total = models.PositiveIntegerField(null=True, blank=True, help_text="A clip's frames.")
+    frames_done = models.PositiveIntegerField(default=0, help_text="A clip's frames finished so far.")
     client = models.CharField(max_length=64, blank=True, db_index=True,
                               help_text="Hashed address of the client that submitted it, for per-client limits.")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
@@ -224,6 +230,10 @@ class Transfer(Job):
         return None
 
     @property
+    def is_clip(self):
+        return bool(self.content_clip)
+
+    @property
     def total_seconds(self):
         parts = (self.preprocess_seconds, self.model_seconds, self.encode_seconds)
         return None if None in parts else sum(parts)
@@ -241,7 +251,7 @@ class Transfer(Job):
     def files(self):
         """The stored files of this transfer and its styles that exist."""
         fields = (self.content_image, self.result_image, self.content_thumbnail, self.result_thumbnail,
-                  self.preview_image, self.regions_mask)
+                  self.preview_image, self.regions_mask, self.content_clip, self.result_clip)
         own = [field for field in fields if field]
         return own + [stored for style in self.styles.all() for stored in style.files()] if self.pk else own
 

@@ -292,6 +292,12 @@ def check_controls(method, style_count, options, regions=False):
             raise UnsupportedByEngine(reasons.get(control, f"{method.label} {sentence}"), control)
 
 
+def check_video(method):
+    """Raise :class:`UnsupportedByEngine` (control ``video``) when ``method`` cannot stylize a clip frame by frame."""
+    if not method.capabilities.video:
+        raise UnsupportedByEngine(method.reasons.get("video", f"{method.label} cannot stylize clips."), "video")
+
+
 def _model_input(style, options):
     """What the method takes for one style: a style tensor for an image, the vector itself otherwise."""
     if isinstance(style, Image.Image):

@@ -15,7 +15,7 @@ from django.core.files.base import ContentFile
 from django.db import DatabaseError, transaction
 from PIL import Image
 
-from . import conf, engines, jobs, pipeline
+from . import clip_jobs, conf, engines, jobs, pipeline
 from . import regions as region_masks
 from .exceptions import Cancelled, InvalidImage, StyleTransferError
 from .imaging import THUMBNAIL_SIZE, encode_png, encode_thumbnail, open_image, tensor2image
@@ -67,6 +67,16 @@ class ImageInput:
 
 
 @dataclass
+class ClipChoice:
+    """The clip of a new clip transfer: its file, its frames, the consistency it asks for and its queue."""
+
+    input: ImageInput
+    frames: int
+    consistency: float
+    queue: str
+
+
+@dataclass
 class StyleChoice:
     """One style of a new transfer and its blending weight; ``preset`` when it is a preset."""
 
@@ -77,15 +87,16 @@ class StyleChoice:
     style_vectors: dict = field(default_factory=dict)
 
 
-def create_transfer(content, styles, options, client="", ownership=None, inputs_id=None, regions=None):
+def create_transfer(content, styles, options, client="", ownership=None, inputs_id=None, regions=None, clip=None):
     """Store the content and styles (ImageInput, StyleChoice list) as a queued transfer of ``options.method``.
 
     ``regions`` (a :class:`tfapp.regions.Regions` read against ``content`` and
     ``styles``) are stored as its mask PNG, region styles and feather. ``ownership``
     (a tfapp.ownership.Ownership) says whose it is; without one it
     belongs to nobody but staff. ``inputs_id`` marks it as the same inputs as earlier
-    transfers (run with other methods). Either the rows and all their files are
-    written, or nothing is.
+    transfers (run with other methods). ``clip`` (a :class:`ClipChoice`) makes it a
+    clip's transfer, ``content`` then being the clip's first frame. Either the rows
+    and all their files are written, or nothing is.
     """
     resolved = options.resolved()
     method = engines.method_class(resolved.method)
@@ -94,12 +105,16 @@ def create_transfer(content, styles, options, client="", ownership=None, inputs_
                         **option_fields(resolved))
     if inputs_id:
         transfer.inputs_id = inputs_id
+    if clip:
+        transfer.queue, transfer.consistency, transfer.frames_total = clip.queue, clip.consistency, clip.frames
     written = []
     try:
         with transaction.atomic():
             _store(transfer.content_image, "content", content, written)
             if regions is not None:
                 _store_regions(transfer, regions, written)
+            if clip:
+                _store(transfer.content_clip, "content", clip.input, written)
             transfer.save()
             for position, choice in enumerate(styles):
                 style = TransferStyle(transfer=transfer, position=position, weight=choice.weight,
@@ -176,15 +191,16 @@ def _attempt(transfer, progress):
     except Cancelled:
         logger.info("Transfer %s stopped: %s", transfer.public_id, TAKEN_OVER)
         progress.discard()
+        _remove_frames_unless_retried(transfer)
     except StyleTransferError as error:
         logger.warning("Transfer %s failed: %s", transfer.public_id, error)
-        _fail(transfer, str(error))
+        _fail(transfer, str(error), progress)
     except MemoryError:
         logger.warning("Transfer %s ran out of memory.", transfer.public_id)
-        _fail(transfer, OUT_OF_MEMORY)
+        _fail(transfer, OUT_OF_MEMORY, progress)
     except Exception:
         logger.exception("Transfer %s failed unexpectedly.", transfer.public_id)
-        _fail(transfer, UNEXPECTED_ERROR)
+        _fail(transfer, UNEXPECTED_ERROR, progress)
     return None
 
 
@@ -207,9 +223,11 @@ def _stylize_into(transfer, progress):
     started = time.monotonic()
     method = engines.get(transfer.method)
     options = transfer_options(transfer)
+    styles = [(style_input(style, method, options), style.weight) for style in transfer.styles.all()]
+    if transfer.is_clip:
+        return _stylize_clip_into(transfer, styles, options, method, progress, started)
     with transfer.content_image.open("rb") as content_file:
         content_image = open_image(content_file, needed_side=options.max_size)
-    styles = [(style_input(style, method, options), style.weight) for style in transfer.styles.all()]
     painted = stored_regions(transfer, content_image.size)
     stylized = pipeline.stylize(content_image, styles, options, method, progress, regions=painted)
     logger.info("Transfer %s stylized by attempt %d.", transfer.public_id, transfer.attempts)
@@ -226,6 +244,40 @@ def _stylize_into(transfer, progress):
                        progress=1.0, preview_image="")
     progress.discard()
     return (content_image, stylized.image) if recorded else None
+
+
+def _stylize_clip_into(transfer, styles, options, method, progress, started):
+    """A clip's job: its MP4 in ``result_clip``, a finished frame as the poster in ``result_image``."""
+    painted = stored_regions(transfer, (transfer.content_width, transfer.content_height))
+    clip, name = clip_jobs.stylize(transfer, styles, options, method, progress, painted)
+    transfer.result_clip.name = name
+    logger.info("Transfer %s: %d frames stylized by attempt %d, %d of them resumed from an earlier attempt.",
+                transfer.public_id, clip.frames, transfer.attempts, clip.resumed_frames)
+    limit = conf.job_time_limit(transfer.queue)
+    if time.monotonic() - started > limit:
+        raise StyleTransferError(TOO_SLOW.format(limit=limit))
+    encode_started = time.perf_counter()
+    transfer.result_image.save("result.png", ContentFile(encode_png(clip.poster)), save=False)
+    seconds = clip.seconds
+    recorded = _record(transfer, Transfer.Status.DONE, engine=method.engine, result_clip=name,
+                       result_image=transfer.result_image.name, result_width=clip.width, result_height=clip.height,
+                       preprocess_seconds=seconds.get("decode", 0.0) + seconds.get("flow", 0.0),
+                       model_seconds=seconds.get("stylize", 0.0),
+                       encode_seconds=seconds.get("encode", 0.0) + time.perf_counter() - encode_started,
+                       frames_done=clip.frames, progress=1.0, preview_image="")
+    progress.discard()
+    if not recorded:
+        _remove_frames_unless_retried(transfer)
+        return None
+    clip_jobs.remove_frames(transfer)
+    with transfer.content_image.open("rb") as content_file:
+        return open_image(content_file, needed_side=THUMBNAIL_SIZE), clip.poster
+
+
+def _remove_frames_unless_retried(transfer):
+    """A clip's kept frames, once this attempt lost it: deleted, unless another attempt resumes from them."""
+    if transfer.is_clip and not Transfer.objects.pending().filter(pk=transfer.pk).exists():
+        clip_jobs.remove_frames(transfer)
 
 
 def _store_previews(transfer, content_image, result_image):
@@ -259,9 +311,12 @@ def _write_preview(rows, field, name, image):
         field.storage.delete(field.name)
 
 
-def _fail(transfer, message):
+def _fail(transfer, message, progress):
+    """Record the failure; the result files, the previews and a clip's kept frames go."""
     _delete_result_file(transfer)
+    progress.discard()
     _record(transfer, Transfer.Status.FAILED, error_message=message, progress=None, preview_image="")
+    _remove_frames_unless_retried(transfer)
 
 
 def _record(transfer, status, **fields):
@@ -275,24 +330,26 @@ def _record(transfer, status, **fields):
 
 
 def _delete_result_file(transfer):
-    if transfer.result_image:
-        transfer.result_image.storage.delete(transfer.result_image.name)
-        transfer.result_image.name = ""
+    for result in (transfer.result_image, transfer.result_clip):
+        if result:
+            result.storage.delete(result.name)
+            result.name = ""
 
 
 class TransferProgress(Progress):
     """Records a running method's progress and previews on its transfer, and stops it once cancelled.
 
     Each report counts a step; the fraction and step count are written at most every
-    PROGRESS_INTERVAL seconds and a preview at most every ``NST_PREVIEW_INTERVAL``, so
+    PROGRESS_INTERVAL seconds (with a clip's frames done) and a preview at most every ``NST_PREVIEW_INTERVAL``, so
     a method reporting many small iterations costs the database little. Every write
     is conditional on this attempt still owning the transfer: when it does not (its
     owner cancelled it, or the reaper gave it up), :class:`Cancelled` is raised to stop
-    the method.
+    the method. A clip's every frame checks this, so a cancelled clip stops at its next frame.
     """
 
     def __init__(self, transfer, lost):
         self._transfer = transfer
+        self._frames = transfer.frames_total
         self._lost = lost
         self._steps = 0
         self._written_at = self._preview_at = -float("inf")
@@ -304,9 +361,13 @@ class TransferProgress(Progress):
         self._steps += 1
         now = time.monotonic()
         if now - self._written_at < PROGRESS_INTERVAL:
+            if self._frames and not jobs.owned(self._transfer).exists():
+                raise Cancelled(TAKEN_OVER)  # a clip's frames are few and slow: each checks, one query
             return
         self._written_at = now
         fields = {"progress": min(max(float(fraction), 0.0), 1.0), "progress_steps": self._steps}
+        if self._frames:
+            fields["frames_done"] = round(fields["progress"] * self._frames)
         if preview is not None and now - self._preview_at >= conf.preview_interval():
             self._preview_at = now
             fields["preview_image"] = self._store_preview(preview())
@@ -342,3 +403,5 @@ def delete_unreferenced_files(transfer):
     for name in names:
         if f"{folder}/{name}" not in kept:
             storage.delete(f"{folder}/{name}")
+    if transfer.is_clip and transfer.status not in Transfer.PENDING:
+        clip_jobs.remove_frames(transfer)

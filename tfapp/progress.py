@@ -28,6 +28,8 @@ def progress(transfer, positions=None):
     ``positions`` (from ``Transfer.objects.queue_positions()``) saves a query per
     transfer where many are read at once.
 
+    ``result_url`` is the result: the image, or a clip's MP4 (``poster_url`` its still);
+    ``frames`` and ``frames_done`` count a clip's frames (null for a photo).
     ``progress`` is the share of the work done (0..1; null while unknown: a method that
     reports none is running), ``steps`` the iterations reported so far, ``preview_url``
     the latest intermediate image (null when none), ``eta_seconds`` the time left
@@ -42,7 +44,10 @@ def progress(transfer, positions=None):
         "queue_position": queue_position,
         "attempts": transfer.attempts,
         "error": transfer.error_message,
-        "result_url": transfer.result_image.url if transfer.result_image else None,
+        "result_url": _url(transfer.result_clip or transfer.result_image),
+        "poster_url": _url(transfer.result_image) if transfer.is_clip else None,
+        "frames": transfer.frames_total,
+        "frames_done": transfer.frames_done if transfer.is_clip else None,
         "progress": _fraction(transfer),
         "steps": transfer.progress_steps or None,
         "preview_url": transfer.preview_image.url if transfer.preview_image else None,
@@ -50,6 +55,10 @@ def progress(transfer, positions=None):
         "token": _token(transfer.status, queue_position, transfer.attempts, transfer.progress,
                         transfer.preview_image.name),
     }
+
+
+def _url(field):
+    return field.url if field else None
 
 
 def _token(status, queue_position, attempts, fraction, preview):
@@ -77,7 +86,9 @@ def eta_seconds(transfer):
     except ModelUnavailable:
         return None
     width, height = result_size((transfer.content_width or 1, transfer.content_height or 1), transfer.max_size)
-    return max(0, round(method.estimate_seconds(width, height, transfer.quality or None) - elapsed))
+    # A clip: the method's time per frame, for each of its frames.
+    frames = transfer.frames_total or 1
+    return max(0, round(frames * method.estimate_seconds(width, height, transfer.quality or None) - elapsed))
 
 
 class _Waiters:

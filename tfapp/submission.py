@@ -8,7 +8,7 @@ with one of :data:`MESSAGES`' codes.
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 
-from . import conf, engines, pipeline
+from . import clip_uploads, conf, engines, pipeline, video
 from .exceptions import UnsupportedByEngine
 from .imaging import result_size
 from .models import Transfer
@@ -20,6 +20,8 @@ MESSAGES = {
     "too_slow": ("%(method)s would take about %(minutes)s minutes for a %(width)s x %(height)s px result, "
                  "more than this server allows (%(limit)s minutes). Choose a smaller output size or a lower "
                  "quality."),
+    "clip_too_slow": ("%(method)s would take about %(minutes)s minutes for this %(frames)s-frame clip, more than "
+                      "this server allows (%(limit)s minutes). Choose a shorter clip or a smaller output size."),
     "client_queue_full": "You already have %(count)s transfers waiting. Please wait for one to finish.",
     "queue_full": "The server is busy with %(count)s transfers. Please try again in a minute.",
     "no_source": "The transfer to re-run no longer exists; upload the images again.",
@@ -31,7 +33,7 @@ MESSAGES = {
 #: The error code for each control a method may refuse (see UnsupportedByEngine.control).
 UNSUPPORTED_CODES = {"blending": "blend_unsupported", "strength": "strength_unsupported",
                      "preserve_colours": "colours_unsupported", "quality": "no_quality",
-                     "regions": "regions_unsupported"}
+                     "regions": "regions_unsupported", "video": "video_unsupported"}
 
 
 def refusal(message, code=None, **params):
@@ -39,20 +41,35 @@ def refusal(message, code=None, **params):
     return ValidationError(MESSAGES[message], code=code or message, params=params or None)
 
 
-def check_method(name, style_count, options, photo=None, regions=False):
-    """Refuse method ``name`` where it cannot run ``options``.
+def check_method(name, style_count, options, photo=None, regions=False, clip=None):
+    """Refuse method ``name`` where it cannot run ``options``; returns the queue a clip would run in.
 
     ``style_count`` counts the styles weighted above zero; ``photo`` is the photo's
-    ``(width, height)``, or ``None`` when unknown; ``regions`` whether regions are painted.
+    ``(width, height)``, or ``None`` when unknown; ``regions`` whether regions are painted;
+    ``clip`` a clip's ``ClipInfo``.
     """
     check_available(name)
     method = engines.method_class(name)
     try:
         pipeline.check_controls(method, style_count, options, regions)
+        if clip:
+            pipeline.check_video(method)
     except UnsupportedByEngine as error:
         raise refusal("unsupported", UNSUPPORTED_CODES[error.control], reason=str(error)) from error
     if photo:
         check_time(method, options, photo)
+    return clip_queue(method, options, clip) if clip else None
+
+
+def clip_queue(method, options, clip):
+    """The queue a clip runs in (:func:`tfapp.video.queue_for`, by its estimated time); refused when the
+    estimate is over that queue's time limit."""
+    queue = video.queue_for(method, clip, options.quality, options.max_size)
+    seconds = video.estimate_seconds(method, clip, options.quality, options.max_size)
+    if seconds > conf.job_time_limit(queue):
+        raise refusal("clip_too_slow", method=method.label, minutes=round(seconds / 60), frames=clip.frames,
+                      limit=round(conf.job_time_limit(queue) / 60))
+    return queue
 
 
 def check_available(name):
@@ -100,6 +117,11 @@ def stored(field, what):
         raise refusal("missing_file", what=what) from error
 
 
+def stored_clip(transfer):
+    """The ClipInput of a re-run clip transfer's clip, checked again (refused when missing or now over a limit)."""
+    return clip_uploads.clip_from_stored(transfer.content_clip)
+
+
 def style_choices(method, chosen, source, weight_of):
     """The styles of a new transfer of ``method``: ``chosen`` ones, else a re-run's ``source``'s, reweighted.
 
@@ -129,3 +151,8 @@ def _trained_painting(painting, chosen):
         return [StyleChoice(ImageInput(ContentFile(painting.read_bytes()), painting.suffix))]
     except OSError as error:
         raise refusal("missing_file", what="the trained style") from error
+
+
+def style_field(kind, slot):
+    """Name of a style slot's field: ``style_image``, ``style_preset_2``, ``style_weight_4``…"""
+    return f"style_{kind}" if slot == 0 else f"style_{kind}_{slot + 1}"

@@ -15,7 +15,7 @@ from .processing import TOO_SLOW, delete_unreferenced_files, run_transfer
 from .training_jobs import run_training
 
 #: What a transfer's outcome fields go back to when it is queued again or given up.
-_NO_PROGRESS = {"progress": None, "progress_steps": 0, "preview_image": ""}
+_NO_PROGRESS = {"progress": None, "progress_steps": 0, "preview_image": "", "frames_done": 0}
 
 
 @task()
@@ -53,7 +53,7 @@ def rerun(transfer):
     with transaction.atomic():
         reset = Transfer.objects.filter(pk=transfer.pk).exclude(status__in=Transfer.PENDING).update(
             status=Transfer.Status.QUEUED, error_message="", attempts=0, started_at=None, heartbeat_at=None,
-            finished_at=None, result_image="", result_thumbnail="", result_width=None, result_height=None,
+            finished_at=None, result_image="", result_clip="", result_thumbnail="", result_width=None, result_height=None,
             preprocess_seconds=None, model_seconds=None, encode_seconds=None, queued_at=timezone.now(),
             **_NO_PROGRESS)
         if reset:

@@ -4,17 +4,18 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, prefetch_related_objects
 from django.forms import ModelChoiceField
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django.views.generic import ListView
 
-from . import conf, engines
+from . import conf, engines, reruns, video
 from .alternatives import alternatives
 from .forms import TransferForm
 from .models import StylePreset, Transfer, TransferStyle
 from .ownership import Ownership, client_id
 from .progress import progress, watcher
+from .results import result_file
 from .tasks import cancel as cancel_transfer
 from .tasks import rerun, submit
 
@@ -32,7 +33,7 @@ def upload(request):
         source = form.source
     else:
         source = _source_transfer(request.GET.get("from"))
-        form = TransferForm(initial=TransferForm.initial_from(source) if source else None)
+        form = TransferForm(initial=reruns.initial_data(source) if source else None)
     presets = list(StylePreset.objects.offered())
     return render(request, "tfapp/upload.html", {
         "form": form,
@@ -41,7 +42,9 @@ def upload(request):
         "fields_cache_key": None if form.is_bound or source else _fields_cache_key(form, presets),
         "model_error": engines.unavailable_reason(engines.DEFAULT_METHOD),
         "max_upload_bytes": conf.max_upload_bytes(),
-        "method_data": form.method_data(),
+        "max_clip_bytes": conf.video_max_bytes(),
+        "method_data": engines.page_data(form.methods),
+        "clip_estimate": video.page_terms(),
         "recent": Transfer.objects.finished().visible_to(Ownership.of_request(request))[:6],
     })
 
@@ -102,10 +105,10 @@ def try_method(request, public_id):
     The new transfer is the requester's, whoever made the one it repeats.
     """
     source = get_object_or_404(Transfer.objects.prefetch_related("styles"), public_id=public_id)
-    data = {**{key: str(value) for key, value in TransferForm.initial_from(source).items() if value is not None},
+    data = {**{key: str(value) for key, value in reruns.initial_data(source).items() if value is not None},
             "method": request.POST.get("method", ""), "quality": request.POST.get("quality", "")}
     try:
-        files = TransferForm.files_from(source)
+        files = reruns.files(source)
     except ValidationError as error:
         messages.error(request, error.messages[0])
         return redirect(source)
@@ -153,13 +156,11 @@ def retry(request, public_id):
 
 
 def download(request, public_id):
-    """The result as a PNG attachment."""
+    """The result as an attachment: a PNG, or a clip's MP4."""
     transfer = get_object_or_404(Transfer, public_id=public_id)
     if not transfer.result_image:
         raise Http404("This transfer has no result.")
-    filename = f"stylized-{str(transfer.public_id)[:8]}.png"
-    return FileResponse(transfer.result_image.open("rb"), as_attachment=True, filename=filename,
-                        content_type="image/png")
+    return result_file(transfer)
 
 
 def _owned_transfer(request, public_id):

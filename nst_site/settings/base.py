@@ -52,6 +52,8 @@ CONTENT_SECURITY_POLICY = {
         "script-src": [SELF],
         "style-src": [SELF],
         "img-src": [SELF, "data:", "blob:"],
+        # blob: lets the upload page read the chosen clip's size and duration, to estimate its time.
+        "media-src": [SELF, "blob:"],
         "connect-src": [SELF],
         "font-src": [SELF],
         "object-src": [NONE],
@@ -167,6 +169,8 @@ _NUMERIC_SETTINGS = ("NST_ENGINE_THREADS", "NST_MAX_PENDING_PER_CLIENT", "NST_MA
                      "NST_HEARTBEAT_SECONDS", "NST_MAX_OUTPUT_SIZE", "NST_STATUS_WAIT", "NST_API_RATE_LIMIT",
                      "NST_WEB_PROCESSES", "NST_WEB_THREADS", "NST_SLOW_JOB_TIME_LIMIT", "NST_SLOW_WORKERS",
                      "NST_SLOW_WORKER_NICE", "NST_WORKER_NICE", "NST_PREVIEW_INTERVAL")
+_NUMERIC_SETTINGS += ("NST_VIDEO_MAX_SECONDS", "NST_VIDEO_MAX_SIDE", "NST_VIDEO_MAX_FRAMES", "NST_VIDEO_MAX_BYTES",
+                      "NST_VIDEO_CONSISTENCY")
 globals().update({name: float(os.environ[name]) for name in _NUMERIC_SETTINGS if name in os.environ})
 # Switches: 1/true/yes/on turn them on, anything else off.
 _BOOLEAN_SETTINGS = ("NST_SIGNUP_OPEN", "NST_API_ANONYMOUS")

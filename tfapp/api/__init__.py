@@ -10,7 +10,7 @@ from uuid import UUID
 
 from django.core.exceptions import SuspiciousOperation
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -22,6 +22,7 @@ from ..forms import TransferForm
 from ..models import StylePreset, Transfer
 from ..ownership import client_id
 from ..progress import progress, watcher
+from ..results import result_file
 from ..tasks import submit
 from . import errors
 from .auth import RateLimit, SessionAuth, TokenAuth
@@ -62,7 +63,10 @@ class TransferOut(Schema):
     queue_position: Optional[int] = None
     attempts: int
     error: str
-    result_url: Optional[str] = None
+    result_url: Optional[str] = Field(None, description="The result: a PNG, or a clip's H.264 MP4.")
+    poster_url: Optional[str] = Field(None, description="A clip's still (a finished frame); null for a photo.")
+    frames: Optional[int] = Field(None, description="A clip's frames; null for a photo.")
+    frames_done: Optional[int] = Field(None, description="A clip's frames finished so far; null for a photo.")
     progress: Optional[float] = Field(None, description="Share of the work done, 0-1; null while unknown.")
     steps: Optional[int] = Field(None, description="Iterations a long method has reported so far.")
     preview_url: Optional[str] = Field(None, description="The latest intermediate image of a long method.")
@@ -104,6 +108,7 @@ def _described(request, transfer):
     return {**state, "id": transfer.public_id, "shared": transfer.shared, "created_at": transfer.created_at,
             "result_url": _absolute(request, state["result_url"]),
             "preview_url": _absolute(request, state["preview_url"]),
+            "poster_url": _absolute(request, state["poster_url"]),
             "page_url": request.build_absolute_uri(transfer.get_absolute_url()),
             "download_url": download if transfer.result_image else None}
 
@@ -160,17 +165,18 @@ def get_transfer(request, public_id: UUID, after: Optional[str] = None):
 
 
 # The 200 (a PNG, not JSON) is described in openapi_extra only: declared in both it would appear twice.
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
 @api.get("/transfers/{public_id}/result", response={**ERRORS, 409: ErrorOut},
-         summary="Download the result (PNG)", tags=["transfers"], url_name="transfer-result",
-         openapi_extra={"responses": {"200": {"description": "The result image.",
-                                              "content": {"image/png": {"schema": {"type": "string",
-                                                                                   "format": "binary"}}}}}})
+         summary="Download the result (PNG, or MP4 for a clip)", tags=["transfers"], url_name="transfer-result",
+         openapi_extra={"responses": {"200": {"description": "The result image, or a clip's H.264 MP4.",
+                                              "content": {"image/png": _BINARY, "video/mp4": _BINARY}}}})
 def download_result(request, public_id: UUID):
     transfer = _mine(request, public_id)
     if not transfer.result_image:
         raise errors.ApiError(409, "not_finished", f"This transfer is {transfer.status}; it has no result yet.")
-    return FileResponse(transfer.result_image.open("rb"), content_type="image/png", as_attachment=True,
-                        filename=f"stylized-{str(transfer.public_id)[:8]}.png")
+    return result_file(transfer)
 
 
 @api.patch("/transfers/{public_id}", response={200: TransferOut, **ERRORS},

@@ -3,7 +3,7 @@ from django.http import Http404
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 #: HTTP status of each form error code; any other code is a 400.
-FORM_ERROR_STATUS = {"file_too_large": 413, "client_queue_full": 429, "queue_full": 503, "model_unavailable": 503}
+FORM_ERROR_STATUS = {"file_too_large": 413, "too_big_file": 413, "client_queue_full": 429, "queue_full": 503, "model_unavailable": 503}
 
 HTTP_ERROR_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 

@@ -18,6 +18,7 @@ again on its next use: what the process knew of the previous export is forgotten
 import logging
 import threading
 import time
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -210,6 +211,14 @@ def offers():
         found.append(MethodOffer(name, method.label, method.description, method.queue, method.capabilities,
                                  method.reasons, unavailable_reason(name), _estimates(method), method.strength_help))
     return found
+
+
+def page_data(offered):
+    """What the upload page's script needs to switch controls and estimate times, per offered method (JSON data)."""
+    return {offer.name: {"capabilities": dataclasses.asdict(offer.capabilities), "reasons": offer.reasons,
+                         "estimates": offer.estimates, "available": not offer.unavailable_reason,
+                         "strength_help": offer.strength_help}
+            for offer in offered}
 
 
 def _estimates(method):

@@ -41,6 +41,8 @@ class Capabilities:
     qualities: tuple = ()
     #: Regions painted on the photo, each with its own style or the photo kept (:mod:`tfapp.regions`).
     regions: bool = False
+    #: Stylizes a clip frame by frame (:mod:`tfapp.video`) in a time a clip can wait for.
+    video: bool = True
 
 
 #: Values of :attr:`Method.regions_by`.

@@ -44,10 +44,12 @@ class Gatys(Method):
     description = "Optimises the photo itself until its textures match the painting's: minutes, finest detail."
     queue = "slow"
     capabilities = Capabilities(strength=True, blending=True, preserve_colours=True, style_scale=True,
-                                previews=True, cancel=True, qualities=QUALITIES, regions=True)
+                                previews=True, cancel=True, qualities=QUALITIES, regions=True, video=False)
     #: A style loss per region, with Gram matrices masked by the region (Gatys et al. 2017).
     regions_by = NATIVE
-    reasons = {"style_vectors": "Gatys optimises against the painting's own features, not a style vector."}
+    reasons = {"style_vectors": "Gatys optimises against the painting's own features, not a style vector.",
+               "video": "Gatys optimises each picture for a minute or more: a clip of hundreds of frames would take "
+                        "hours. Choose Magenta, AdaIN or a trained style for clips."}
     strength_help = "The weight of the painting's textures against your photo's content: 0 % leaves the photo as it is."
 
     @classmethod

@@ -1,13 +1,19 @@
 // The method choice on the upload page: each method's declarations (from the server, in
 // #method-data) switch the controls it cannot honour off, with its reason, and give the
-// expected time for the chosen photo at the chosen output size.
+// expected time for the chosen photo at the chosen output size, or for the chosen clip
+// (its frames, from its duration, at the size it will be painted; #clip-estimate).
 (function () {
   "use strict";
   var form = document.getElementById("transfer-form");
   var data = document.getElementById("method-data");
   if (!form || !data) return;
   var methods = JSON.parse(data.textContent);
+  var clipData = document.getElementById("clip-estimate");
+  // {overhead_per_megapixel, max_side, assumed_fps}: tfapp.video.estimate_seconds's terms.
+  var clipTerms = clipData ? JSON.parse(clipData.textContent) : null;
+  var CLIP_NAME = /\.(mp4|mov|webm|mkv)$/i;
   var photoSize = null; // [width, height] of the chosen photo, once known
+  var clip = null; // {size: [width, height], frames: n} of the chosen clip, once known
 
   function chosen() {
     var checked = form.querySelector("input[name='method']:checked");
@@ -17,6 +23,11 @@
   function outputSize() {
     var select = form.querySelector("select[name='output_size']");
     var longSide = select ? parseInt(select.value, 10) : 512;
+    if (clip) {
+      // As tfapp.video.output_size: never enlarged, at most the clip limit's side, each side even.
+      var clipScale = Math.min(1, Math.min(longSide, clipTerms.max_side) / Math.max(clip.size[0], clip.size[1]));
+      return clip.size.map(function (side) { return Math.max(2, Math.floor(side * clipScale / 2) * 2); });
+    }
     var size = photoSize || [4, 3];
     var scale = photoSize ? Math.min(1, longSide / Math.max(size[0], size[1])) : longSide / 4;
     return [Math.round(size[0] * scale), Math.round(size[1] * scale)];
@@ -26,8 +37,15 @@
     var fit = methods[method].estimates[quality] || methods[method].estimates[""] ||
       methods[method].estimates[Object.keys(methods[method].estimates)[0]];
     var size = outputSize();
+    var megapixels = size[0] * size[1] / 1e6;
     // [fixed s, s per megapixel, fewest s]: the server's Method.estimate_fit, the model its form checks with.
-    return Math.max(fit[2], fit[0] + fit[1] * size[0] * size[1] / 1e6);
+    var picture = Math.max(fit[2], fit[0] + fit[1] * megapixels);
+    return clip ? clip.frames * (picture + clipTerms.overhead_per_megapixel * megapixels) : picture;
+  }
+
+  function forWhat() {
+    if (clip) return " for your clip (" + clip.frames + " frames)";
+    return photoSize ? " for your photo" : " for a typical photo";
   }
 
   function describe(value) {
@@ -43,8 +61,11 @@
       if (!label || !methods[name].available) return;
       var qualities = methods[name].capabilities.qualities;
       var picked = quality && qualities.indexOf(quality.value) >= 0 ? quality.value : qualities[1] || qualities[0] || "";
-      label.textContent = describe(seconds(name, picked)) + (photoSize ? " for your photo" : " for a typical photo") +
-        (qualities.length ? " (" + picked + ")" : "");
+      if (clip && !methods[name].capabilities.video) {
+        label.textContent = "not for clips";
+        return;
+      }
+      label.textContent = describe(seconds(name, picked)) + forWhat() + (qualities.length ? " (" + picked + ")" : "");
     });
   }
 
@@ -89,14 +110,31 @@
   form.addEventListener("change", function (event) {
     var target = event.target;
     if (target.name === "content_image" && target.files && target.files[0]) {
-      var url = URL.createObjectURL(target.files[0]);
-      var image = new Image();
-      image.onload = function () {
-        photoSize = [image.naturalWidth, image.naturalHeight];
-        URL.revokeObjectURL(url);
-        showTimes();
-      };
-      image.src = url;
+      var file = target.files[0];
+      var url = URL.createObjectURL(file);
+      photoSize = clip = null;
+      if (clipTerms && (file.type.indexOf("video/") === 0 || CLIP_NAME.test(file.name))) {
+        var video = document.createElement("video");
+        video.preload = "metadata";
+        video.muted = true;
+        video.onloadedmetadata = function () {
+          // Browsers do not tell a clip's frame rate: the estimate assumes a common one.
+          clip = {size: [video.videoWidth, video.videoHeight],
+                  frames: Math.max(1, Math.round(video.duration * clipTerms.assumed_fps))};
+          URL.revokeObjectURL(url);
+          showTimes();
+        };
+        video.src = url;
+      } else {
+        var image = new Image();
+        image.onload = function () {
+          photoSize = [image.naturalWidth, image.naturalHeight];
+          URL.revokeObjectURL(url);
+          showTimes();
+        };
+        image.src = url;
+      }
+      showTimes();
     }
     if (target.name === "method" || target.name === "quality" || target.name === "output_size") apply();
   });

@@ -1,6 +1,6 @@
 // Live progress on the result page: asks the transfer's status.json for changes and
 // shows its place in the queue, then how far a long method is (share done, iterations,
-// time left) and its latest preview; once it has ended, reloads to show the outcome.
+// or frames of a clip, time left) and its latest preview; once it has ended, reloads to show the outcome.
 // Each request names the state shown (?after=token), so the server answers when that
 // state changes (long-polling); a server that answers at once is asked again later.
 // Far back in the queue, the place is asked for at most once a second: every transfer
@@ -46,7 +46,8 @@
     if (known) bar.value = state.progress;
     var parts = [];
     if (known) parts.push(Math.floor(state.progress * 100) + " %");
-    if (state.steps) parts.push("iteration " + state.steps);
+    if (state.frames) parts.push("frame " + state.frames_done + " of " + state.frames);
+    else if (state.steps) parts.push("iteration " + state.steps);
     if (state.eta_seconds !== null && state.status === "running") parts.push("about " + duration(state.eta_seconds) + " left");
     figures.textContent = parts.join(" · ");
     if (state.preview_url && preview.getAttribute("src") !== state.preview_url) {

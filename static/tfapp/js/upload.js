@@ -14,6 +14,12 @@
   "use strict";
 
   var SUPPORTED_FORMATS = "Choose a JPEG, PNG, WebP, GIF, BMP or TIFF file.";
+  var CLIP_NAME = /\.(mp4|mov|webm|mkv)$/i;
+
+  // A clip goes in the photo's field; an animated GIF or WebP is told apart by the server.
+  function isClip(file) {
+    return file.type.indexOf("video/") === 0 || CLIP_NAME.test(file.name);
+  }
 
   function formatBytes(bytes) {
     if (bytes < 1024) {
@@ -32,6 +38,9 @@
 
   // A file the browser could not type (empty MIME type) is left to the server.
   function isSupportedImage(file, input) {
+    if (isClip(file)) {
+      return (input.accept || "").indexOf("video/") !== -1;
+    }
     if (!file.type) {
       return true;
     }
@@ -44,7 +53,7 @@
     return accepted.length === 0 || accepted.indexOf(file.type) !== -1 || accepted.indexOf("image/*") !== -1;
   }
 
-  function createDropzone(zone, maxBytes) {
+  function createDropzone(zone, maxBytes, maxClipBytes) {
     var input = zone.querySelector('input[type="file"]');
     if (!input) {
       return null;
@@ -152,8 +161,9 @@
         return;
       }
       showPreview(file);
-      if (maxBytes && file.size > maxBytes) {
-        showHint("This file is " + formatBytes(file.size) + "; the limit is " + formatBytes(maxBytes) +
+      var limit = isClip(file) ? maxClipBytes : maxBytes;
+      if (limit && file.size > limit) {
+        showHint("This file is " + formatBytes(file.size) + "; the limit is " + formatBytes(limit) +
                  ", so the server will refuse it. Choose a smaller file.", "warning");
       } else {
         showHint("");
@@ -261,11 +271,30 @@
     });
   }
 
+  // The controls only a clip has (data-clip-only) show while the photo's field holds a clip,
+  // or, with no new file chosen, when the transfer being re-run is a clip.
+  function showClipControls(form) {
+    var content = form.querySelector('input[name="content_image"]');
+    var controls = form.querySelectorAll("[data-clip-only]");
+    if (!content) {
+      return;
+    }
+    content.addEventListener("change", function () {
+      var file = content.files && content.files[0];
+      var clip = file ? isClip(file) : form.hasAttribute("data-source-is-clip");
+      Array.prototype.forEach.call(controls, function (control) {
+        control.hidden = !clip;
+      });
+    });
+  }
+
   function setupForm(form) {
     var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10) || 0;
+    var maxClipBytes = parseInt(form.getAttribute("data-max-clip-bytes"), 10) || 0;
     var zones = Array.prototype.map.call(form.querySelectorAll("[data-dropzone]"), function (zone) {
-      return createDropzone(zone, maxBytes);
+      return createDropzone(zone, maxBytes, maxClipBytes);
     }).filter(Boolean);
+    showClipControls(form);
     var button = form.querySelector('[type="submit"]');
     var overlay = form.querySelector(".progress-overlay");
 
