@@ -178,8 +178,9 @@ class Watcher:
             with self._lock:
                 self._stop_lingering()
                 while not self._waiting and not self._lingering:
-                    # Idle: give the database connection back until a request waits again.
+                    # Idle: give the database connection (and the bell's) back until a request waits again.
                     connection.close()
+                    bell.close()
                     self._work.wait()
                 watched, joined, self._joined = [*self._waiting, *self._lingering], self._joined, set()
                 self._looks += 1
