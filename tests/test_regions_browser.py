@@ -203,3 +203,27 @@ def test_the_result_page_with_regions_fits_a_phone(live_server, browser):
     measured = page.evaluate(MEASURE)
     assert measured["width"] <= PHONE["viewport"]["width"], measured["sticking"]
     context.close()
+
+
+def test_regions_are_painted_on_a_clips_first_frame(live_server, page, console, tmp_path):
+    """With a clip chosen, the painter shows its first frame at the clip's size; the fill is sent as its mask."""
+    from .clips import moving_frames, write_clip
+
+    clip = write_clip(tmp_path / "walk.mp4", moving_frames(96, 72, 4), fps=10)
+    page.goto(live_server.url)
+    page.set_input_files("#id_content_image", str(clip))
+    page.set_input_files("#id_style_image", str(STYLE_DIR / "starry_night.jpg"))
+    page.locator("#regions-open").wait_for(state="visible", timeout=30_000)
+    page.click("#regions-open")
+    page.check("input[name='regions_tool'][value='fill']")
+    box = canvas_box(page)
+    assert page.evaluate("[document.querySelector('#regions-canvas').width, "
+                         "document.querySelector('#regions-canvas').height]") == [96, 72]
+    page.mouse.click(box["x"] + 5, box["y"] + 5)
+    page.select_option("#region-style-1", "keep")
+    page.click("#submit-button")
+    page.wait_for_url("**/t/*/", timeout=60_000)
+    transfer = Transfer.objects.get()
+    assert transfer.is_clip and transfer.region_styles == "1,keep"
+    assert (stored_mask(transfer) == 1).all()
+    assert not [text for text in console if "Content Security Policy" in text]

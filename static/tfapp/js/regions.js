@@ -453,13 +453,34 @@
       image.src = url;
     }
 
+    // A clip's regions are painted on its first frame (the server reads the mask against that frame).
+    function useFirstFrame(clipUrl) {
+      var video = document.createElement("video");
+      video.muted = true;
+      video.preload = "auto";
+      video.addEventListener("loadeddata", function () {
+        var frame = document.createElement("canvas");
+        frame.width = video.videoWidth;
+        frame.height = video.videoHeight;
+        frame.getContext("2d").drawImage(video, 0, 0);
+        URL.revokeObjectURL(clipUrl);
+        frame.toBlob(function (still) {
+          photoUrl = URL.createObjectURL(still);
+          usePhoto(photoUrl, null);
+        }, "image/png");
+      }, { once: true });
+      video.src = clipUrl;
+    }
+
     function photoChanged() {
       var file = photoInput.files && photoInput.files[0];
       if (photoUrl) {
         URL.revokeObjectURL(photoUrl);
         photoUrl = null;
       }
-      if (file) {
+      if (file && (file.type.indexOf("video/") === 0 || /\.(mp4|mov|webm|mkv)$/i.test(file.name))) {
+        useFirstFrame(URL.createObjectURL(file));
+      } else if (file) {
         photoUrl = URL.createObjectURL(file);
         usePhoto(photoUrl, null);
       }
