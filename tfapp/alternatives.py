@@ -41,10 +41,8 @@ def alternatives(transfer):
     """
     initial = initial_data(transfer)
     photo = (transfer.content_width, transfer.content_height)
-    try:
-        clip = video.probe(transfer.content_clip.path) if transfer.is_clip else None
-    except (video.VideoError, OSError):
-        return []  # the clip is gone, or over a limit lowered since: nothing could re-run it
+    # What the transfer recorded of its clip: probing it would read every packet at each view of the page.
+    clip = video.recorded(*photo, transfer.frames_total) if transfer.is_clip else None
     # The weights as the form receives them, so a style it would leave out is not counted either.
     weighted_styles = len([style for style in transfer.styles.all() if initial[style_field("weight", style.position)]])
     has_regions = bool(transfer.regions_mask)

@@ -121,6 +121,13 @@ def probe(path):
     return info
 
 
+def recorded(width, height, frames):
+    """A stored clip as its transfer recorded it (display size and frame count): enough to estimate and queue
+    it again without reading the file, which :func:`probe` does whole. The other fields are neutral."""
+    return ClipInfo(width=width, height=height, fps=0.0, frames=frames, duration=0.0, rotation=0, has_audio=False,
+                    codec="")
+
+
 def _check_limits(info):
     if min(info.width, info.height) < MIN_SIDE:
         raise VideoError(f"The clip is {info.width}x{info.height} pixels; each side needs at least {MIN_SIDE}.",
