@@ -10,11 +10,17 @@ stops and deletes what it wrote. A side thread stamps the heartbeat
 again, or fails it after ``NST_MAX_ATTEMPTS`` starts (:func:`recover_stalled`).
 What is specific to a kind of job (a transfer's previews, a training run's
 checkpoints) stays with it.
+
+A worker may hand the end of a job (storing its result, its previews) to a side
+thread with :func:`finish_later`, and take the next job meanwhile: see
+:class:`Finisher`. The job stays claimed, and its heartbeat beats, until that end is done.
 """
 import logging
 import os
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import DatabaseError, connection, transaction
@@ -154,3 +160,73 @@ class Heartbeat:
                     logger.warning("Heartbeat of %s could not be written.", self._what)
         finally:
             connection.close()
+
+
+class Finisher:
+    """The end of one job at a time, run on a side thread while the worker's loop takes and runs the next job.
+
+    A fast job's model call is a few hundredths of a second; encoding and storing its
+    result, its previews and its database writes take about as long again. Run here,
+    they overlap the next job's model call (which releases the interpreter lock), so
+    the model waits less. One job at most is being finished: handing over another
+    first waits for it, so a slow disk slows the worker down rather than piling up
+    claimed work. A job being finished is still running and still owned: its
+    heartbeat beats until its end is done, and if the worker dies meanwhile the
+    reaper hands it to another attempt, as for a job killed in its model call.
+    """
+
+    def __init__(self):
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="finishing")
+        self._pending = None
+
+    def submit(self, end):
+        """Run ``end()`` on the side thread, once the job handed over before has been finished."""
+        self.wait()
+        self._pending = self._thread.submit(self._run, end)
+
+    def wait(self):
+        """Until the job handed over last has been finished."""
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+    def close(self):
+        self.wait()
+        self._thread.submit(lambda: connection.close()).result()  # the side thread's own connection
+        self._thread.shutdown()
+
+    @staticmethod
+    def _run(end):
+        try:
+            end()
+        except Exception:
+            # The end of a job records its own failures; anything else leaves the job running
+            # with its heartbeat stopped, and the reaper hands it to another attempt.
+            logger.exception("Could not finish a job.")
+
+
+#: The worker's :class:`Finisher` while :func:`finishing_in_background` is in effect; None: finish at once.
+_finisher = None
+
+
+def finish_later(end):
+    """Run ``end()``, the end of a job: on the worker's side thread when it has one, else now."""
+    if _finisher is None:
+        end()
+    else:
+        _finisher.submit(end)
+
+
+@contextmanager
+def finishing_in_background(enabled=True):
+    """While in effect (and ``enabled``), :func:`finish_later` hands job ends to a side thread; waits for the last one."""
+    global _finisher
+    if not enabled:
+        yield
+        return
+    _finisher = Finisher()
+    try:
+        yield
+    finally:
+        finisher, _finisher = _finisher, None
+        finisher.close()

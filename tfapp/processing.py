@@ -9,6 +9,7 @@ storing its inputs, running the method, its result, previews and progress.
 import logging
 import os
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from django.core.files.base import ContentFile
@@ -173,21 +174,35 @@ def run_transfer(transfer_id):
     """Claim a queued transfer, stylize it and record the result, timings or error on it.
 
     Does nothing when the transfer is not queued (another worker took it, or it was deleted).
+    Storing the result and the previews is the job's end (see :func:`tfapp.jobs.finish_later`):
+    in a worker it runs on a side thread while the next transfer's model runs; the
+    transfer stays claimed, its heartbeat beating, until the end is done.
     """
     transfer = jobs.claim(Transfer, transfer_id)
     if transfer is None:
         logger.info("Transfer %s is no longer queued; skipping it.", transfer_id)
         return
-    with jobs.Heartbeat(transfer, f"transfer {transfer.public_id}") as heartbeat:
-        images = _attempt(transfer, TransferProgress(transfer, heartbeat.lost))
-    if images:
-        _store_previews(transfer, *images)
+    with ExitStack() as running:
+        heartbeat = running.enter_context(jobs.Heartbeat(transfer, f"transfer {transfer.public_id}"))
+        progress = TransferProgress(transfer, heartbeat.lost)
+        store = _attempt(transfer, progress, lambda: _stylize_into(transfer, progress))
+        if store is None:
+            return
+        beating = running.pop_all()
+
+    def end():
+        with beating:
+            images = _attempt(transfer, progress, store)
+        if images:
+            _store_previews(transfer, *images)
+
+    jobs.finish_later(end)
 
 
-def _attempt(transfer, progress):
-    """Stylize a claimed transfer and record the outcome; returns (content, result) images when it is done."""
+def _attempt(transfer, progress, step):
+    """Run a step of a claimed transfer, recording the outcome if it fails; returns what it returns, None if it failed."""
     try:
-        return _stylize_into(transfer, progress)
+        return step()
     except Cancelled:
         logger.info("Transfer %s stopped: %s", transfer.public_id, TAKEN_OVER)
         progress.discard()
@@ -220,17 +235,27 @@ def transfer_options(transfer):
 
 
 def _stylize_into(transfer, progress):
+    """Run the method on a claimed transfer; returns its end: a call that stores the result.
+
+    That call returns the (content, result) images for the previews, or None when the
+    result was not recorded (the transfer was taken over meanwhile).
+    """
     started = time.monotonic()
     method = engines.get(transfer.method)
     options = transfer_options(transfer)
     styles = [(style_input(style, method, options), style.weight) for style in transfer.styles.all()]
     if transfer.is_clip:
-        return _stylize_clip_into(transfer, styles, options, method, progress, started)
+        images = _stylize_clip_into(transfer, styles, options, method, progress, started)
+        return lambda: images
     with transfer.content_image.open("rb") as content_file:
         content_image = open_image(content_file, needed_side=options.max_size)
     painted = stored_regions(transfer, content_image.size)
     stylized = pipeline.stylize(content_image, styles, options, method, progress, regions=painted)
     logger.info("Transfer %s stylized by attempt %d.", transfer.public_id, transfer.attempts)
+    return lambda: _store_result(transfer, method, started, content_image, stylized, progress)
+
+
+def _store_result(transfer, method, started, content_image, stylized, progress):
     limit = conf.job_time_limit(transfer.queue)
     if time.monotonic() - started > limit:
         raise StyleTransferError(TOO_SLOW.format(limit=limit))
@@ -293,22 +318,31 @@ def _store_previews(transfer, content_image, result_image):
 
 
 def _write_previews(transfer, content_image, result_image):
-    done = Transfer.objects.filter(pk=transfer.pk, status=Transfer.Status.DONE, result_image=transfer.result_image.name)
-    _write_preview(done, transfer.result_thumbnail, "result-thumb.jpg", result_image)
+    previews = [(transfer.result_thumbnail, "result-thumb.jpg", result_image)]
     if not transfer.content_thumbnail:
-        _write_preview(done, transfer.content_thumbnail, "content-thumb.jpg", content_image)
+        previews.append((transfer.content_thumbnail, "content-thumb.jpg", content_image))
+    # One write for the transfer's previews, while it is still done with this result.
+    _write_previews_of(Transfer.objects.filter(pk=transfer.pk, status=Transfer.Status.DONE,
+                                               result_image=transfer.result_image.name), previews)
     for style in transfer.styles.filter(thumbnail=""):
         with style.image.open("rb") as stored:
             style_image = open_image(stored, needed_side=THUMBNAIL_SIZE)
-        _write_preview(TransferStyle.objects.filter(pk=style.pk), style.thumbnail,
-                         f"style-{style.position + 1}-thumb.jpg", style_image)
+        _write_previews_of(TransferStyle.objects.filter(pk=style.pk),
+                           [(style.thumbnail, f"style-{style.position + 1}-thumb.jpg", style_image)])
 
 
-def _write_preview(rows, field, name, image):
-    """Save a preview of ``image`` in ``field`` and point ``rows`` at it; delete it when they are gone."""
-    field.save(name, ContentFile(encode_thumbnail(image)), save=False)
-    if not rows.update(**{field.field.name: field.name}):
-        field.storage.delete(field.name)
+def _write_previews_of(rows, previews):
+    """Save each preview (field, name, image) and point ``rows`` at them in one update; delete them if they are gone."""
+    saved, written = [], 0
+    try:
+        for field, name, image in previews:
+            field.save(name, ContentFile(encode_thumbnail(image)), save=False)
+            saved.append(field)
+        written = rows.update(**{field.field.name: field.name for field in saved})
+    finally:
+        if not written:
+            for field in saved:
+                field.storage.delete(field.name)
 
 
 def _fail(transfer, message, progress):
