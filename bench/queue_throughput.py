@@ -43,8 +43,8 @@ def status_of(port, location):
     return json.loads(request(port, "GET", location + "status.json")[2])["status"]
 
 
-def worker_pids(server_pid):
-    """The worker processes started by `serve` (its children whose command is ``manage.py worker``)."""
+def worker_pids(server_pid, queue=None):
+    """The worker processes started by `serve` (its children whose command is ``manage.py worker``), of ``queue``."""
     pids = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -52,9 +52,19 @@ def worker_pids(server_pid):
             command = (stat.parent / "cmdline").read_bytes().split(b"\0")
         except (OSError, IndexError, ValueError):
             continue
-        if parent == server_pid and b"worker" in command:
+        if parent == server_pid and b"worker" in command and (queue is None or queue.encode() in command):
             pids.append(int(stat.parent.name))
     return pids
+
+
+def cpu_seconds(pids):
+    """User + system CPU seconds the processes have used so far (threads included)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def worker_rss_mib(pids):
@@ -94,7 +104,7 @@ def load_run(count, workers, threads, runtime, extra_env=None):
         try:
             wait_for_workers(port)
             pids = worker_pids(process.pid)
-            result = measure_load(port, count, Path(workdir) / "db.sqlite3", pids)
+            result = measure_load(port, count, Path(workdir) / "db.sqlite3", pids, worker_pids(process.pid, "default"))
             result["rss"] = worker_rss_mib(pids)
         finally:
             process.terminate()
@@ -102,10 +112,11 @@ def load_run(count, workers, threads, runtime, extra_env=None):
     return result
 
 
-def measure_load(port, count, database, pids):
-    """Upload ``count`` transfers at once with the workers paused, then let them drain the queue.
+def measure_load(port, count, database, pids, fast_pids):
+    """Upload ``count`` transfers at once with the workers (``pids``) paused, then let them drain the queue.
 
     Page loads are sampled throughout; only those started while the queue drains count.
+    ``cpu`` is the CPU time the fast-queue workers (``fast_pids``) used meanwhile.
     """
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
@@ -117,19 +128,23 @@ def measure_load(port, count, database, pids):
         with ThreadPoolExecutor(1) as sampler:
             latencies = sampler.submit(page_latencies, port, stop)
             try:
-                resumed, resumed_clock = time.perf_counter(), time.time()
+                resumed, resumed_clock, cpu_before = time.perf_counter(), time.time(), cpu_seconds(fast_pids)
                 for pid in pids:
                     os.kill(pid, signal.SIGCONT)
                 locations = [location for status, location in uploads if status == 302]
                 while finished_count(database) < len(locations) + 1:  # + the warm-up transfer
                     time.sleep(0.1)
+                time.sleep(0.5)  # the last transfer's previews
+                cpu = cpu_seconds(fast_pids) - cpu_before
             finally:
                 stop.set()
             page_times = [seconds for started, seconds in latencies.result() if started >= resumed]
     outcomes = [status_of(port, location) for location in locations]
     refused = sorted({status for status, _ in uploads if status != 302})
-    return {"accepted": len(locations), "refused": refused, "done": outcomes.count("done"),
-            "drain": last_finished(database) - resumed_clock, "p95": statistics.quantiles(page_times, n=20)[-1]}
+    drain = last_finished(database) - resumed_clock
+    return {"accepted": len(locations), "refused": refused, "done": outcomes.count("done"), "cpu": cpu,
+            "drain": drain, "busy": model_seconds(database, resumed_clock) / drain / len(fast_pids),
+            "p95": statistics.quantiles(page_times, n=20)[-1] if len(page_times) > 1 else max(page_times)}
 
 
 def finished_count(database):
@@ -143,6 +158,14 @@ def last_finished(database):
     with sqlite3.connect(database, timeout=30) as connection:
         value = connection.execute("SELECT MAX(finished_at) FROM tfapp_transfer").fetchone()[0]
     return datetime.fromisoformat(value).replace(tzinfo=timezone.utc).timestamp()
+
+
+def model_seconds(database, since):
+    """The model seconds the transfers finished since ``since`` (a Unix time) recorded, summed."""
+    with sqlite3.connect(database, timeout=30) as connection:
+        rows = connection.execute("SELECT finished_at, model_seconds FROM tfapp_transfer WHERE status = 'done'")
+        return sum(seconds for finished, seconds in rows
+                   if datetime.fromisoformat(finished).replace(tzinfo=timezone.utc).timestamp() >= since)
 
 
 def wait_for_workers(port):
@@ -159,7 +182,7 @@ BACK_TO_BACK_CALLS = 60
 def back_to_back(workers, threads, runtime):
     """Model calls per second of ``workers`` processes calling the engine back to back at once, as workers would.
 
-    Each process loads the method the way a worker does (same settings), decodes the
+    Returns that rate and the CPU seconds a call takes (all its threads). Each process loads the method the way a worker does (same settings), decodes the
     photo and painting once, and then, when all are ready, times BACK_TO_BACK_CALLS calls.
     """
     env = dict(os.environ, **MODEL_ENV, **site_env(1, workers, threads, runtime))
@@ -171,8 +194,9 @@ def back_to_back(workers, threads, runtime):
     for child in children:
         child.stdin.write("go\n")
         child.stdin.flush()
-    seconds = [float(child.communicate()[0]) for child in children]
-    return sum(BACK_TO_BACK_CALLS / elapsed for elapsed in seconds)
+    measured = [[float(number) for number in child.communicate()[0].split()] for child in children]
+    return (sum(BACK_TO_BACK_CALLS / elapsed for elapsed, _ in measured),
+            statistics.mean(cpu for _, cpu in measured) / BACK_TO_BACK_CALLS)
 
 
 def model_calls(calls):
@@ -189,19 +213,22 @@ def model_calls(calls):
         method.stylize(content, [(style, 1.0)])
     print("ready", flush=True)
     sys.stdin.readline()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in range(calls):
         method.stylize(content, [(style, 1.0)])
-    print(time.perf_counter() - started, flush=True)
+    print(time.perf_counter() - started, time.process_time() - cpu, flush=True)
 
 
-def print_load_run(runtime, workers, threads, result, model_rate):
+def print_load_run(runtime, workers, threads, result, model_rate, model_cpu):
     rss = ", ".join(f"{size:.0f}" for size in result["rss"]) + " MiB"
+    cpu = result["cpu"] / result["done"]
     if result["refused"]:
         print(f"  uploads refused with HTTP {result['refused']}")
     rate = result["done"] / result["drain"]
     print(f"{runtime:>8} {workers:>14} x {threads} {result['done']:>4}/{result['accepted']:<4} {result['drain']:>7.1f}s "
-          f"{rate:>7.2f} {model_rate:>9.2f} {rate / model_rate:>6.0%} {result['p95'] * 1000:>7.0f}ms {rss:>16}")
+          f"{rate:>7.2f} {model_rate:>9.2f} {rate / model_rate:>6.0%} {result['busy']:>5.0%} "
+          f"{result['p95'] * 1000:>7.0f}ms "
+          f"{cpu * 1000:>6.0f} {(cpu - model_cpu) * 1000:>6.0f}ms {rss:>16}")
 
 
 def idle_run(runs, runtime):
@@ -246,18 +273,22 @@ def main():
     print(f"{args.transfers} uploads of {PHOTO.name} (512x512) + {PAINTING.name} queued with the workers paused, "
           f"then drained; Magenta (lite engine)")
     print(f"page p95: '/' and '/gallery/' loaded by one visitor every {VISITOR_PAUSE} s while the queue drains; "
-          f"model/s: back-to-back model calls of the same processes and threads, measured just before")
+          f"model/s: back-to-back model calls of the same processes and threads, measured just before;")
+    print("share: per s / model/s; busy: the share of the drain each worker spent in model calls (their own "
+          "timing, recorded on the transfers)")
+    print("worker CPU: the workers' CPU time per transfer while draining, and what of it is not the model call's "
+          "(CPU per back-to-back call): figures that a busy host disturbs less than wall-clock ones")
     print(f"{'runtime':>8} {'workers x threads':>18} {'done':>9} {'drain':>8} {'per s':>7} {'model/s':>9} "
-          f"{'share':>6} {'page p95':>9} {'worker RSS':>16}")
+          f"{'share':>6} {'busy':>5} {'page p95':>9} {'worker CPU, not model':>21} {'worker RSS':>16}")
     shares = {}
     for _ in range(args.rounds):
         for runtime in args.runtimes:
             for workers, threads in configs:
-                model_rate = back_to_back(workers, threads, runtime)
+                model_rate, model_cpu = back_to_back(workers, threads, runtime)
                 result = load_run(args.transfers, workers, threads, runtime)
                 rate = result["done"] / result["drain"]
                 shares.setdefault((runtime, workers, threads), []).append((rate, rate / model_rate, result["p95"]))
-                print_load_run(runtime, workers, threads, result, model_rate)
+                print_load_run(runtime, workers, threads, result, model_rate, model_cpu)
     for (runtime, workers, threads), figures in shares.items():
         rate, share, p95 = (statistics.median(values) for values in zip(*figures))
         print(f"{runtime} {workers} x {threads} (medians of {len(figures)} round(s)): {rate:.2f} transfers/s, "

@@ -127,7 +127,7 @@ def slow_worker_niceness():
 
 
 def worker_overlap():
-    """Whether a worker stores one transfer's result and previews on a side thread while the next one's model runs."""
+    """Whether a worker reads the next transfer and stores the last one while a transfer's model runs (tfapp.jobs.Pipeline)."""
     return bool(_get("NST_WORKER_OVERLAP", True))
 
 

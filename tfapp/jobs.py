@@ -11,9 +11,9 @@ again, or fails it after ``NST_MAX_ATTEMPTS`` starts (:func:`recover_stalled`).
 What is specific to a kind of job (a transfer's previews, a training run's
 checkpoints) stays with it.
 
-A worker may hand the end of a job (storing its result, its previews) to a side
-thread with :func:`finish_later`, and take the next job meanwhile: see
-:class:`Finisher`. The job stays claimed, and its heartbeat beats, until that end is done.
+A worker may run a job's model call and its end (storing its result, its previews)
+on side threads with :func:`run_in_stages`, and prepare the next job meanwhile: see
+:class:`Pipeline`. The job stays claimed, and its heartbeat beats, until its end is done.
 """
 import logging
 import os
@@ -162,71 +162,91 @@ class Heartbeat:
             connection.close()
 
 
-class Finisher:
-    """The end of one job at a time, run on a side thread while the worker's loop takes and runs the next job.
+class Pipeline:
+    """A worker's jobs in three stages on three threads: while one job's model runs, the next is prepared and the last stored.
 
-    A fast job's model call is a few hundredths of a second; encoding and storing its
-    result, its previews and its database writes take about as long again. Run here,
-    they overlap the next job's model call (which releases the interpreter lock), so
-    the model waits less. One job at most is being finished: handing over another
-    first waits for it, so a slow disk slows the worker down rather than piling up
-    claimed work. A job being finished is still running and still owned: its
-    heartbeat beats until its end is done, and if the worker dies meanwhile the
-    reaper hands it to another attempt, as for a job killed in its model call.
+    A fast job's model call is a few hundredths of a second; claiming and reading the
+    next job, and encoding and storing the last one's result, its previews and its
+    database writes, take about as long again. The worker's loop claims and prepares a
+    job, then hands its model call to the model stage and its end to the end stage
+    (:func:`run_in_stages`); the model call releases the interpreter lock, so the
+    other two stages run meanwhile. Each stage holds one job at most, and handing a
+    job to a busy stage waits for it: the loop claims the next job only once this one
+    reached the model, so a worker holds at most one claimed job that is not running
+    yet, and a slow disk slows the worker rather than piling up claimed work. A job in
+    any stage is running and owned: its heartbeat beats until its end is done, and if
+    the worker dies the reaper hands it to another attempt, as for any killed job.
     """
 
+    STAGES = ("model", "end")
+
     def __init__(self):
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="finishing")
-        self._pending = None
+        self._threads = [ThreadPoolExecutor(1, thread_name_prefix=f"{stage} stage") for stage in self.STAGES]
+        # The job each stage runs; the future of stage n is replaced only by the thread that hands it work.
+        self._running = [None for _ in self.STAGES]
 
-    def submit(self, end):
-        """Run ``end()`` on the side thread, once the job handed over before has been finished."""
-        self.wait()
-        self._pending = self._thread.submit(self._run, end)
+    def submit(self, run, end, stopped):
+        """Hand a job to the model stage: ``run()``, then ``end(its result)``; see :func:`run_in_stages`."""
+        self._hand(0, (run, end), stopped, None)
 
-    def wait(self):
-        """Until the job handed over last has been finished."""
-        if self._pending is not None:
-            self._pending.result()
-            self._pending = None
+    def _hand(self, stage, steps, stopped, value):
+        if self._running[stage] is not None:
+            self._running[stage].result()
+        self._running[stage] = self._threads[stage].submit(self._stage, stage, steps, stopped, value)
+
+    def _stage(self, stage, steps, stopped, value):
+        try:
+            value = steps[stage]() if stage == 0 else steps[stage](value)
+        except Exception:
+            # The steps record their own failures; anything else leaves the job running with
+            # its heartbeat stopped, and the reaper hands it to another attempt.
+            logger.exception("A job's %s stage failed.", self.STAGES[stage])
+            value = None
+        if value is None or stage + 1 == len(self.STAGES):
+            stopped()
+        else:
+            self._hand(stage + 1, steps, stopped, value)
 
     def close(self):
-        self.wait()
-        self._thread.submit(lambda: connection.close()).result()  # the side thread's own connection
-        self._thread.shutdown()
-
-    @staticmethod
-    def _run(end):
-        try:
-            end()
-        except Exception:
-            # The end of a job records its own failures; anything else leaves the job running
-            # with its heartbeat stopped, and the reaper hands it to another attempt.
-            logger.exception("Could not finish a job.")
+        """Wait for the jobs in the stages, then end the stages' threads (and their database connections)."""
+        for stage, thread in enumerate(self._threads):
+            if self._running[stage] is not None:
+                self._running[stage].result()
+            thread.submit(lambda: connection.close()).result()
+            thread.shutdown()
 
 
-#: The worker's :class:`Finisher` while :func:`finishing_in_background` is in effect; None: finish at once.
-_finisher = None
+#: The worker's :class:`Pipeline` while :func:`pipelined` is in effect; None: jobs run in one go.
+_pipeline = None
 
 
-def finish_later(end):
-    """Run ``end()``, the end of a job: on the worker's side thread when it has one, else now."""
-    if _finisher is None:
-        end()
-    else:
-        _finisher.submit(end)
+def run_in_stages(run, end, stopped):
+    """Run ``run()``, then, unless it returned None, ``end(what it returned)``; then ``stopped()`` in any case.
+
+    In a worker with a :class:`Pipeline` the calls run on its stages' threads and this
+    returns at once; elsewhere (the command line, tests) they run now.
+    """
+    if _pipeline is not None:
+        _pipeline.submit(run, end, stopped)
+        return
+    try:
+        value = run()
+        if value is not None:
+            end(value)
+    finally:
+        stopped()
 
 
 @contextmanager
-def finishing_in_background(enabled=True):
-    """While in effect (and ``enabled``), :func:`finish_later` hands job ends to a side thread; waits for the last one."""
-    global _finisher
+def pipelined(enabled=True):
+    """While in effect (and ``enabled``), :func:`run_in_stages` hands jobs to a :class:`Pipeline`; waits for them at the end."""
+    global _pipeline
     if not enabled:
         yield
         return
-    _finisher = Finisher()
+    _pipeline = Pipeline()
     try:
         yield
     finally:
-        finisher, _finisher = _finisher, None
-        finisher.close()
+        pipeline, _pipeline = _pipeline, None
+        pipeline.close()

@@ -174,9 +174,9 @@ def run_transfer(transfer_id):
     """Claim a queued transfer, stylize it and record the result, timings or error on it.
 
     Does nothing when the transfer is not queued (another worker took it, or it was deleted).
-    Storing the result and the previews is the job's end (see :func:`tfapp.jobs.finish_later`):
-    in a worker it runs on a side thread while the next transfer's model runs; the
-    transfer stays claimed, its heartbeat beating, until the end is done.
+    In a worker the model call and the end (storing the result and the previews) run on
+    the worker's stages (see :func:`tfapp.jobs.run_in_stages`), while it claims and reads
+    the next transfer; this transfer stays claimed, its heartbeat beating, until its end is done.
     """
     transfer = jobs.claim(Transfer, transfer_id)
     if transfer is None:
@@ -185,18 +185,18 @@ def run_transfer(transfer_id):
     with ExitStack() as running:
         heartbeat = running.enter_context(jobs.Heartbeat(transfer, f"transfer {transfer.public_id}"))
         progress = TransferProgress(transfer, heartbeat.lost)
-        store = _attempt(transfer, progress, lambda: _stylize_into(transfer, progress))
-        if store is None:
+        stylize = _attempt(transfer, progress, lambda: _prepare(transfer, progress))
+        if stylize is None:
             return
         beating = running.pop_all()
 
-    def end():
+    def end(store):
         with beating:
             images = _attempt(transfer, progress, store)
         if images:
             _store_previews(transfer, *images)
 
-    jobs.finish_later(end)
+    jobs.run_in_stages(lambda: _attempt(transfer, progress, stylize), end, beating.close)
 
 
 def _attempt(transfer, progress, step):
@@ -234,25 +234,35 @@ def transfer_options(transfer):
                             preserve_colours=transfer.preserve_colours)
 
 
-def _stylize_into(transfer, progress):
-    """Run the method on a claimed transfer; returns its end: a call that stores the result.
+def _prepare(transfer, progress):
+    """Read a claimed transfer's inputs; returns its model call, which returns its end: a call that stores the result.
 
-    That call returns the (content, result) images for the previews, or None when the
+    That end returns the (content, result) images for the previews, or None when the
     result was not recorded (the transfer was taken over meanwhile).
     """
     started = time.monotonic()
     method = engines.get(transfer.method)
     options = transfer_options(transfer)
-    styles = [(style_input(style, method, options), style.weight) for style in transfer.styles.all()]
+    styles = list(transfer.styles.all())
+
+    def style_inputs():
+        # With the model: a new painting's style vector is computed here, by the model's stage.
+        return [(style_input(style, method, options), style.weight) for style in styles]
+
     if transfer.is_clip:
-        images = _stylize_clip_into(transfer, styles, options, method, progress, started)
-        return lambda: images
+        def stylize_clip():
+            images = _stylize_clip_into(transfer, style_inputs(), options, method, progress, started)
+            return lambda: images
+        return stylize_clip
     with transfer.content_image.open("rb") as content_file:
         content_image = open_image(content_file, needed_side=options.max_size)
     painted = stored_regions(transfer, content_image.size)
-    stylized = pipeline.stylize(content_image, styles, options, method, progress, regions=painted)
-    logger.info("Transfer %s stylized by attempt %d.", transfer.public_id, transfer.attempts)
-    return lambda: _store_result(transfer, method, started, content_image, stylized, progress)
+
+    def stylize():
+        stylized = pipeline.stylize(content_image, style_inputs(), options, method, progress, regions=painted)
+        logger.info("Transfer %s stylized by attempt %d.", transfer.public_id, transfer.attempts)
+        return lambda: _store_result(transfer, method, started, content_image, stylized, progress)
+    return stylize
 
 
 def _store_result(transfer, method, started, content_image, stylized, progress):

@@ -16,7 +16,7 @@ from django_tasks_db.utils import exclusive_transaction, is_locked_database_exce
 from tfapp import conf, engines
 from tfapp.changes import Bell, DatabaseChanges
 from tfapp.exceptions import ModelUnavailable
-from tfapp.jobs import finishing_in_background, worker_name
+from tfapp.jobs import pipelined, worker_name
 from tfapp.tasks import enqueue_training, recover_stalled_transfers
 from tfapp.training_jobs import recover_stalled_training
 
@@ -50,8 +50,8 @@ class Command(BaseCommand):
         reaper = Reaper()
         reaper.start()
         try:
-            # A transfer's result is stored while the next one's model runs (see tfapp.jobs.Finisher).
-            with finishing_in_background(conf.worker_overlap()):
+            # While a transfer's model runs, the next one is read and the last one stored (tfapp.jobs.Pipeline).
+            with pipelined(conf.worker_overlap()):
                 backend = task_backends["default"]
                 if isinstance(backend, DatabaseBackend):
                     run_database_worker(queue_names, max_tasks)
