@@ -8,7 +8,7 @@
    threads (``NST_ENGINE_THREADS``), the same runtime and precision, calling the engine
    on the same decoded 512 px photo and painting (the painting's style vector computed
    each call, as for an upload) as fast as they can, measured in the same run just
-   before. That share is how busy the site keeps the model; the rest is the site's
+   before and just after (their mean). That share is how busy the site keeps the model; the rest is the site's
    work around it. For each configuration in ``--configs`` and runtime in ``--runtimes``.
 2. One transfer on an idle system: upload until the result page shows the image,
    next to the raw model call (the lecture notebook path).
@@ -273,7 +273,7 @@ def main():
     print(f"{args.transfers} uploads of {PHOTO.name} (512x512) + {PAINTING.name} queued with the workers paused, "
           f"then drained; Magenta (lite engine)")
     print(f"page p95: '/' and '/gallery/' loaded by one visitor every {VISITOR_PAUSE} s while the queue drains; "
-          f"model/s: back-to-back model calls of the same processes and threads, measured just before;")
+          f"model/s: back-to-back model calls of the same processes and threads, just before and after (mean);")
     print("share: per s / model/s; busy: the share of the drain each worker spent in model calls (their own "
           "timing, recorded on the transfers)")
     print("worker CPU: the workers' CPU time per transfer while draining, and what of it is not the model call's "
@@ -284,8 +284,12 @@ def main():
     for _ in range(args.rounds):
         for runtime in args.runtimes:
             for workers, threads in configs:
-                model_rate, model_cpu = back_to_back(workers, threads, runtime)
+                # Back-to-back calls just before and just after the drain, averaged: on a shared
+                # machine the load drifts over the minute the drain and its set-up take.
+                before = back_to_back(workers, threads, runtime)
                 result = load_run(args.transfers, workers, threads, runtime)
+                after = back_to_back(workers, threads, runtime)
+                model_rate, model_cpu = ((first + second) / 2 for first, second in zip(before, after))
                 rate = result["done"] / result["drain"]
                 shares.setdefault((runtime, workers, threads), []).append((rate, rate / model_rate, result["p95"]))
                 print_load_run(runtime, workers, threads, result, model_rate, model_cpu)
