@@ -74,3 +74,12 @@ def test_the_socket_of_a_process_that_died_is_removed_at_the_next_ring(bell, set
     Transfer.objects.filter(pk=transfer.pk).update(progress=0.5)
     assert bell.wait(5) is True
     assert not os.path.exists(orphan)
+
+
+def test_writes_to_a_transfers_styles_do_not_ring(bell):
+    """Storing a style's preview (tfapp_transferstyle, whose name begins like tfapp_transfer's) wakes nobody:
+    neither the status nor the queue shows it."""
+    transfer = make_transfer(run=False)
+    drained(bell)
+    transfer.styles.update(weight=0.5)
+    assert bell.wait(0.2) is False
