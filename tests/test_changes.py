@@ -8,6 +8,7 @@ from django.db import transaction
 
 from tfapp import changes
 from tfapp.models import Transfer
+from tfapp.tasks import stylize_transfer
 
 from .factories import make_transfer
 
@@ -83,3 +84,12 @@ def test_writes_to_a_transfers_styles_do_not_ring(bell):
     drained(bell)
     transfer.styles.update(weight=0.5)
     assert bell.wait(0.2) is False
+
+
+def test_queueing_a_task_in_the_database_rings_the_bell(bell, worker_queue):
+    """A waiting worker is woken by the task's own row, which a web process writes after the transfer's: woken by
+    the transfer alone, it may look before the task is there and find it only at its next look."""
+    transfer = make_transfer(run=False)
+    drained(bell)
+    stylize_transfer.using(queue_name="default").enqueue(transfer.pk)
+    assert bell.wait(5) is True

@@ -31,7 +31,7 @@ from django.db import connection, transaction
 logger = logging.getLogger(__name__)
 
 #: Tables whose writes waiting processes care about: transfers, training runs, the database queue's tasks.
-WATCHED_TABLES = ("tfapp_transfer", "tfapp_trainingrun", "django_tasks_db_dbtaskresult")
+WATCHED_TABLES = ("tfapp_transfer", "tfapp_trainingrun", "django_tasks_database_dbtaskresult")
 #: The PostgreSQL channel rung and listened to.
 CHANNEL = "restyle_changes"
 #: The table a statement writes to (quoted or not), when it is an INSERT, UPDATE or DELETE.
