@@ -110,6 +110,16 @@ def test_png_with_an_unknown_row_filter_is_rejected_as_corrupt():
     assert _errors(_form(SimpleUploadedFile("filter.png", _png(4, 4, zlib.compress(bytes(rows)))))) == "corrupt_image"
 
 
+def test_png_larger_than_a_piece_of_the_check_is_checked_to_its_last_row():
+    """The rows are inflated a piece at a time (4 MiB); a bad filter in the last piece is still found."""
+    width, height, bad_row = 1200, 1200, 1190  # 4.3 MB of rows; row 1190 starts past the first 4 MiB
+    rows = bytearray((1 + 3 * width) * height)  # black, every row filter 0
+    assert _form(SimpleUploadedFile("big.png", _png(width, height, zlib.compress(bytes(rows))))).is_valid()
+    rows[bad_row * (1 + 3 * width)] = 5
+    assert _errors(_form(SimpleUploadedFile("big-bad.png", _png(width, height, zlib.compress(bytes(rows)))))) == \
+        "corrupt_image"
+
+
 def _decodes(data):
     try:
         with Image.open(io.BytesIO(data)) as image:

@@ -15,7 +15,7 @@ Stripping is also the upload's check, in one pass: what is stored is decoded onc
 and a file that does not decode is refused (:class:`~tfapp.exceptions.InvalidImage`).
 A kept JPEG is decoded at 1/8 scale, which still reads every byte of it; a kept PNG's
 image data is inflated and its rows' filters checked, which is all decoding it could
-find wrong, without undoing the filters into pixels.
+find wrong, a piece at a time and without undoing the filters into pixels.
 """
 import io
 import logging
@@ -240,9 +240,27 @@ def _png_decodes(data):
         if kind != b"IDAT":
             break  # Pillow reads no further
         image_data.append(body)
-    row_bytes = 1 + (width * depth * PNG_CHANNELS[colour_type] + 7) // 8
+    return _png_rows_decode(b"".join(image_data), 1 + (width * depth * PNG_CHANNELS[colour_type] + 7) // 8,
+                            height)
+
+
+#: Bytes of rows inflated at a time while checking a PNG: the image itself is never held whole.
+PNG_CHECK_CHUNK = 1 << 22
+
+
+def _png_rows_decode(compressed, row_bytes, height):
+    """Whether the zlib stream ``compressed`` holds ``height`` rows of ``row_bytes``, each with a known filter."""
+    inflater, needed, seen = isal_zlib.decompressobj(), row_bytes * height, 0
     try:
-        rows = isal_zlib.decompressobj().decompress(b"".join(image_data), row_bytes * height)
+        while seen < needed:
+            rows = inflater.decompress(compressed, min(needed - seen, PNG_CHECK_CHUNK))
+            compressed = inflater.unconsumed_tail
+            if not rows:
+                return False  # the stream ended before the last row
+            # Each row's first byte names its filter; the first one in this piece is where a row starts.
+            if max(rows[(-seen) % row_bytes::row_bytes], default=0) > PNG_LAST_FILTER:
+                return False
+            seen += len(rows)
     except isal_zlib.error:
         return False
-    return len(rows) == row_bytes * height and max(rows[::row_bytes]) <= PNG_LAST_FILTER
+    return True
