@@ -9,8 +9,9 @@ The two alternate. (a) runs with the site's processes paused (SIGSTOP), so it ha
 machine to itself, and each pair starts only once the worker has also stored the
 previews it makes after the result, so no leftover work slows the next run.
 Also prints where the site's time goes, stage by stage (from the client's clock and the times
-the transfer's row records), and the time from starting the server to serving with the
-model loaded.
+the transfer's row records), the CPU time the web processes spent on the upload request
+(which, unlike its wall time, a busy shared machine hardly changes), and the time from
+starting the server to serving with the model loaded.
 
     python bench/site_vs_model.py [--runs 10]
 """
@@ -79,20 +80,35 @@ def wait_until_done(port, location):
         token = state["token"]
 
 
-def site_transfer(port, content_path, style_path):
+def site_transfer(port, content_path, style_path, web_processes):
     """One upload to a running site until its result is stored.
 
-    Returns (total seconds, upload request seconds, public id, wall-clock times of the
-    upload's start and of the status answer that reported it done).
+    Returns (total seconds, upload request seconds, CPU seconds of ``web_processes`` during
+    the upload request, public id, wall-clock times of the upload's start and of the
+    status answer that reported it done).
     """
+    cpu_before = cpu_seconds(web_processes)
     started, started_clock = time.perf_counter(), time.time()
     status, location = upload_transfer(port, content_path, style_path)
     uploaded = time.perf_counter() - started
+    upload_cpu = cpu_seconds(web_processes) - cpu_before
     if status != 302 or "/t/" not in (location or ""):
         raise RuntimeError(f"upload failed: HTTP {status}")
     wait_until_done(port, location)
-    return (time.perf_counter() - started, uploaded, location.rstrip("/").rsplit("/", 1)[1],
+    return (time.perf_counter() - started, uploaded, upload_cpu, location.rstrip("/").rsplit("/", 1)[1],
             (started_clock, time.time()))
+
+
+def cpu_seconds(pids):
+    """The CPU time of processes ``pids`` so far, all their threads, in seconds (Linux's schedstat, in ns)."""
+    total = 0
+    for pid in pids:
+        for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            try:
+                total += int(stat.read_text().split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                pass  # a thread that ended since the listing
+    return total / 1e9
 
 
 #: The stages of a site transfer, from the clocks of the client and the transfer's row.
@@ -125,9 +141,17 @@ def wait_for_previews(database, public_id):
 
 
 def site_processes(server):
-    """The server process and its children (the web process and the workers)."""
-    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-    return [server.pid, *map(int, children)]
+    """The server process and its children (the web server and the workers)."""
+    return [server.pid, *children(server.pid)]
+
+
+def children(pid):
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def web_processes(server):
+    """gunicorn's processes that serve the pages (the children of the web server, `serve`'s first child)."""
+    return children(children(server.pid)[0])
 
 
 def with_site_paused(processes, work):
@@ -144,17 +168,17 @@ def with_site_paused(processes, work):
 def paired_runs(runs, content_path, style_path, runtime):
     """Alternate the notebook path (with the site paused) and the site, so both meet the same machine."""
     notebook = NotebookPath(runtime)
-    results = {"model": [], "notebook": [], "site": [], "upload": [], "ratio": [], "stages": []}
+    results = {"model": [], "notebook": [], "site": [], "upload": [], "upload_cpu": [], "ratio": [], "stages": []}
     with tempfile.TemporaryDirectory() as workdir:
         process, port, ready_seconds = start_server(Path(workdir), {"NST_RUNTIME": runtime}, command="serve")
         try:
-            processes = site_processes(process)
+            processes, web = site_processes(process), web_processes(process)
             for run in range(runs + 1):
                 model, total, shape = with_site_paused(processes, lambda: notebook.run(content_path, style_path))
-                site, upload, public_id, clocks = site_transfer(port, content_path, style_path)
+                site, upload, upload_cpu, public_id, clocks = site_transfer(port, content_path, style_path, web)
                 wait_for_previews(Path(workdir) / "db.sqlite3", public_id)
                 if run:  # the first pair warms both up
-                    measured = (model, total, site, upload, site / total,
+                    measured = (model, total, site, upload, upload_cpu, site / total,
                                 stages(Path(workdir) / "db.sqlite3", public_id, upload, clocks))
                     for name, value in zip(results, measured):
                         results[name].append(value)
@@ -192,6 +216,7 @@ def main():
     print(f"(a) notebook path             {summary(results['notebook'])}")
     print(f"(b) site, HTTP upload->stored {summary(results['site'])}")
     print(f"  of which the upload request {summary(results['upload'])}")
+    print(f"  web processes' CPU in it    {summary(results['upload_cpu'])}")
     print(f"ratio (b)/(a) of each pair    median {statistics.median(results['ratio']):.2f}x "
           f"(min {min(results['ratio']):.2f}, max {max(results['ratio']):.2f})")
     print(f"(b) / model call alone        {statistics.median(results['site']) / statistics.median(results['model']):.2f}x "

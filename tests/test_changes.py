@@ -8,6 +8,7 @@ from django.db import transaction
 
 from tfapp import changes
 from tfapp.models import Transfer
+from tfapp.tasks import stylize_transfer
 
 from .factories import make_transfer
 
@@ -74,3 +75,21 @@ def test_the_socket_of_a_process_that_died_is_removed_at_the_next_ring(bell, set
     Transfer.objects.filter(pk=transfer.pk).update(progress=0.5)
     assert bell.wait(5) is True
     assert not os.path.exists(orphan)
+
+
+def test_writes_to_a_transfers_styles_do_not_ring(bell):
+    """Storing a style's preview (tfapp_transferstyle, whose name begins like tfapp_transfer's) wakes nobody:
+    neither the status nor the queue shows it."""
+    transfer = make_transfer(run=False)
+    drained(bell)
+    transfer.styles.update(weight=0.5)
+    assert bell.wait(0.2) is False
+
+
+def test_queueing_a_task_in_the_database_rings_the_bell(bell, worker_queue):
+    """A waiting worker is woken by the task's own row, which a web process writes after the transfer's: woken by
+    the transfer alone, it may look before the task is there and find it only at its next look."""
+    transfer = make_transfer(run=False)
+    drained(bell)
+    stylize_transfer.using(queue_name="default").enqueue(transfer.pk)
+    assert bell.wait(5) is True

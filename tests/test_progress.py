@@ -1,5 +1,6 @@
 """The result page's status requests: long-polling for a change, and noticing commits cheaply."""
 import threading
+import time
 import uuid
 
 import pytest
@@ -8,6 +9,7 @@ from django.urls import reverse
 
 from tfapp.changes import DatabaseChanges
 from tfapp.models import Transfer
+from tfapp.progress import watcher
 
 from .factories import make_transfer
 
@@ -198,3 +200,22 @@ def test_a_page_asking_again_at_once_is_answered_without_reading_the_database(cl
     with django_assert_num_queries(0):
         again = _status(client, transfer, after=changed["token"]).json()
     assert again == changed
+
+
+def test_a_commit_while_no_page_waits_is_not_read_but_forgotten(client, settings):
+    """A web process where no page waits spends no query on a commit: it forgets the states it kept, and the
+    next request reads its own, the new one, at once."""
+    settings.NST_STATUS_WAIT = 30
+    transfer = make_transfer(run=False)
+    token = _status(client, transfer).json()["token"]
+    timer = _later(0.3, lambda: Transfer.objects.filter(pk=transfer.pk).update(status=Transfer.Status.RUNNING))
+    running = _status(client, transfer, after=token).json()
+    timer.join()
+    assert watcher.latest(transfer.public_id)["token"] == running["token"]  # kept for the page's next request
+    _later(0, lambda: Transfer.objects.filter(pk=transfer.pk).update(status=Transfer.Status.DONE)).join()
+    deadline = time.monotonic() + watcher.LINGER_SECONDS / 2  # before it would stop following it anyway
+    while watcher.latest(transfer.public_id) is not None:
+        assert time.monotonic() < deadline, "the watcher kept a state older than the database's"
+        time.sleep(0.01)
+    settings.NST_STATUS_WAIT = 0.2  # the answer must not wait for a look
+    assert _status(client, transfer, after=running["token"]).json()["status"] == "done"

@@ -1,5 +1,6 @@
 """Upload validation: every rejected upload gets a clear error code and leaves nothing behind."""
 import io
+import random
 import struct
 import zlib
 
@@ -63,12 +64,17 @@ def test_image_with_too_many_pixels_is_rejected(settings):
     assert "200 x 101" in form.errors["content_image"][0]
 
 
-def _png_header_only(width, height):
-    """A PNG whose header claims width x height but carries a single tiny data chunk."""
+def _png(width, height, compressed_rows, interlace=0):
+    """An 8-bit RGB PNG file: its header, one IDAT chunk of ``compressed_rows`` and IEND, each chunk well formed."""
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, interlace)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", compressed_rows) + chunk(b"IEND", b"")
+
+
+def _png_header_only(width, height):
+    """A PNG whose header claims width x height but carries a single tiny data chunk."""
+    return _png(width, height, zlib.compress(b"\0" * 16))
 
 
 def test_decompression_bomb_is_rejected_without_decoding():
@@ -82,6 +88,81 @@ def test_truncated_image_is_rejected_as_corrupt():
     data = image_bytes(make_image((300, 300)))
     form = _form(SimpleUploadedFile("cut.png", data[: len(data) // 2]))
     assert _errors(form) == "corrupt_image"
+
+
+def test_jpeg_cut_short_is_rejected_as_corrupt():
+    """A JPEG whose data stops before its end is refused, though its copy without metadata would end properly."""
+    data = image_bytes(make_image((300, 200)), "JPEG")
+    form = _form(SimpleUploadedFile("cut.jpg", data[: len(data) * 2 // 3]))
+    assert _errors(form) == "corrupt_image"
+
+
+def test_png_with_fewer_rows_than_its_header_says_is_rejected_as_corrupt():
+    """A PNG complete to its IEND chunk whose image data stops short of its height is refused."""
+    assert _errors(_form(SimpleUploadedFile("short.png", _png_header_only(40, 30)))) == "corrupt_image"
+
+
+def test_png_with_an_unknown_row_filter_is_rejected_as_corrupt():
+    """A PNG row starting with a filter type beyond Paeth (4) cannot be decoded, so the upload is refused."""
+    rows = bytearray(b"".join(b"\0" + bytes(range(12)) for _ in range(4)))  # 4 rows of 4 RGB pixels, filter 0
+    assert _form(SimpleUploadedFile("ok.png", _png(4, 4, zlib.compress(bytes(rows))))).is_valid()
+    rows[2 * 13] = 7
+    assert _errors(_form(SimpleUploadedFile("filter.png", _png(4, 4, zlib.compress(bytes(rows)))))) == "corrupt_image"
+
+
+def test_png_larger_than_a_piece_of_the_check_is_checked_to_its_last_row():
+    """The rows are inflated a piece at a time (4 MiB); a bad filter in the last piece is still found."""
+    width, height, bad_row = 1200, 1200, 1190  # 4.3 MB of rows; row 1190 starts past the first 4 MiB
+    rows = bytearray((1 + 3 * width) * height)  # black, every row filter 0
+    assert _form(SimpleUploadedFile("big.png", _png(width, height, zlib.compress(bytes(rows))))).is_valid()
+    rows[bad_row * (1 + 3 * width)] = 5
+    assert _errors(_form(SimpleUploadedFile("big-bad.png", _png(width, height, zlib.compress(bytes(rows)))))) == \
+        "corrupt_image"
+
+
+def _decodes(data):
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+    except (OSError, ValueError, SyntaxError):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("compress_level", [1, 9])
+def test_png_damage_is_refused_exactly_when_the_image_does_not_decode(compress_level):
+    """Bits flipped in a PNG's compressed rows: refused exactly when Pillow cannot decode the file, and what is
+    accepted is stored decodable."""
+    data = image_bytes(make_image((64, 48)), compress_level=compress_level)
+    start = data.index(b"IDAT") + 4
+    length = struct.unpack(">I", data[start - 8:start - 4])[0]
+    rng = random.Random(20)
+    verdicts = set()
+    for _ in range(60):
+        damaged = bytearray(data)
+        damaged[start + rng.randrange(length)] ^= 1 << rng.randrange(8)
+        form = _form(SimpleUploadedFile("damaged.png", bytes(damaged)))
+        decodes = _decodes(bytes(damaged))
+        assert form.is_valid() == decodes
+        if decodes:
+            assert _decodes(form.cleaned_data["content_image"].without_metadata[0])
+        verdicts.add(decodes)
+    assert verdicts == {True, False}  # both kinds of damage were met
+
+
+def test_interlaced_png_is_accepted_and_a_damaged_one_refused():
+    """An interlaced (Adam7) PNG is checked by decoding it: its pixels are stored; one cut in its first pass is
+    refused."""
+    red, green, blue, white = b"\xff\0\0", b"\0\xff\0", b"\0\0\xff", b"\xff\xff\xff"
+    # A 2x2 image's passes: 1 holds (0, 0), 6 holds (1, 0), 7 the second row; each row starts with filter 0.
+    passes = b"\0" + red + b"\0" + green + b"\0" + blue + white
+    form = _form(SimpleUploadedFile("adam7.png", _png(2, 2, zlib.compress(passes), interlace=1)))
+    assert form.is_valid(), form.errors
+    stored = Image.open(io.BytesIO(form.cleaned_data["content_image"].without_metadata[0]))
+    assert [stored.getpixel(xy) for xy in ((0, 0), (1, 0), (0, 1), (1, 1))] == [
+        (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)]
+    cut = _png(2, 2, zlib.compress(passes[:2]), interlace=1)
+    assert _errors(_form(SimpleUploadedFile("adam7-cut.png", cut))) == "corrupt_image"
 
 
 def test_empty_file_is_rejected():

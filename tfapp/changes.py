@@ -19,6 +19,7 @@ keep that cheap and quick:
 import hashlib
 import logging
 import os
+import re
 import select
 import socket
 import tempfile
@@ -30,10 +31,11 @@ from django.db import connection, transaction
 logger = logging.getLogger(__name__)
 
 #: Tables whose writes waiting processes care about: transfers, training runs, the database queue's tasks.
-WATCHED_TABLES = ("tfapp_transfer", "tfapp_trainingrun", "django_tasks_db_dbtaskresult")
+WATCHED_TABLES = ("tfapp_transfer", "tfapp_trainingrun", "django_tasks_database_dbtaskresult")
 #: The PostgreSQL channel rung and listened to.
 CHANNEL = "restyle_changes"
-_WRITES = ("INSERT", "UPDATE", "DELETE")
+#: The table a statement writes to (quoted or not), when it is an INSERT, UPDATE or DELETE.
+_WRITTEN_TABLE = re.compile(r'\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
 
 
 def check_interval():
@@ -79,7 +81,8 @@ def ring_after_writes(execute, sql, params, many, context):
     always finds the write.
     """
     result = execute(sql, params, many, context)
-    if sql.lstrip()[:6].upper() in _WRITES and any(table in sql for table in WATCHED_TABLES):
+    written = _WRITTEN_TABLE.match(sql)
+    if written and written.group(1) in WATCHED_TABLES:
         database = context["connection"]
         if database.vendor == "postgresql":
             # A cursor of its own: the statement's cursor may still hold rows (INSERT … RETURNING).

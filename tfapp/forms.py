@@ -7,7 +7,8 @@ from PIL import Image
 
 from . import clip_uploads, conf, engines, regions, reruns, submission
 from .exceptions import InvalidImage, TrainingError
-from .imaging import EXTENSIONS, THUMBNAIL_SIZE, open_image
+from .imaging import EXTENSIONS
+from .metadata import without_metadata
 from .models import StylePreset, TrainingRun
 from .pipeline import Options
 from .processing import ClipChoice, ImageInput, create_transfer
@@ -23,10 +24,12 @@ class ImageUploadField(forms.FileField):
     """An uploaded image, checked by its decoded content, not its name or declared type.
 
     The byte size and the pixel count (read from the header) are checked before any
-    pixel is decoded, so a decompression bomb is refused cheaply; then the whole file is
-    decoded once, so a damaged one is refused here rather than failing in a worker. The
-    cleaned value is the uploaded file with the extension of its real format attached
-    as ``.extension``.
+    pixel is decoded, so a decompression bomb is refused cheaply; then the file is
+    stripped of its metadata, which decodes what will be stored once
+    (:func:`tfapp.metadata.without_metadata`), so a damaged one is refused here rather
+    than failing in a worker. The cleaned value is the uploaded file with the extension
+    of its real format attached as ``.extension``, and the ``(bytes, extension)`` to
+    store as ``.without_metadata``.
     """
 
     default_error_messages = {
@@ -48,13 +51,10 @@ class ImageUploadField(forms.FileField):
             return None
         self._check_bytes(upload)
         upload.extension = EXTENSIONS[self._check_header(upload)]
-        upload.seek(0)
         try:
-            # A JPEG may be decoded at a reduced scale: that still reads every byte of it.
-            open_image(upload, needed_side=THUMBNAIL_SIZE)
+            upload.without_metadata = without_metadata(upload)
         except InvalidImage as error:
             raise ValidationError(self.error_messages["corrupt_image"], code="corrupt_image") from error
-        upload.seek(0)
         return upload
 
     def _check_bytes(self, upload):

@@ -20,7 +20,6 @@ from . import clip_jobs, conf, engines, jobs, pipeline
 from . import regions as region_masks
 from .exceptions import Cancelled, InvalidImage, StyleTransferError
 from .imaging import THUMBNAIL_SIZE, encode_png, encode_thumbnail, open_image, tensor2image
-from .metadata import without_metadata
 from .methods.base import Progress
 from .models import Transfer, TransferStyle
 from .presets import style_input
@@ -48,8 +47,8 @@ class ImageInput:
 
     @classmethod
     def from_upload(cls, upload):
-        """From a file cleaned by ImageUploadField: re-encoded upright, without metadata (see imaging)."""
-        data, extension = without_metadata(upload)
+        """From a file cleaned by ImageUploadField, which stored it upright, without metadata (see tfapp.metadata)."""
+        data, extension = upload.without_metadata
         return cls(ContentFile(data), extension)
 
     @classmethod

@@ -104,6 +104,10 @@ class Watcher:
 
     A transfer stays watched for LINGER_SECONDS after its last waiter is answered, so the
     page's next request (which follows at once) finds its state here, without a query.
+    While no request waits in this process, a commit makes the watcher forget those
+    states rather than read them again (a request then reads its own): every web
+    process is woken by every commit, and only those where a page waits should spend
+    a query on it, not take the CPU from the one answering.
     Only the requests waiting on a transfer whose state changed are woken: with one
     condition for all, each look at the database woke every waiting request of the
     process, dozens of threads taking turns at the interpreter lock for nothing.
@@ -183,12 +187,16 @@ class Watcher:
                     bell.close()
                     self._work.wait()
                 watched, joined, self._joined = [*self._waiting, *self._lingering], self._joined, set()
+                anyone_waits = bool(self._waiting)
                 self._looks += 1
                 look = self._looks
             try:
                 # Reading the transfers only after a commit (or when someone new waits) keeps
                 # the ticks nearly free while a worker stylizes on the same machine.
-                states = self._read(watched) if changes.happened() or joined else {}
+                changed = changes.happened()
+                states = self._read(watched) if anyone_waits and (changed or joined) else {}
+                if changed and not anyone_waits:
+                    self._forget_lingering()
             except DatabaseError:
                 # Waiting requests time out and ask again; the next tick may find the database back.
                 logger.warning("Could not read the status of waiting transfers.", exc_info=True)
@@ -214,6 +222,12 @@ class Watcher:
                 waiters = self._waiting.get(public_id)
                 if waiters is not None and (previous is None or previous[1] != token or public_id in joined):
                     waiters.update.notify_all()
+
+    def _forget_lingering(self):
+        """Drop the states of the transfers nobody waits on: they may be out of date."""
+        with self._lock:
+            for public_id in self._lingering:
+                self._states.pop(public_id, None)
 
     def stop_lingering(self):
         """Stop watching the transfers nobody waits on now, whatever their lingering time (for tests)."""

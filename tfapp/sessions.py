@@ -1,9 +1,10 @@
-"""Sessions kept in the database, as Django keeps them, read with one plain query.
+"""Sessions kept in the database, as Django keeps them, read with one plain query, written once a request.
 
 Every page reads its visitor's session: for who is signed in, and which transfers
 are theirs. Django's database sessions read it through the ORM, which spends about
 a millisecond of Python building the query each time; this plain query costs a
-tenth of that. Writing, expiry and clearing are Django's own.
+tenth of that. Writing, expiry and clearing are Django's own, except that a save
+repeating the store's last one is skipped.
 """
 from django.contrib.sessions.backends import db
 from django.db import connections, router
@@ -11,6 +12,24 @@ from django.utils import timezone
 
 
 class SessionStore(db.SessionStore):
+    def __init__(self, session_key=None):
+        super().__init__(session_key)
+        self._saved = None  # (key, serialized data) as this store last saved them
+
+    def save(self, must_create=False):
+        """Django's save, skipped when this store saved the same data under the same key already.
+
+        A view that saves the session with its own writes (the upload, see
+        tfapp.views.upload) leaves the response nothing to write.
+        """
+        if not must_create and self._saved is not None and self._saved == self._saved_form():
+            return
+        super().save(must_create)
+        self._saved = self._saved_form()
+
+    def _saved_form(self):
+        return self.session_key, self.serializer().dumps(self._get_session())
+
     def load(self):
         data = self._session_data()
         if data is None:

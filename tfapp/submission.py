@@ -7,6 +7,7 @@ with one of :data:`MESSAGES`' codes.
 """
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.db.models import Count, Q
 
 from . import clip_uploads, conf, engines, pipeline, video
 from .exceptions import UnsupportedByEngine
@@ -90,11 +91,10 @@ def check_time(method, options, photo):
 
 def check_queue(client):
     """Refuse a new transfer while the client, or the whole site, has as many waiting as allowed."""
-    pending = Transfer.objects.pending()
-    mine = pending.filter(client=client).count()
+    counts = Transfer.objects.pending().aggregate(mine=Count("pk", filter=Q(client=client)), total=Count("pk"))
+    mine, total = counts["mine"], counts["total"]
     if mine >= conf.max_pending_per_client():
         raise refusal("client_queue_full", count=mine)
-    total = pending.count()
     if total >= conf.max_pending_total():
         raise refusal("queue_full", count=total)
 

@@ -2,6 +2,7 @@ import hashlib
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Prefetch, prefetch_related_objects
 from django.forms import ModelChoiceField
 from django.http import Http404, JsonResponse
@@ -29,7 +30,13 @@ def upload(request):
         form = TransferForm(request.POST, request.FILES, client=client_id(request),
                             ownership=Ownership.of_request(request, create=True))
         if form.is_valid():
-            return redirect(submit(form))
+            with transaction.atomic():
+                # A new visitor's session is written with the transfer, before the commit wakes a
+                # worker: the answer then writes nothing while the worker starts.
+                if request.session.modified:
+                    request.session.save()
+                transfer = submit(form)
+            return redirect(transfer)
         source = form.source
     else:
         source = _source_transfer(request.GET.get("from"))
