@@ -182,7 +182,8 @@ BACK_TO_BACK_CALLS = 60
 def back_to_back(workers, threads, runtime):
     """Model calls per second of ``workers`` processes calling the engine back to back at once, as workers would.
 
-    Returns that rate and the CPU seconds a call takes (all its threads). Each process loads the method the way a worker does (same settings), decodes the
+    Returns that rate and the CPU seconds a call takes (all its threads). Each process
+    loads the method the way a worker does (same settings), decodes the
     photo and painting once, and then, when all are ready, times BACK_TO_BACK_CALLS calls.
     """
     env = dict(os.environ, **MODEL_ENV, **site_env(1, workers, threads, runtime))

@@ -127,13 +127,13 @@ def test_killed_worker_transfers_in_its_stages_go_to_another_worker(client, work
     It never holds more than three; each of them is run again, once, by another worker,
     and every transfer finishes with no file left over.
     """
-    victim = workers()
+    victim = workers("--queues", "default")
     transfers = [_submit(client) for _ in range(12)]
     running = _stopped_with_running(victim, at_least=2)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert len(running) <= 3
-    workers()
+    workers("--queues", "default")
     wait_for(lambda: all(done_with_previews(transfer) for transfer in transfers), timeout=120)
     attempts = dict(Transfer.objects.values_list("pk", "attempts"))
     assert {pk for pk, count in attempts.items() if count == 2} == running

@@ -127,7 +127,7 @@ def slow_worker_niceness():
 
 
 def worker_overlap():
-    """Whether a worker reads the next transfer and stores the last one while a transfer's model runs (tfapp.jobs.Pipeline)."""
+    """Whether a fast-queue worker reads the next transfer and stores the last while one's model runs (jobs.Pipeline)."""
     return bool(_get("NST_WORKER_OVERLAP", True))
 
 

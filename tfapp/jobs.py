@@ -163,7 +163,7 @@ class Heartbeat:
 
 
 class Pipeline:
-    """A worker's jobs in three stages on three threads: while one job's model runs, the next is prepared and the last stored.
+    """A worker's jobs in three stages on three threads: while one's model runs, the next is read and the last stored.
 
     A fast job's model call is a few hundredths of a second; claiming and reading the
     next job, and encoding and storing the last one's result, its previews and its
@@ -239,7 +239,7 @@ def run_in_stages(run, end, stopped):
 
 @contextmanager
 def pipelined(enabled=True):
-    """While in effect (and ``enabled``), :func:`run_in_stages` hands jobs to a :class:`Pipeline`; waits for them at the end."""
+    """While in effect (and ``enabled``), :func:`run_in_stages` hands jobs to a :class:`Pipeline`; then waits on them."""
     global _pipeline
     if not enabled:
         yield

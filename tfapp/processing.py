@@ -199,7 +199,7 @@ def run_transfer(transfer_id):
 
 
 def _attempt(transfer, progress, step):
-    """Run a step of a claimed transfer, recording the outcome if it fails; returns what it returns, None if it failed."""
+    """Run a step of a claimed transfer, recording the outcome if it fails; returns its result, None if it failed."""
     try:
         return step()
     except Cancelled:

@@ -50,8 +50,10 @@ class Command(BaseCommand):
         reaper = Reaper()
         reaper.start()
         try:
-            # While a transfer's model runs, the next one is read and the last one stored (tfapp.jobs.Pipeline).
-            with pipelined(conf.worker_overlap()):
+            # While a transfer's model runs, the next one is read and the last one stored (tfapp.jobs.Pipeline);
+            # only on the fast queue: a slow queue's job runs for minutes, and one claimed behind it would
+            # wait that long counted as running (its time limit, its page's estimate), kept from other workers.
+            with pipelined(conf.worker_overlap() and set(queue_names) <= {"default"}):
                 backend = task_backends["default"]
                 if isinstance(backend, DatabaseBackend):
                     run_database_worker(queue_names, max_tasks)
