@@ -326,3 +326,27 @@ def test_a_transfers_options_are_stored_and_read_back_unchanged(options):
     resolved = options.resolved()
     transfer = Transfer(**processing.option_fields(resolved))
     assert processing.transfer_options(transfer).resolved() == resolved
+
+
+def test_a_pipelined_worker_runs_each_job_through_its_stages_once_and_in_order():
+    """run, then end with what run returned, then stopped; a run that gives None (or fails) skips to stopped."""
+    events = []
+
+    def run(number):
+        events.append(("run", number))
+        if number == 3:
+            raise RuntimeError("a stage that fails")
+        return None if number == 2 else number * 10
+
+    with jobs.pipelined():
+        for number in range(5):
+            jobs.run_in_stages(lambda number=number: run(number), lambda value: events.append(("end", value)),
+                               lambda number=number: events.append(("stopped", number)))
+    assert [event for event in events if event[0] == "run"] == [("run", number) for number in range(5)]
+    assert [event for event in events if event[0] == "end"] == [("end", 0), ("end", 10), ("end", 40)]
+    assert sorted(event[1] for event in events if event[0] == "stopped") == list(range(5))
+    for number in range(5):
+        position = events.index(("stopped", number))
+        assert events.index(("run", number)) < position
+        if number in (0, 1, 4):
+            assert events.index(("end", number * 10)) < position

@@ -108,3 +108,35 @@ def test_killed_worker_job_fails_with_a_reason_after_max_attempts(client, settin
     transfer.refresh_from_db()
     assert "stopped unexpectedly 1 times" in transfer.error_message
     assert not any("result" in name for name in media_files(isolated_storage))
+
+
+def _stopped_with_running(worker, at_least):
+    """Stop (SIGSTOP) ``worker`` at a moment it holds ``at_least`` running transfers; returns their ids."""
+    while True:
+        wait_for(lambda: Transfer.objects.filter(status=Transfer.Status.RUNNING).count() >= at_least, timeout=60)
+        worker.send_signal(signal.SIGSTOP)
+        running = set(Transfer.objects.filter(status=Transfer.Status.RUNNING).values_list("pk", flat=True))
+        if len(running) >= at_least:
+            return running
+        worker.send_signal(signal.SIGCONT)
+
+
+def test_killed_worker_transfers_in_its_stages_go_to_another_worker(client, workers, isolated_storage):
+    """SIGKILL while a worker holds a transfer in its model and the next one read (or the last one being stored).
+
+    It never holds more than three; each of them is run again, once, by another worker,
+    and every transfer finishes with no file left over.
+    """
+    victim = workers("--queues", "default")
+    transfers = [_submit(client) for _ in range(12)]
+    running = _stopped_with_running(victim, at_least=2)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert len(running) <= 3
+    workers("--queues", "default")
+    wait_for(lambda: all(done_with_previews(transfer) for transfer in transfers), timeout=120)
+    attempts = dict(Transfer.objects.values_list("pk", "attempts"))
+    assert {pk for pk, count in attempts.items() if count == 2} == running
+    assert set(attempts.values()) <= {1, 2}
+    assert media_files(isolated_storage) == sorted(stored.name for transfer in Transfer.objects.all()
+                                                   for stored in transfer.files())

@@ -126,6 +126,11 @@ def slow_worker_niceness():
     return int(_get("NST_SLOW_WORKER_NICE", 15))
 
 
+def worker_overlap():
+    """Whether a fast-queue worker reads the next transfer and stores the last while one's model runs (jobs.Pipeline)."""
+    return bool(_get("NST_WORKER_OVERLAP", True))
+
+
 def preview_interval():
     """Least seconds between two previews a long-running transfer stores while it runs."""
     return float(_get("NST_PREVIEW_INTERVAL", 2))

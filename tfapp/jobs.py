@@ -10,11 +10,17 @@ stops and deletes what it wrote. A side thread stamps the heartbeat
 again, or fails it after ``NST_MAX_ATTEMPTS`` starts (:func:`recover_stalled`).
 What is specific to a kind of job (a transfer's previews, a training run's
 checkpoints) stays with it.
+
+A worker may run a job's model call and its end (storing its result, its previews)
+on side threads with :func:`run_in_stages`, and prepare the next job meanwhile: see
+:class:`Pipeline`. The job stays claimed, and its heartbeat beats, until its end is done.
 """
 import logging
 import os
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import DatabaseError, connection, transaction
@@ -154,3 +160,93 @@ class Heartbeat:
                     logger.warning("Heartbeat of %s could not be written.", self._what)
         finally:
             connection.close()
+
+
+class Pipeline:
+    """A worker's jobs in three stages on three threads: while one's model runs, the next is read and the last stored.
+
+    A fast job's model call is a few hundredths of a second; claiming and reading the
+    next job, and encoding and storing the last one's result, its previews and its
+    database writes, take about as long again. The worker's loop claims and prepares a
+    job, then hands its model call to the model stage and its end to the end stage
+    (:func:`run_in_stages`); the model call releases the interpreter lock, so the
+    other two stages run meanwhile. Each stage holds one job at most, and handing a
+    job to a busy stage waits for it: the loop claims the next job only once this one
+    reached the model, so a worker holds at most one claimed job that is not running
+    yet, and a slow disk slows the worker rather than piling up claimed work. A job in
+    any stage is running and owned: its heartbeat beats until its end is done, and if
+    the worker dies the reaper hands it to another attempt, as for any killed job.
+    """
+
+    STAGES = ("model", "end")
+
+    def __init__(self):
+        self._threads = [ThreadPoolExecutor(1, thread_name_prefix=f"{stage} stage") for stage in self.STAGES]
+        # The job each stage runs; the future of stage n is replaced only by the thread that hands it work.
+        self._running = [None for _ in self.STAGES]
+
+    def submit(self, run, end, stopped):
+        """Hand a job to the model stage: ``run()``, then ``end(its result)``; see :func:`run_in_stages`."""
+        self._hand(0, (run, end), stopped, None)
+
+    def _hand(self, stage, steps, stopped, value):
+        if self._running[stage] is not None:
+            self._running[stage].result()
+        self._running[stage] = self._threads[stage].submit(self._stage, stage, steps, stopped, value)
+
+    def _stage(self, stage, steps, stopped, value):
+        try:
+            value = steps[stage]() if stage == 0 else steps[stage](value)
+        except Exception:
+            # The steps record their own failures; anything else leaves the job running with
+            # its heartbeat stopped, and the reaper hands it to another attempt.
+            logger.exception("A job's %s stage failed.", self.STAGES[stage])
+            value = None
+        if value is None or stage + 1 == len(self.STAGES):
+            stopped()
+        else:
+            self._hand(stage + 1, steps, stopped, value)
+
+    def close(self):
+        """Wait for the jobs in the stages, then end the stages' threads (and their database connections)."""
+        for stage, thread in enumerate(self._threads):
+            if self._running[stage] is not None:
+                self._running[stage].result()
+            thread.submit(lambda: connection.close()).result()
+            thread.shutdown()
+
+
+#: The worker's :class:`Pipeline` while :func:`pipelined` is in effect; None: jobs run in one go.
+_pipeline = None
+
+
+def run_in_stages(run, end, stopped):
+    """Run ``run()``, then, unless it returned None, ``end(what it returned)``; then ``stopped()`` in any case.
+
+    In a worker with a :class:`Pipeline` the calls run on its stages' threads and this
+    returns at once; elsewhere (the command line, tests) they run now.
+    """
+    if _pipeline is not None:
+        _pipeline.submit(run, end, stopped)
+        return
+    try:
+        value = run()
+        if value is not None:
+            end(value)
+    finally:
+        stopped()
+
+
+@contextmanager
+def pipelined(enabled=True):
+    """While in effect (and ``enabled``), :func:`run_in_stages` hands jobs to a :class:`Pipeline`; then waits on them."""
+    global _pipeline
+    if not enabled:
+        yield
+        return
+    _pipeline = Pipeline()
+    try:
+        yield
+    finally:
+        pipeline, _pipeline = _pipeline, None
+        pipeline.close()

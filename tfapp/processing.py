@@ -9,6 +9,7 @@ storing its inputs, running the method, its result, previews and progress.
 import logging
 import os
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from django.core.files.base import ContentFile
@@ -172,21 +173,35 @@ def run_transfer(transfer_id):
     """Claim a queued transfer, stylize it and record the result, timings or error on it.
 
     Does nothing when the transfer is not queued (another worker took it, or it was deleted).
+    In a worker the model call and the end (storing the result and the previews) run on
+    the worker's stages (see :func:`tfapp.jobs.run_in_stages`), while it claims and reads
+    the next transfer; this transfer stays claimed, its heartbeat beating, until its end is done.
     """
     transfer = jobs.claim(Transfer, transfer_id)
     if transfer is None:
         logger.info("Transfer %s is no longer queued; skipping it.", transfer_id)
         return
-    with jobs.Heartbeat(transfer, f"transfer {transfer.public_id}") as heartbeat:
-        images = _attempt(transfer, TransferProgress(transfer, heartbeat.lost))
-    if images:
-        _store_previews(transfer, *images)
+    with ExitStack() as running:
+        heartbeat = running.enter_context(jobs.Heartbeat(transfer, f"transfer {transfer.public_id}"))
+        progress = TransferProgress(transfer, heartbeat.lost)
+        stylize = _attempt(transfer, progress, lambda: _prepare(transfer, progress))
+        if stylize is None:
+            return
+        beating = running.pop_all()
+
+    def end(store):
+        with beating:
+            images = _attempt(transfer, progress, store)
+        if images:
+            _store_previews(transfer, *images)
+
+    jobs.run_in_stages(lambda: _attempt(transfer, progress, stylize), end, beating.close)
 
 
-def _attempt(transfer, progress):
-    """Stylize a claimed transfer and record the outcome; returns (content, result) images when it is done."""
+def _attempt(transfer, progress, step):
+    """Run a step of a claimed transfer, recording the outcome if it fails; returns its result, None if it failed."""
     try:
-        return _stylize_into(transfer, progress)
+        return step()
     except Cancelled:
         logger.info("Transfer %s stopped: %s", transfer.public_id, TAKEN_OVER)
         progress.discard()
@@ -218,18 +233,38 @@ def transfer_options(transfer):
                             preserve_colours=transfer.preserve_colours)
 
 
-def _stylize_into(transfer, progress):
+def _prepare(transfer, progress):
+    """Read a claimed transfer's inputs; returns its model call, which returns its end: a call that stores the result.
+
+    That end returns the (content, result) images for the previews, or None when the
+    result was not recorded (the transfer was taken over meanwhile).
+    """
     started = time.monotonic()
     method = engines.get(transfer.method)
     options = transfer_options(transfer)
-    styles = [(style_input(style, method, options), style.weight) for style in transfer.styles.all()]
+    styles = list(transfer.styles.all())
+
+    def style_inputs():
+        # With the model: a new painting's style vector is computed here, by the model's stage.
+        return [(style_input(style, method, options), style.weight) for style in styles]
+
     if transfer.is_clip:
-        return _stylize_clip_into(transfer, styles, options, method, progress, started)
+        def stylize_clip():
+            images = _stylize_clip_into(transfer, style_inputs(), options, method, progress, started)
+            return lambda: images
+        return stylize_clip
     with transfer.content_image.open("rb") as content_file:
         content_image = open_image(content_file, needed_side=options.max_size)
     painted = stored_regions(transfer, content_image.size)
-    stylized = pipeline.stylize(content_image, styles, options, method, progress, regions=painted)
-    logger.info("Transfer %s stylized by attempt %d.", transfer.public_id, transfer.attempts)
+
+    def stylize():
+        stylized = pipeline.stylize(content_image, style_inputs(), options, method, progress, regions=painted)
+        logger.info("Transfer %s stylized by attempt %d.", transfer.public_id, transfer.attempts)
+        return lambda: _store_result(transfer, method, started, content_image, stylized, progress)
+    return stylize
+
+
+def _store_result(transfer, method, started, content_image, stylized, progress):
     limit = conf.job_time_limit(transfer.queue)
     if time.monotonic() - started > limit:
         raise StyleTransferError(TOO_SLOW.format(limit=limit))
@@ -292,22 +327,31 @@ def _store_previews(transfer, content_image, result_image):
 
 
 def _write_previews(transfer, content_image, result_image):
-    done = Transfer.objects.filter(pk=transfer.pk, status=Transfer.Status.DONE, result_image=transfer.result_image.name)
-    _write_preview(done, transfer.result_thumbnail, "result-thumb.jpg", result_image)
+    previews = [(transfer.result_thumbnail, "result-thumb.jpg", result_image)]
     if not transfer.content_thumbnail:
-        _write_preview(done, transfer.content_thumbnail, "content-thumb.jpg", content_image)
+        previews.append((transfer.content_thumbnail, "content-thumb.jpg", content_image))
+    # One write for the transfer's previews, while it is still done with this result.
+    _write_previews_of(Transfer.objects.filter(pk=transfer.pk, status=Transfer.Status.DONE,
+                                               result_image=transfer.result_image.name), previews)
     for style in transfer.styles.filter(thumbnail=""):
         with style.image.open("rb") as stored:
             style_image = open_image(stored, needed_side=THUMBNAIL_SIZE)
-        _write_preview(TransferStyle.objects.filter(pk=style.pk), style.thumbnail,
-                         f"style-{style.position + 1}-thumb.jpg", style_image)
+        _write_previews_of(TransferStyle.objects.filter(pk=style.pk),
+                           [(style.thumbnail, f"style-{style.position + 1}-thumb.jpg", style_image)])
 
 
-def _write_preview(rows, field, name, image):
-    """Save a preview of ``image`` in ``field`` and point ``rows`` at it; delete it when they are gone."""
-    field.save(name, ContentFile(encode_thumbnail(image)), save=False)
-    if not rows.update(**{field.field.name: field.name}):
-        field.storage.delete(field.name)
+def _write_previews_of(rows, previews):
+    """Save each preview (field, name, image) and point ``rows`` at them in one update; delete them if they are gone."""
+    saved, written = [], 0
+    try:
+        for field, name, image in previews:
+            field.save(name, ContentFile(encode_thumbnail(image)), save=False)
+            saved.append(field)
+        written = rows.update(**{field.field.name: field.name for field in saved})
+    finally:
+        if not written:
+            for field in saved:
+                field.storage.delete(field.name)
 
 
 def _fail(transfer, message, progress):

@@ -173,7 +173,7 @@ _NUMERIC_SETTINGS += ("NST_VIDEO_MAX_SECONDS", "NST_VIDEO_MAX_SIDE", "NST_VIDEO_
                       "NST_VIDEO_CONSISTENCY")
 globals().update({name: float(os.environ[name]) for name in _NUMERIC_SETTINGS if name in os.environ})
 # Switches: 1/true/yes/on turn them on, anything else off.
-_BOOLEAN_SETTINGS = ("NST_SIGNUP_OPEN", "NST_API_ANONYMOUS")
+_BOOLEAN_SETTINGS = ("NST_SIGNUP_OPEN", "NST_API_ANONYMOUS", "NST_WORKER_OVERLAP")
 globals().update({name: os.environ[name].strip().lower() in ("1", "true", "yes", "on")
                   for name in _BOOLEAN_SETTINGS if name in os.environ})
 for _name in ("NST_MODEL_BASE_URL", "NST_ADAIN_BASE_URL"):

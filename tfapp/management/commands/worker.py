@@ -16,7 +16,7 @@ from django_tasks_db.utils import exclusive_transaction, is_locked_database_exce
 from tfapp import conf, engines
 from tfapp.changes import Bell, DatabaseChanges
 from tfapp.exceptions import ModelUnavailable
-from tfapp.jobs import worker_name
+from tfapp.jobs import pipelined, worker_name
 from tfapp.tasks import enqueue_training, recover_stalled_transfers
 from tfapp.training_jobs import recover_stalled_training
 
@@ -50,11 +50,15 @@ class Command(BaseCommand):
         reaper = Reaper()
         reaper.start()
         try:
-            backend = task_backends["default"]
-            if isinstance(backend, DatabaseBackend):
-                run_database_worker(queue_names, max_tasks)
-            else:
-                run_rq_worker(queue_names, max_tasks)
+            # While a transfer's model runs, the next one is read and the last one stored (tfapp.jobs.Pipeline);
+            # only on the fast queue: a slow queue's job runs for minutes, and one claimed behind it would
+            # wait that long counted as running (its time limit, its page's estimate), kept from other workers.
+            with pipelined(conf.worker_overlap() and set(queue_names) <= {"default"}):
+                backend = task_backends["default"]
+                if isinstance(backend, DatabaseBackend):
+                    run_database_worker(queue_names, max_tasks)
+                else:
+                    run_rq_worker(queue_names, max_tasks)
         finally:
             reaper.stop()
 
