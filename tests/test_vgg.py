@@ -72,6 +72,24 @@ def test_total_variation_of_a_flat_image_is_zero():
     assert float(vgg.total_variation(checker)) == pytest.approx(2.0)
 
 
+def test_the_luminance_laplacian_sees_lines_not_colours():
+    """Zero on a flat image and across a change of hue at one luminance; a step in brightness marks its two sides."""
+    flat = np.full((1, 8, 8, 3), 0.5, np.float32)
+    assert np.abs(vgg.luminance_laplacian(tf.constant(flat)).numpy()).max() < 1e-6
+    # Red beside a green of the same BT.601 luminance: the colours change, the structure does not.
+    hues = np.zeros((1, 8, 8, 3), np.float32)
+    hues[:, :, :4, 0] = 0.587
+    hues[:, :, 4:, 1] = 0.299
+    assert np.abs(vgg.luminance_laplacian(tf.constant(hues)).numpy()).max() < 1e-6
+    step = np.zeros((1, 8, 8, 3), np.float32)
+    step[:, :, 4:] = 1.0
+    laplacian = vgg.luminance_laplacian(tf.constant(step)).numpy()[0, :, :, 0]
+    assert laplacian.shape == (8, 8)
+    np.testing.assert_allclose(laplacian[:, 3], -1.0, atol=1e-6)
+    np.testing.assert_allclose(laplacian[:, 4], 1.0, atol=1e-6)
+    assert np.abs(np.delete(laplacian, [3, 4], axis=1)).max() < 1e-6
+
+
 def test_missing_weights_say_which_file_and_how_to_fix_it(settings, tmp_path):
     """A missing weights file is reported with its path and the command that fetches it."""
     from tfapp.exceptions import ModelUnavailable

@@ -21,11 +21,27 @@ squared feature error over the photo's squared features. What we took and why:
   independent of the layer; dividing by the *target's* energy does that too and
   also removes the painting's contrast and the photo's busyness, while staying a
   smooth loss of the image (no per-step gradient rescaling, which Adam would undo).
-- crowsonkb weights the shallow style layers heavily (256:64:16:4:1); here the four
-  layers weigh alike, which measured the lowest raw style loss for the edges kept
-  (``bench/quality.py``). The content term uses relu2_1 and relu3_1 beside relu4_1
-  (0.2, 0.4, 0.4): relu4_1 alone let strokes run over thin edges (a bridge's
+- crowsonkb weights the shallow style layers heavily (256:64:16:4:1); here the
+  deeper ones weigh most (relu1_1..relu4_1: 0.1, 0.2, 0.4, 0.3). Brush strokes and
+  swirls live at relu3_1 and relu4_1, and that is where the results' raw Gram loss
+  was largest (chelsea + Starry Night at 384 px: 4.1 at relu3_1, 1.4 at relu4_1,
+  1.1 at relu1_1); weight on relu1_1 mostly sprays fine texture over the photo's
+  lines. At 512 px, against alike weights, these kept the drawn tower's edges under
+  the drawn swirls at 0.83 instead of 0.79 for a style loss on chelsea + Starry Night
+  no higher (1.99 against 2.02); shallow-heavy ones (0.4, 0.3, 0.2, 0.1) lost on
+  both (0.73, 2.21). The content term uses relu2_1 and relu3_1 beside
+  relu4_1 (0.2, 0.4, 0.4): relu4_1 alone let strokes run over thin edges (a bridge's
   cables, window frames) that the finer layers hold in place.
+- **Structure.** VGG features cannot tell a photo's lines from its texture, so
+  their content term yields both to the style at once, and how soon the lines go
+  depends on the pair: a style weight a cat's fur needed to take Starry Night's
+  strokes at all dissolved a bridge's cables. After Li et al. 2017
+  ("Laplacian-Steered Neural Style Transfer"), a third term keeps the Laplacian of
+  the photo's luminance (``vgg.luminance_laplacian``), as a relative error like the
+  others: it holds edges and lines in place and leaves colour and texture free, so
+  the style weight could rise from 2 to 13.5. Li et al. pool the image 4x4 before the
+  Laplacian; at full resolution it measured better here (thin lines are what a
+  pooled Laplacian loses).
 - Both start from the photo (neural-style's ``-init image``, crowsonkb's
   ``init='content'``) and crowsonkb works coarse to fine; so does this: the coarsest
   scale starts from the photo, each finer one from the previous scale's result.
@@ -40,8 +56,9 @@ see it at), for every scale.
 is a fixed size in pixel units whatever the pair, where our L-BFGS without a line
 search diverged on some pairs) and differ only in resolution and iterations: draft
 optimises up to half the content's size and enlarges the result, standard up to its
-full size, fine spends more iterations on the two finest scales, which sharpens
-edges rather than adding style. ``strength`` scales the style weight; at 0 the
+full size, fine spends more iterations on the two finest scales, the last eight with
+ever smaller steps (``Schedule.settle``), so the extra iterations sharpen rather than
+spray more texture over the photo's lines. ``strength`` scales the style weight; at 0 the
 photo is the optimum and is returned as it is.
 
 **Regions** (Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style
@@ -70,15 +87,18 @@ from .optimisers import OPTIMISERS
 
 logger = logging.getLogger(__name__)
 
-#: Weights of the relative terms at full strength, tuned with ``bench/quality.py``: on its 18
-#: pairs standard keeps at least 0.9x the edges of AdaIN and of draft, and its raw style loss is
-#: the lowest of the methods on 10 (docs/benchmarks.md). A style weight of 3 won on style on 12 but kept
-#: less than 0.9x draft's edges on one pair; 4 lost the bridge's edges.
-STYLE_WEIGHT = 2.0
+#: Weights of the relative terms at full strength, tuned with ``bench/quality.py`` (docs/benchmarks.md).
+#: Without the structure term, 2 was the most style the drawn bridge's cables bore, and standard's
+#: raw style loss was the lowest of the methods on only 9 of its 18 pairs at 512 px.
+STYLE_WEIGHT = 13.5
 CONTENT_WEIGHT = 1.0
+STRUCTURE_WEIGHT = 1.0
 TV_WEIGHT = 0.1
-STYLE_LAYER_WEIGHTS = {"relu1_1": 0.25, "relu2_1": 0.25, "relu3_1": 0.25, "relu4_1": 0.25}
+STYLE_LAYER_WEIGHTS = {"relu1_1": 0.1, "relu2_1": 0.2, "relu3_1": 0.4, "relu4_1": 0.3}
 CONTENT_LAYER_WEIGHTS = {"relu2_1": 0.2, "relu3_1": 0.4, "relu4_1": 0.4}
+#: The structure target's key among the content targets.
+STRUCTURE = "structure"
+
 
 #: The coarsest scale's long side, and the factor between scales.
 MIN_SCALE = 128
@@ -98,11 +118,13 @@ class Schedule:
     still gets the coarse scales' long optimisation. ``resolution`` is the finest
     scale's long side as a fraction of the content's (never below
     :data:`MIN_SCALE`): below one, the last scale's result is enlarged to the content's size.
+    The finest scale's last ``settle`` iterations take ever smaller steps (:func:`_step_share`).
     """
 
     iterations: tuple
     optimiser: str = "adam"
     resolution: float = 1.0
+    settle: int = 0
 
     def iterations_at(self, index_from_coarsest):
         return self.iterations[min(index_from_coarsest, len(self.iterations) - 1)]
@@ -112,7 +134,7 @@ class Schedule:
 QUALITIES = {
     "draft": Schedule((20, 12, 6), resolution=0.5),
     "standard": Schedule((40, 28, 14, 6, 4)),
-    "fine": Schedule((40, 28, 14, 16, 12)),
+    "fine": Schedule((40, 28, 14, 16, 12), settle=8),
 }
 
 def scales(height, width):
@@ -145,7 +167,8 @@ class GatysMethod(Gatys):
         precision = runtime_choice.tensorflow_precision()
         self._vgg = vgg.shared_vgg(precision) if weights_path is None else vgg.VGG19(weights_path, precision)
         signature = [tf.TensorSpec([1, None, None, 3], tf.float32),
-                     {layer: tf.TensorSpec([1, None, None, None], tf.float32) for layer in CONTENT_LAYER_WEIGHTS},
+                     {**{layer: tf.TensorSpec([1, None, None, None], tf.float32) for layer in CONTENT_LAYER_WEIGHTS},
+                      STRUCTURE: tf.TensorSpec([1, None, None, 1], tf.float32)},
                      {layer: tf.TensorSpec([1, None, None], tf.float32) for layer in vgg.STYLE_LAYERS},
                      tf.TensorSpec([], tf.float32)]
         self._loss_and_gradient = tf.function(self._loss_and_gradient_eagerly, input_signature=signature)
@@ -184,15 +207,18 @@ class GatysMethod(Gatys):
         total_cost = sum(cost for _, _, cost in plan)
         done, image = 0.0, work
         optimiser = OPTIMISERS[schedule.optimiser]()
-        for (size, iterations, cost) in plan:
+        for index, (size, iterations, cost) in enumerate(plan):
+            finest = index == len(plan) - 1
             optimiser = optimiser.next_scale(size[0] * size[1] / (image.shape[1] * image.shape[2]))
             image = _resized(image, size)
             scaled_content = tf.constant(_resized(work, size))
             content_target = self._vgg.features(scaled_content, tuple(CONTENT_LAYER_WEIGHTS))
+            content_target[STRUCTURE] = vgg.luminance_laplacian(scaled_content)
             loss_and_gradient = objective(size)
-            for _ in range(iterations):
+            for step in range(iterations):
                 loss, gradient = loss_and_gradient(tf.constant(image), content_target)
-                image = optimiser.step(image, float(loss), gradient.numpy())
+                image = optimiser.step(image, float(loss), gradient.numpy(),
+                                       _step_share(step, iterations, schedule.settle if finest else 0))
                 done += cost / iterations
                 if progress is not None:
                     progress.report(min(1.0, done / total_cost), _preview(image, height, width))
@@ -238,7 +264,7 @@ class GatysMethod(Gatys):
             style = tf.add_n([weight * tf.reduce_sum(_relative_errors(
                 vgg.masked_gram(features[layer], masks[layer]), targets[layer]))
                 for layer, weight in STYLE_LAYER_WEIGHTS.items()])
-            loss = (style_weight * style + CONTENT_WEIGHT * _content_term(features, content_target)
+            loss = (style_weight * style + CONTENT_WEIGHT * _content_term(image, features, content_target)
                     + TV_WEIGHT * vgg.total_variation(image))
         return loss, tape.gradient(loss, image)
 
@@ -246,20 +272,34 @@ class GatysMethod(Gatys):
         features = self._vgg.features(image, vgg.STYLE_LAYERS)
         style = tf.add_n([weight * vgg.relative_error(vgg.gram(features[layer]), targets[layer])
                           for layer, weight in STYLE_LAYER_WEIGHTS.items()])
-        content = _content_term(features, content_target)
+        content = _content_term(image, features, content_target)
         return style_weight * style + CONTENT_WEIGHT * content + TV_WEIGHT * vgg.total_variation(image)
 
 
-def _content_term(features, content_target):
-    """The content term over the whole image: the content layers' relative errors, weighted."""
-    return tf.add_n([weight * vgg.relative_error(features[layer], content_target[layer])
-                     for layer, weight in CONTENT_LAYER_WEIGHTS.items()])
+def _content_term(image, features, content_target):
+    """What keeps the photo, over the whole image: the content layers' relative errors and the structure term."""
+    layers = tf.add_n([weight * vgg.relative_error(features[layer], content_target[layer])
+                       for layer, weight in CONTENT_LAYER_WEIGHTS.items()])
+    return layers + STRUCTURE_WEIGHT * vgg.relative_error(vgg.luminance_laplacian(image), content_target[STRUCTURE])
 
 
 def _relative_errors(values, targets):
     """:func:`vgg.relative_error` of each region's ``[R, C, C]`` Gram matrix against its target: ``[R]``."""
     return (tf.reduce_sum(tf.square(values - targets), axis=[1, 2])
             / tf.maximum(tf.reduce_sum(tf.square(targets), axis=[1, 2]), 1e-12))
+
+
+def _step_share(step, iterations, settle):
+    """The share of its full size the optimiser's step ``step`` of ``iterations`` takes.
+
+    The last ``settle`` steps fall linearly to a tenth: a fixed-size Adam step keeps
+    the iterate wandering around the optimum, spraying fine texture over the photo's
+    lines; smaller steps let it settle.
+    """
+    settle = min(settle, iterations)
+    if step < iterations - settle:
+        return 1.0
+    return 1.0 - 0.9 * (step - (iterations - settle) + 1) / settle
 
 
 def _schedule(quality):

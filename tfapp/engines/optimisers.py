@@ -1,7 +1,7 @@
 """First-order and quasi-Newton steps for optimising an image's pixels directly.
 
 Each optimiser takes the current image, its loss and gradient (``float32`` numpy
-arrays of one shape) and returns the next image, clipped to ``[0, 1]``: the image
+arrays of one shape) and the share of its full step to take, and returns the next image, clipped to ``[0, 1]``: the image
 stays a valid picture at every step, so every preview is one. An optimiser keeps
 state for one image size; a new one starts at each scale of a coarse-to-fine run.
 """
@@ -18,7 +18,7 @@ class Adam:
         self.mean = self.variance = None
         self.steps = 0
 
-    def step(self, image, loss, gradient):
+    def step(self, image, loss, gradient, share=1.0):
         if self.mean is None:
             self.mean, self.variance = np.zeros_like(gradient), np.zeros_like(gradient)
         self.steps += 1
@@ -26,7 +26,7 @@ class Adam:
         self.variance = self.beta2 * self.variance + (1 - self.beta2) * np.square(gradient)
         mean = self.mean / (1 - self.beta1 ** self.steps)
         variance = self.variance / (1 - self.beta2 ** self.steps)
-        return np.clip(image - self.learning_rate * mean / (np.sqrt(variance) + self.epsilon), 0.0, 1.0)
+        return np.clip(image - share * self.learning_rate * mean / (np.sqrt(variance) + self.epsilon), 0.0, 1.0)
 
     def next_scale(self, pixel_ratio):
         """A fresh optimiser for the next scale: Adam's steps do not depend on the gradient's size."""
@@ -50,7 +50,7 @@ class LBFGS:
         self.previous = None
         self.step_scale = step_scale
 
-    def step(self, image, loss, gradient):
+    def step(self, image, loss, gradient, share=1.0):
         gradient = gradient.ravel()
         if self.previous is not None:
             last_image, last_gradient = self.previous
@@ -63,7 +63,7 @@ class LBFGS:
         if self.step_scale is None:
             self.step_scale = min(1.0, 1.0 / float(np.abs(gradient).sum()))
         direction = self._direction(gradient)
-        return np.clip(image + direction.reshape(image.shape), 0.0, 1.0)
+        return np.clip(image + share * direction.reshape(image.shape), 0.0, 1.0)
 
     def next_scale(self, pixel_ratio):
         """A fresh optimiser for the next scale, ``pixel_ratio`` times as many pixels.
