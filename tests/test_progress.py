@@ -20,6 +20,20 @@ def _status(client, transfer, after=None):
     return client.get(reverse("tfapp:status", args=[transfer.public_id]), {"after": after} if after else {})
 
 
+def _status_while(client, transfer, seconds, change):
+    """The status answer to a page that waits with its current token while ``change`` happens after ``seconds``."""
+    token = _status(client, transfer).json()["token"]
+    timer = _later(seconds, change)
+    response = _status(client, transfer, after=token)
+    timer.join()
+    return response
+
+
+def _update(transfer, **fields):
+    """A change for :func:`_later`: ``fields`` written to ``transfer``'s row."""
+    return lambda: Transfer.objects.filter(pk=transfer.pk).update(**fields)
+
+
 def _later(seconds, change):
     """Run ``change`` from another thread (its own database connection) after ``seconds``."""
     def run():
@@ -45,8 +59,7 @@ def test_status_waits_until_the_transfer_changes(client, settings):
     settings.NST_STATUS_WAIT = 30
     transfer = make_transfer(run=False)
     token = _status(client, transfer).json()["token"]
-    timer = _later(0.3, lambda: Transfer.objects.filter(pk=transfer.pk).update(
-        status=Transfer.Status.RUNNING, attempts=1))
+    timer = _later(0.3, _update(transfer, status=Transfer.Status.RUNNING, attempts=1))
     payload = _status(client, transfer, after=token).json()
     timer.join()
     assert payload["status"] == "running" and payload["attempts"] == 1
@@ -57,10 +70,7 @@ def test_a_waiting_page_learns_that_it_moved_up_the_queue(client, settings):
     """When the transfer ahead is taken by a worker, the one behind it is told it is now first."""
     settings.NST_STATUS_WAIT = 30
     ahead, behind = make_transfer(run=False), make_transfer(run=False)
-    token = _status(client, behind).json()["token"]
-    timer = _later(0.3, lambda: Transfer.objects.filter(pk=ahead.pk).update(status=Transfer.Status.RUNNING))
-    payload = _status(client, behind, after=token).json()
-    timer.join()
+    payload = _status_while(client, behind, 0.3, _update(ahead, status=Transfer.Status.RUNNING)).json()
     assert payload["status"] == "queued" and payload["queue_position"] == 1
 
 
@@ -77,10 +87,7 @@ def test_a_transfer_deleted_while_its_page_waits_answers_a_json_404(client, sett
     """Deleting a transfer someone is waiting on ends the wait with the reason."""
     settings.NST_STATUS_WAIT = 30
     transfer = make_transfer(run=False)
-    token = _status(client, transfer).json()["token"]
-    timer = _later(0.3, lambda: Transfer.objects.get(pk=transfer.pk).delete())
-    response = _status(client, transfer, after=token)
-    timer.join()
+    response = _status_while(client, transfer, 0.3, lambda: Transfer.objects.get(pk=transfer.pk).delete())
     assert response.status_code == 404
     assert "no transfer with this id" in response.json()["error"]
 
@@ -89,10 +96,7 @@ def test_long_polling_can_be_turned_off(client, settings):
     """With NST_STATUS_WAIT = 0 the status answers at once even when nothing changed."""
     settings.NST_STATUS_WAIT = 0
     transfer = make_transfer(run=False)
-    token = _status(client, transfer).json()["token"]
-    timer = _later(0.5, lambda: Transfer.objects.filter(pk=transfer.pk).update(status=Transfer.Status.RUNNING))
-    payload = _status(client, transfer, after=token).json()
-    timer.join()
+    payload = _status_while(client, transfer, 0.5, _update(transfer, status=Transfer.Status.RUNNING)).json()
     assert payload["status"] == "queued"
 
 
@@ -148,7 +152,7 @@ def test_a_change_answers_only_the_pages_waiting_on_that_transfer(settings):
     pages = [threading.Thread(target=wait, args=(transfer,)) for transfer in (moving, still)]
     for page in pages:
         page.start()
-    timer = _later(0.5, lambda: Transfer.objects.filter(pk=moving.pk).update(status=Transfer.Status.RUNNING))
+    timer = _later(0.5, _update(moving, status=Transfer.Status.RUNNING))
     for page in pages:
         page.join(30)
     timer.join()
@@ -192,10 +196,7 @@ def test_a_page_asking_again_at_once_is_answered_without_reading_the_database(cl
     """The request that follows an answer finds its state with the watcher, and waits on it without a query."""
     settings.NST_STATUS_WAIT = 30
     transfer = make_transfer(run=False)
-    token = _status(client, transfer).json()["token"]
-    timer = _later(0.3, lambda: Transfer.objects.filter(pk=transfer.pk).update(status=Transfer.Status.RUNNING))
-    changed = _status(client, transfer, after=token).json()
-    timer.join()
+    changed = _status_while(client, transfer, 0.3, _update(transfer, status=Transfer.Status.RUNNING)).json()
     settings.NST_STATUS_WAIT = 0.2
     with django_assert_num_queries(0):
         again = _status(client, transfer, after=changed["token"]).json()
@@ -207,10 +208,7 @@ def test_a_commit_while_no_page_waits_is_not_read_but_forgotten(client, settings
     next request reads its own, the new one, at once."""
     settings.NST_STATUS_WAIT = 30
     transfer = make_transfer(run=False)
-    token = _status(client, transfer).json()["token"]
-    timer = _later(0.3, lambda: Transfer.objects.filter(pk=transfer.pk).update(status=Transfer.Status.RUNNING))
-    running = _status(client, transfer, after=token).json()
-    timer.join()
+    running = _status_while(client, transfer, 0.3, _update(transfer, status=Transfer.Status.RUNNING)).json()
     assert watcher.latest(transfer.public_id)["token"] == running["token"]  # kept for the page's next request
     _later(0, lambda: Transfer.objects.filter(pk=transfer.pk).update(status=Transfer.Status.DONE)).join()
     deadline = time.monotonic() + watcher.LINGER_SECONDS / 2  # before it would stop following it anyway
