@@ -188,18 +188,24 @@ def png_without_metadata(data):
     """
     if not data.startswith(PNG_SIGNATURE):
         return None
-    kept, position = [PNG_SIGNATURE], len(PNG_SIGNATURE)
-    while position + 12 <= len(data):
-        length, kind = struct.unpack(">I4s", data[position:position + 8])
-        end = position + 12 + length
-        if _png_needs_rewriting(kind, data[position + 8:position + 8 + min(length, 80)]):
+    kept = [PNG_SIGNATURE]
+    for kind, start, end in _png_chunks(data):
+        if _png_needs_rewriting(kind, data[start + 8:min(end - 4, start + 88)]):
             return None
         if kind in PNG_KEPT_CHUNKS:
-            kept.append(data[position:end])
+            kept.append(data[start:end])
         if kind == b"IEND":
             return b"".join(kept)
-        position = end
     return None
+
+
+def _png_chunks(data):
+    """``(type, start, end)`` of each chunk of the PNG file ``data``: its length field to its CRC's end."""
+    position = len(PNG_SIGNATURE)
+    while position + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        yield kind, position, position + 12 + length
+        position += 12 + length
 
 
 def _png_needs_rewriting(kind, start):
@@ -222,11 +228,7 @@ def _png_decodes(data):
     starting with a known filter type: what Pillow's decoder refuses a file for. An
     interlaced image is decoded by Pillow instead.
     """
-    chunks, position = [], len(PNG_SIGNATURE)
-    while position + 12 <= len(data):
-        length, kind = struct.unpack(">I4s", data[position:position + 8])
-        chunks.append((kind, data[position + 8:position + 8 + length]))
-        position += 12 + length
+    chunks = [(kind, data[start + 8:end - 4]) for kind, start, end in _png_chunks(data)]
     kinds = [kind for kind, _ in chunks]
     if not chunks or kinds[0] != b"IHDR" or len(chunks[0][1]) != 13 or b"IDAT" not in kinds:
         return False
