@@ -133,7 +133,7 @@ class Schedule:
 #: The schedule of each quality the declaration names (:data:`tfapp.methods.gatys.QUALITIES`).
 QUALITIES = {
     "draft": Schedule((20, 12, 6), resolution=0.5),
-    "standard": Schedule((40, 28, 14, 6, 4)),
+    "standard": Schedule((40, 28, 14, 12, 8)),
     "fine": Schedule((40, 28, 14, 16, 12), settle=8),
 }
 

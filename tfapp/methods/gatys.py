@@ -19,13 +19,14 @@ DEFAULT_QUALITY = "standard"
 
 #: ``(fixed seconds, seconds per megapixel, fewest seconds)`` per quality: the least-squares
 #: line through the times ``bench/estimates.py`` measured at 128, 256 and 512 px (4:3) on
-#: the 2-core AVX-512 host at a load average of 5-6, intercept held at zero or above, never
-#: below the fastest run. Larger sizes are extrapolated. The upload page, the form's
-#: too-slow check and docs/engines.md all use these numbers.
+#: the idle 2-core AMD EPYC host (avx512f, avx512_bf16, no AMX; Gatys runs in f32),
+#: intercept held at zero or above, never below the fastest run. Larger sizes are
+#: extrapolated. The upload page, the form's too-slow check and docs/engines.md all use
+#: these numbers.
 ESTIMATES = {
-    "draft": (1.05, 17.7, 1.5),
-    "standard": (3.89, 68.5, 2.9),
-    "fine": (1.85, 130.4, 2.7),
+    "draft": (1.16, 23.9, 1.8),
+    "standard": (3.44, 132.5, 3.5),
+    "fine": (2.59, 176.4, 3.4),
 }
 
 #: The share of that time with ``NST_PRECISION=bf16`` on a CPU with native BF16: 0.38-0.47 at
