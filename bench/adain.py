@@ -5,9 +5,11 @@
    turns: the frozen graphs as shipped (their ``Dequantize`` ops run on every call),
    and ``AdainMethod`` (the same weights dequantized once at load) run by TensorFlow
    (what ``NST_RUNTIME=litert`` gives) and by OpenVINO (the default where installed),
-   with the speed-up of OpenVINO over TensorFlow; on a CPU with native bfloat16 also
-   OpenVINO in bf16 (the default there, ``NST_PRECISION=auto``), with its difference
-   from f32. Each runtime is timed with the painting as an image and as its stored
+   with the speed-up of OpenVINO over TensorFlow; OpenVINO in f32 also with every
+   convolution direct ("OpenVINO direct"), against the default's Winograd convolutions
+   (``tfapp/engines/winograd.py``), with that speed-up and difference; on a CPU with
+   native bfloat16 also OpenVINO in bf16 (the default there, ``NST_PRECISION=auto``),
+   with its difference from f32. Each runtime is timed with the painting as an image and as its stored
    style vector (what a preset, a retry or a re-run uses). Also the parts on each
    runtime: encoding the photo, encoding the painting, decoding; and OpenVINO's own
    per-layer profile of the decoder, summed by kind of layer, one thread.
@@ -37,8 +39,9 @@ ADAIN_DIR = SHARED / "models" / "adain-vgg19"
 PHOTO = CONTENT / "astronaut.png"
 PAINTING = STYLE / "starry_night.jpg"
 MEMORY_RUNS = ((512, None), (1024, None), (2048, None), (2048, 1024))
-#: The runtime and precision each ``AdainMethod`` runs with, by what then runs the networks.
-RUNTIMES = {"TensorFlow": ("litert", "f32"), "OpenVINO": ("openvino", "f32")}
+#: The runtime, precision and Winograd choice (None: the default) each ``AdainMethod`` runs with, by label.
+RUNTIMES = {"TensorFlow": ("litert", "f32", None), "OpenVINO": ("openvino", "f32", None),
+            "OpenVINO direct": ("openvino", "f32", False)}
 
 
 def setup_django(threads):
@@ -110,16 +113,16 @@ def runtimes_here():
     from tfapp.engines import runtimes
 
     if runtimes.native_bf16():
-        return {**RUNTIMES, "OpenVINO bf16": ("openvino", "bf16")}
+        return {**RUNTIMES, "OpenVINO bf16": ("openvino", "bf16", None)}
     print("OpenVINO bf16: not measured, this CPU has no native bfloat16 arithmetic.")
     return RUNTIMES
 
 
-def adain_on(runtime_setting, precision, threads):
+def adain_on(runtime_setting, precision, winograd, threads):
     from tfapp.engines import runtimes
     from tfapp.engines.adain import AdainMethod
 
-    return AdainMethod(runtime=runtimes.choose(runtime_setting, precision, threads))
+    return AdainMethod(runtime=runtimes.choose(runtime_setting, precision, threads), winograd=winograd)
 
 
 def compare(runs, threads):
@@ -138,7 +141,8 @@ def compare(runs, threads):
         results = {label: method.stylize(padded, [(style, 1.0)]) for label, method in methods.items()}
         print(f"{size[0]}x{size[1]}: max difference from the graphs: " + ", ".join(
             f"{label} {np.abs(result - graph_result).max():.2e}" for label, result in results.items()) +
-            f"; OpenVINO from TensorFlow {np.abs(results['OpenVINO'] - results['TensorFlow']).max():.2e}")
+            f"; OpenVINO from TensorFlow {np.abs(results['OpenVINO'] - results['TensorFlow']).max():.2e}"
+            f"; Winograd from direct {np.abs(results['OpenVINO'] - results['OpenVINO direct']).max():.2e}")
         if "OpenVINO bf16" in results:
             levels = np.abs(results["OpenVINO bf16"] - results["OpenVINO"]) * 255
             print(f"  bf16 from f32: max {levels.max():.1f}, mean {levels.mean():.2f} levels of 255")
@@ -184,11 +188,12 @@ def decoder_profile(methods, content):
 
 
 def print_speed_up(times):
-    """OpenVINO's speed-up over TensorFlow: the ratios of their median wall-clock and CPU seconds."""
-    (tf_wall, tf_cpu), (ov_wall, ov_cpu) = ([statistics.median(column) for column in zip(*times[label])]
-                                            for label in ("TensorFlow", "OpenVINO"))
-    print(f"  {'speed-up':29} {tf_wall / ov_wall:.2f}x wall, {tf_cpu / ov_cpu:.2f}x CPU (OpenVINO over TensorFlow, "
-          "medians)")
+    """OpenVINO's speed-up over TensorFlow, and Winograd's over direct convolutions: ratios of median seconds."""
+    for slower, faster, what in (("TensorFlow", "OpenVINO", "OpenVINO over TensorFlow"),
+                                 ("OpenVINO direct", "OpenVINO", "Winograd over direct, OpenVINO f32")):
+        (slow_wall, slow_cpu), (fast_wall, fast_cpu) = ([statistics.median(column) for column in zip(*times[label])]
+                                                        for label in (slower, faster))
+        print(f"  {'speed-up':29} {slow_wall / fast_wall:.2f}x wall, {slow_cpu / fast_cpu:.2f}x CPU ({what}, medians)")
 
 
 def parts(methods, content, style, runs):
@@ -217,10 +222,10 @@ def peak_resident_bytes():
     return int(line.split()[1]) * 1024
 
 
-def one_size(long_side, tile_size, runtime_setting, precision, threads):
+def one_size(long_side, tile_size, runtime_setting, precision, winograd, threads):
     """In a fresh process: one square transfer of ``long_side`` px; prints a JSON line."""
     content, style = images((long_side, long_side))
-    method = adain_on(runtime_setting, precision, threads)
+    method = adain_on(runtime_setting, precision, winograd, threads)
     method.stylize(content[:, :64, :64], [(style, 1.0)])
     loaded = peak_resident_bytes()
     seconds = timed(method.stylize, content, [(style, 1.0)], 1.0, None, tile_size or long_side)
@@ -230,15 +235,15 @@ def one_size(long_side, tile_size, runtime_setting, precision, threads):
 def memory(threads):
     for long_side, tile_size in MEMORY_RUNS:
         print(f"load average {os.getloadavg()[0]:.2f}")
-        for label, (setting, precision) in runtimes_here().items():
+        for label, (setting, precision, winograd) in runtimes_here().items():
             command = [sys.executable, __file__, "--threads", str(threads), "--one-size", str(long_side),
-                       "--runtime", setting, "--precision", precision]
+                       "--runtime", setting, "--precision", precision, "--winograd", str(winograd)]
             if tile_size:
                 command += ["--tile-size", str(tile_size)]
             output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
             figures = json.loads(output.splitlines()[-1])
             size = f"{long_side}x{long_side}" + (f" in {tile_size} px tiles" if tile_size else " in one piece")
-            print(f"{size:27} {label:10} {figures['seconds']:.2f} s, peak {figures['peak'] / 2**30:.2f} GiB "
+            print(f"{size:27} {label:15} {figures['seconds']:.2f} s, peak {figures['peak'] / 2**30:.2f} GiB "
                   f"(model loaded and warm: {figures['loaded'] / 2**30:.2f} GiB)")
 
 
@@ -250,12 +255,15 @@ def main():
     parser.add_argument("--tile-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--runtime", help=argparse.SUPPRESS)
     parser.add_argument("--precision", help=argparse.SUPPRESS)
+    parser.add_argument("--winograd", choices=["None", "True", "False"], help=argparse.SUPPRESS)
     parser.add_argument("--skip-memory", action="store_true", help="Only the timing comparison.")
     options = parser.parse_args()
     print_host()
     setup_django(options.threads)
     if options.one_size:
-        return one_size(options.one_size, options.tile_size, options.runtime, options.precision, options.threads)
+        winograd = {"None": None, "True": True, "False": False}[options.winograd]
+        return one_size(options.one_size, options.tile_size, options.runtime, options.precision, winograd,
+                        options.threads)
     print(f"{options.threads} threads, {os.cpu_count()} cores")
     compare(options.runs, options.threads)
     if not options.skip_memory:

@@ -16,7 +16,11 @@ in as 1, so AdaIN is done here, where strength and blending need it.
 Where the process's runtime is OpenVINO (``NST_RUNTIME``), the two functions are
 converted for it at load and run there, in about a quarter less time, with the same
 output to within 1e-4; see :mod:`tfapp.engines.converted`. Otherwise TensorFlow runs
-them.
+them. On OpenVINO in float32 the widest convolutions (blocks 3 and 4, on both sides)
+run by Winograd's F(4x4, 3x3) (:mod:`tfapp.engines.winograd`), which does a quarter of
+their arithmetic: a 512x512 transfer takes 0.90 s instead of 1.30 s on two AVX-512
+cores, with output equal up to rounding (5e-5), for about twice the activation memory,
+3 s more to load and 0.5 s (512 px) to 1.5 s (1024 px) more to compile each new size.
 """
 import numpy as np
 import tensorflow as tf
@@ -26,6 +30,7 @@ from .. import conf, tiling
 from ..exceptions import ModelUnavailable
 from ..methods.adain import DECODER_FILE, DEFAULT_TILE_SIZE, ENCODER_FILE, FEATURE_CHANNELS, Adain, check_files
 from . import converted, runtimes, vgg
+from . import winograd as winograd_convolution
 from .tf_threads import use_engine_threads
 
 #: The encoder graph's convolutions and the names :mod:`tfapp.engines.vgg` gives them.
@@ -54,10 +59,12 @@ DOWNSAMPLING = 8
 MIN_SIDE = 2 * DOWNSAMPLING
 
 
-#: What a compiled OpenVINO model's activations take per position of its input (measured
-#: 549-581 bytes per pixel for the encoder, 492-556 per pixel of the image it decodes).
-ENCODER_BYTES_PER_PIXEL = 600
-DECODER_BYTES_PER_POSITION = 600 * DOWNSAMPLING ** 2
+#: What a compiled OpenVINO model's activations take per pixel of its input image (the
+#: encoder) or of the image it decodes, by whether it computes by Winograd's algorithm:
+#: measured 549-740 bytes for the encoder and 492-619 for the decoder with direct
+#: convolutions; with Winograd's 907 and 1042 at 1024 px, where the cache's bound decides
+#: whether a 1024x1024 piece stays compiled, and 1210 and 1223 at 512 px.
+BYTES_PER_PIXEL = {False: 750, True: 1100}
 
 _IMAGES = tf.TensorSpec([1, None, None, 3], tf.float32)
 _FEATURES = tf.TensorSpec([1, None, None, FEATURE_CHANNELS], tf.float32)
@@ -67,12 +74,19 @@ _REFLECT_ONE = [[0, 0], [1, 1], [1, 1], [0, 0]]
 class AdainMethod(Adain):
     """AdaIN's encoder and decoder, on OpenVINO or TensorFlow."""
 
-    def __init__(self, model_dir=None, runtime=None):
+    def __init__(self, model_dir=None, runtime=None, winograd=None):
+        """``winograd``: whether the wide convolutions run by Winograd's algorithm; by default
+        where OpenVINO runs the networks in float32 (where it is faster; see the module's docstring)."""
         model_dir = model_dir or conf.adain_model_dir()
         check_files(model_dir)
         use_engine_threads()
+        runtime = runtime or runtimes.configured()
+        if winograd is None:
+            winograd = runtime.converts_tensorflow and runtime.precision == "f32"
+        #: Whether the wide convolutions run by Winograd's algorithm.
+        self.winograd = winograd
         try:
-            encoder = vgg.VGG19.from_arrays(encoder_arrays(model_dir))
+            encoder = vgg.VGG19.from_arrays(encoder_arrays(model_dir), winograd=winograd)
             decoder_weights, self._epsilon = decoder_arrays(model_dir)
         except (OSError, ValueError, KeyError, DecodeError, tf.errors.OpError) as error:
             raise ModelUnavailable(
@@ -81,12 +95,11 @@ class AdainMethod(Adain):
             ) from error
         encode = tf.function(lambda images: encoder.features(images, (vgg.CONTENT_LAYER,))[vgg.CONTENT_LAYER],
                              input_signature=[_IMAGES])
-        decode = tf.function(Decoder(decoder_weights), input_signature=[_FEATURES])
-        runtime = runtime or runtimes.configured()
+        decode = tf.function(Decoder(decoder_weights, winograd=winograd), input_signature=[_FEATURES])
         self._encode = converted.network(lambda images: encode(images).numpy(), encode.get_concrete_function(),
-                                         runtime, ENCODER_BYTES_PER_PIXEL)
+                                         runtime, BYTES_PER_PIXEL[winograd])
         self._decode = converted.network(lambda features: decode(features).numpy(), decode.get_concrete_function(),
-                                         runtime, DECODER_BYTES_PER_POSITION)
+                                         runtime, BYTES_PER_PIXEL[winograd] * DOWNSAMPLING ** 2)
         self.label = f"{Adain.label} on {self._encode.runs_on}"
 
     def stylize(self, content, styles, strength=1.0, quality=None, tile_size=None, progress=None,
@@ -272,15 +285,26 @@ def adain(features, mean, std, target_mean, target_std):
 
 
 class Decoder:
-    """relu4_1 features -> RGB image in [0, 1], from the decoder graph's float weights."""
+    """relu4_1 features -> RGB image in [0, 1], from the decoder graph's float weights.
 
-    def __init__(self, weights):
-        self._weights = [(name, tf.constant(kernel), tf.constant(bias)) for name, kernel, bias in weights]
+    With ``winograd`` the convolutions :func:`tfapp.engines.winograd.worth_it` picks run by that algorithm.
+    """
+
+    def __init__(self, weights, winograd=False):
+        self._weights = []
+        for name, kernel, bias in weights:
+            fast = winograd and winograd_convolution.worth_it(kernel)
+            kernel = winograd_convolution.transformed(kernel) if fast else kernel
+            self._weights.append((name, fast, tf.constant(kernel), tf.constant(bias)))
 
     def __call__(self, features):
         x = features
-        for name, kernel, bias in self._weights:
-            x = tf.nn.conv2d(tf.pad(x, _REFLECT_ONE, "REFLECT"), kernel, 1, "VALID") + bias
+        for name, fast, kernel, bias in self._weights:
+            padded = tf.pad(x, _REFLECT_ONE, "REFLECT")
+            if fast:
+                x = winograd_convolution.convolve(padded, kernel) + bias
+            else:
+                x = tf.nn.conv2d(padded, kernel, 1, "VALID") + bias
             if name != DECODER_LAYERS[-1]:
                 x = tf.nn.relu(x)
             if name in UPSAMPLED_AFTER:

@@ -13,7 +13,8 @@ pads by reflection; pooling is 2x2 max pooling.
 Every function takes images as ``float32`` ``[N, H, W, 3]`` RGB in ``[0, 1]``, so
 callers never see the Caffe convention. The convolutions may run in bfloat16 (see
 :class:`VGG19`); features are handed back in float32, so Gram matrices and losses
-are summed in float32 either way.
+are summed in float32 either way. AdaIN's encoder may compute its wider convolutions
+by Winograd's algorithm (:mod:`tfapp.engines.winograd`), the same function in less arithmetic.
 """
 import threading
 from pathlib import Path
@@ -23,6 +24,7 @@ import tensorflow as tf
 
 from .. import conf
 from ..exceptions import ModelUnavailable
+from . import winograd as winograd_convolution
 
 #: The layers in order; "pool" is a 2x2 max pooling.
 LAYERS = ("conv1_1", "conv1_2", "pool", "conv2_1", "conv2_2", "pool", "conv3_1", "conv3_2", "conv3_3",
@@ -57,12 +59,20 @@ class VGG19:
         except (OSError, KeyError, ValueError) as error:
             raise _unreadable(path, error) from error
         self.precision = precision
+        self._winograd = set()
 
     @classmethod
-    def from_arrays(cls, arrays):
-        """The network with the weights in ``arrays``, named as in the npz (``conv1_1_W``, ``conv1_1_b``, ...)."""
+    def from_arrays(cls, arrays, winograd=False):
+        """The network with the weights in ``arrays``, named as in the npz (``conv1_1_W``, ``conv1_1_b``, ...).
+
+        With ``winograd`` the convolutions :func:`tfapp.engines.winograd.worth_it` picks
+        run by that algorithm (float32 only): faster where OpenVINO runs the network,
+        equal to the direct convolutions up to rounding.
+        """
         network = cls.__new__(cls)
-        network._weights = _constants(arrays, tf.float32)
+        network._winograd = {name for name in LAYERS if name != "pool" and winograd
+                             and winograd_convolution.worth_it(arrays[f"{name}_W"])}
+        network._weights = _constants(arrays, tf.float32, network._winograd)
         network.precision = "f32"
         return network
 
@@ -80,7 +90,11 @@ class VGG19:
                 x = tf.nn.max_pool2d(x, 2, 2, "VALID")
                 continue
             kernel, bias = self._weights[layer]
-            x = tf.nn.relu(tf.nn.conv2d(tf.pad(x, _REFLECT_ONE, "REFLECT"), kernel, 1, "VALID") + bias)
+            padded = tf.pad(x, _REFLECT_ONE, "REFLECT")
+            if layer in self._winograd:
+                x = tf.nn.relu(winograd_convolution.convolve(padded, kernel) + bias)
+            else:
+                x = tf.nn.relu(tf.nn.conv2d(padded, kernel, 1, "VALID") + bias)
             name = layer.replace("conv", "relu")
             if name in wanted:
                 found[name] = tf.cast(x, tf.float32)
@@ -92,8 +106,10 @@ class VGG19:
 _REFLECT_ONE = [[0, 0], [1, 1], [1, 1], [0, 0]]
 
 
-def _constants(arrays, dtype):
-    return {name: (tf.constant(arrays[f"{name}_W"], dtype), tf.constant(arrays[f"{name}_b"], dtype))
+def _constants(arrays, dtype, winograd=()):
+    """Each layer's (kernel, bias) constants; the kernels of the ``winograd`` layers transformed for it."""
+    return {name: (tf.constant(winograd_convolution.transformed(arrays[f"{name}_W"]) if name in winograd
+                               else arrays[f"{name}_W"], dtype), tf.constant(arrays[f"{name}_b"], dtype))
             for name in LAYERS if name != "pool"}
 
 

@@ -54,14 +54,17 @@ class Adain(Method):
     #: time it; VGG-19's 1.27 s forward pass there suggests this is ~20 % pessimistic.
     SECONDS_PER_MEGAPIXEL = 11.8
     SECONDS_FIXED = 0.22
-    #: The same on OpenVINO, derived the same way from ``bench/adain.py``'s runs in turns with
-    #: TensorFlow (4.0 CPU s at 512x512, 2.8 at 512x341, 0.3 of them the painting: 7.1 and
-    #: 7.3 s/MP; TensorFlow took 5.3 and 3.5 CPU s in the same runs).
-    OPENVINO_SECONDS_PER_MEGAPIXEL = 7.2
-    OPENVINO_SECONDS_FIXED = 0.15
-    #: The share of that time in bfloat16 (``NST_PRECISION`` on a CPU with native BF16): 0.32 of
-    #: 1.76 CPU seconds at 512x512 in ``bench/adain.py`` on an AVX-512 BF16 + AMX host, rounded up.
-    BF16_SHARE = 0.2
+    #: The same on OpenVINO in float32 (its wide convolutions by Winograd's algorithm): wall
+    #: seconds of ``bench/adain.py`` on an idle 2-core AMD EPYC host (AVX-512 BF16, no AMX):
+    #: 0.90 s at 512x512, 0.64 s at 512x341 and 3.7 s at 1024x1024 (encoder and decoder warm),
+    #: the painting's encoding 0.08 s of each; this line gives 1.00, 0.69 and 3.75 s.
+    OPENVINO_SECONDS_PER_MEGAPIXEL = 3.5
+    OPENVINO_SECONDS_FIXED = 0.08
+    #: The share of that time in bfloat16 (``NST_PRECISION`` on a CPU with native BF16): 0.66 s
+    #: of 1.00 at 512x512 and 0.46 of 0.69 at 512x341 on the same host. On an AVX-512 BF16 + AMX
+    #: host bfloat16 ran faster still (0.32 of 1.76 CPU seconds against direct float32), so
+    #: there the estimate runs long.
+    BF16_SHARE = 0.66
     #: Work per pixel in tiles relative to one piece: overlapping tiles (~14 % more pixels at
     #: 2048 px) and one more encoder pass for the photo's statistics (half the work).
     TILED_WORK = 1.64
