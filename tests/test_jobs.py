@@ -1,6 +1,8 @@
 """Transfers as background jobs: queueing, status, retries and recovery, within one process."""
 import os
 import sqlite3
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -294,6 +296,38 @@ def test_database_queue_worker_survives_losing_the_database(settings, monkeypatc
     transfer.refresh_from_db()
     assert transfer.status == Transfer.Status.DONE
     assert "Could not look at the queue" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_woken_by_a_transfers_progress_goes_back_to_sleep_without_looking(settings, monkeypatch):
+    """Progress and results ring the bell for the pages; a waiting worker looks at its queue only when a task is
+    queued, and then claims it at once."""
+    settings.TASKS = DATABASE_QUEUE
+    transfer = make_transfer(run=False)
+    monkeypatch.setattr(QueueWorker, "LOOK_AT_LEAST_EVERY", 60.0)
+    looks, claim = [], QueueWorker._claim_next
+    monkeypatch.setattr(QueueWorker, "_claim_next", lambda worker: looks.append(1) or claim(worker))
+    looks_before_the_task = []
+
+    def write_then_queue():
+        while not looks:
+            time.sleep(0.01)  # the worker's first look, at its start
+        for step in range(5):
+            Transfer.objects.filter(pk=transfer.pk).update(progress=step / 10)
+            time.sleep(0.05)
+        looks_before_the_task.append(len(looks))
+        tasks.enqueue_transfer(transfer.pk)
+        connection.close()
+
+    writer = threading.Thread(target=write_then_queue)
+    writer.start()
+    started = time.monotonic()
+    QueueWorker(queue_names=["default"], interval=10.0, batch=False, backend_name="default", startup_delay=False,
+                max_tasks=1, worker_id="test", excluded_queue_names=[]).run()
+    writer.join()
+    transfer.refresh_from_db()
+    assert looks_before_the_task == [1]
+    assert transfer.status == Transfer.Status.DONE and time.monotonic() - started < 10.0
 
 
 @pytest.mark.django_db(transaction=True)

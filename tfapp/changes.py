@@ -15,6 +15,9 @@ keep that cheap and quick:
   SQLite database share a machine); on PostgreSQL a ``NOTIFY``, which the server
   delivers at commit to the processes that ``LISTEN``, on any machine. The periodic
   look stays as the fallback, so a lost ring costs at most one interval.
+- A ring says which table was written, so a worker woken by a transfer's progress or
+  result goes back to sleep without a query: the moment a transfer is done is when the
+  page waiting for it should have the machine, not every idle worker looking at its queue.
 """
 import hashlib
 import logging
@@ -32,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 #: Tables whose writes waiting processes care about: transfers, training runs, the database queue's tasks.
 WATCHED_TABLES = ("tfapp_transfer", "tfapp_trainingrun", "django_tasks_database_dbtaskresult")
+#: The database queue's table, whose writes a waiting worker looks at its queue for.
+TASK_TABLE = WATCHED_TABLES[2]
 #: The PostgreSQL channel rung and listened to.
 CHANNEL = "restyle_changes"
 #: The table a statement writes to (quoted or not), when it is an INSERT, UPDATE or DELETE.
@@ -87,9 +92,10 @@ def ring_after_writes(execute, sql, params, many, context):
         if database.vendor == "postgresql":
             # A cursor of its own: the statement's cursor may still hold rows (INSERT … RETURNING).
             with database.connection.cursor() as cursor:
-                cursor.execute(f"NOTIFY {CHANNEL}")
+                cursor.execute(f"NOTIFY {CHANNEL}, '{written.group(1)}'")
         elif database.vendor == "sqlite":
-            transaction.on_commit(lambda: _ring_sockets(database.settings_dict["NAME"]), using=database.alias)
+            transaction.on_commit(lambda: _ring_sockets(database.settings_dict["NAME"], written.group(1)),
+                                  using=database.alias)
     return result
 
 
@@ -99,17 +105,18 @@ def _socket_folder(database_name):
     return Path(tempfile.gettempdir()) / f"restyle-bell-{digest}"
 
 
-def _ring_sockets(database_name):
+def _ring_sockets(database_name, table):
     folder = _socket_folder(database_name)
     try:
-        names = os.listdir(folder)
+        # This process's own waiters last: the others are likelier to wait for this write.
+        names = sorted(os.listdir(folder), key=lambda name: name.startswith(f"{os.getpid()}-"))
     except FileNotFoundError:
         return
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
         sender.setblocking(False)
         for name in names:
             try:
-                sender.sendto(b"!", str(folder / name))
+                sender.sendto(table.encode(), str(folder / name))
             except BlockingIOError:
                 pass  # Its queue is full: it has rings waiting already.
             except (ConnectionRefusedError, FileNotFoundError):
@@ -139,17 +146,19 @@ class Bell:
         self._pid = None
 
     def wait(self, timeout):
-        """Sleep until a ring or ``timeout`` seconds; True when rung (rings that came since the last wait count)."""
+        """Sleep until a ring or ``timeout`` seconds; returns the set of tables rung for, empty when none rang.
+
+        Rings that came since the last wait count.
+        """
         if self._pid != os.getpid():
             self._open()
         if self._socket is not None:
-            readable, _, _ = select.select([self._socket], [], [], timeout)
-            self._drain()
-            return bool(readable)
+            select.select([self._socket], [], [], timeout)
+            return self._drain()
         if self._listener is not None:
             return self._wait_for_notify(timeout)
         select.select([], [], [], timeout)
-        return False
+        return frozenset()
 
     def close(self):
         """Stop listening: remove the socket, or close the listening connection."""
@@ -188,20 +197,21 @@ class Bell:
         self._listener.execute(f"LISTEN {CHANNEL}")
 
     def _drain(self):
+        tables = set()
         try:
-            while self._socket.recv(64):
-                pass
+            while True:
+                tables.add(self._socket.recv(64).decode(errors="replace"))
         except BlockingIOError:
             pass
+        return frozenset(tables)
 
     def _wait_for_notify(self, timeout):
         try:
-            rung = any(True for _ in self._listener.notifies(timeout=timeout, stop_after=1))
+            tables = {notice.payload for notice in self._listener.notifies(timeout=timeout, stop_after=1)}
             # Take the rings that came together with it, so the next wait does not return at once for them.
-            for _ in self._listener.notifies(timeout=0):
-                pass
-            return rung
+            tables.update(notice.payload for notice in self._listener.notifies(timeout=0))
+            return frozenset(tables)
         except Exception:
             logger.warning("Lost the connection listening for database changes; opening it again.", exc_info=True)
             self.close()
-            return False
+            return frozenset()

@@ -242,37 +242,22 @@ class Watcher:
             self._states.pop(public_id, None)
 
     def _read(self, public_ids):
-        """``(token, state)`` of each transfer; the whole state is read again only for changed tokens."""
-        tokens = _tokens_of(public_ids)
-        with self._lock:
-            known = {public_id: self._states[public_id][1:] for public_id, token in tokens.items()
-                     if public_id in self._states and self._states[public_id][1] == token}
-        changed = [public_id for public_id, token in tokens.items() if token is not None and public_id not in known]
-        return {public_id: (None, None) for public_id in public_ids} | known | _states_of(changed)
+        """``(token, state)`` of each transfer (None, None once deleted), in one query (two while any is queued).
 
-
-def _tokens_of(public_ids):
-    """The current token of each transfer (None for a deleted one), in at most two queries."""
-    rows = Transfer.objects.filter(public_id__in=public_ids).values_list(
-        "public_id", "status", "attempts", "progress", "preview_image")
-    found = {public_id: fields for public_id, *fields in rows}
-    positions = {}
-    if any(fields[0] == Transfer.Status.QUEUED for fields in found.values()):
-        positions = Transfer.objects.queue_positions()
-    return {public_id: _token(found[public_id][0], positions.get(public_id), *found[public_id][1:])
-            if public_id in found else None for public_id in public_ids}
-
-
-def _states_of(public_ids):
-    """``(token, state)`` of each transfer that exists, in at most two queries."""
-    if not public_ids:
-        return {}
-    transfers = list(Transfer.objects.filter(public_id__in=public_ids))
-    positions = {}
-    if any(transfer.status == Transfer.Status.QUEUED for transfer in transfers):
-        positions = Transfer.objects.queue_positions()
-    states = {transfer.public_id: progress(transfer, positions) for transfer in transfers}
-    return {public_id: (state["token"], state) for public_id, state in states.items()}
+        A state is built again only for a transfer whose token changed.
+        """
+        transfers = {transfer.public_id: transfer for transfer in Transfer.objects.filter(public_id__in=public_ids)}
+        positions = {}
+        if any(transfer.status == Transfer.Status.QUEUED for transfer in transfers.values()):
+            positions = Transfer.objects.queue_positions()
+        read = {public_id: (None, None) for public_id in public_ids}
+        for public_id, transfer in transfers.items():
+            token = _token(transfer.status, positions.get(public_id), transfer.attempts, transfer.progress,
+                           transfer.preview_image.name)
+            with self._lock:
+                known = self._states.get(public_id)
+            read[public_id] = known[1:] if known and known[1] == token else (token, progress(transfer, positions))
+        return read
 
 
 watcher = Watcher()

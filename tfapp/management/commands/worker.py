@@ -14,7 +14,7 @@ from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from tfapp import conf, engines
-from tfapp.changes import Bell, DatabaseChanges
+from tfapp.changes import TASK_TABLE, Bell, DatabaseChanges
 from tfapp.exceptions import ModelUnavailable
 from tfapp.jobs import pipelined, worker_name
 from tfapp.tasks import enqueue_training, recover_stalled_transfers
@@ -89,9 +89,9 @@ class QueueWorker(Worker):
     The library's loop reconnects and takes the database's write lock to look for a task
     every ``interval`` seconds; on SQLite that costs an idle worker a fifth of a core,
     taken from the model running beside it. This loop checks whether another connection
-    committed when the :class:`~tfapp.changes.Bell` rings (a transfer was queued) or
-    every ``interval`` at the latest, and looks for a task only then (and at least every
-    ``LOOK_AT_LEAST_EVERY`` seconds, for tasks scheduled to run later).
+    committed when the :class:`~tfapp.changes.Bell` rings for the task table (a task was
+    queued or taken) or every ``interval`` at the latest, and looks for a task only then
+    (and at least every ``LOOK_AT_LEAST_EVERY`` seconds, for tasks scheduled to run later).
     """
 
     LOOK_AT_LEAST_EVERY = 1.0
@@ -105,11 +105,16 @@ class QueueWorker(Worker):
 
     def _run(self, changes, bell):
         looked_at = -self.LOOK_AT_LEAST_EVERY
+        rung = frozenset()
         while self.running and (self.max_tasks is None or self._run_tasks < self.max_tasks):
             try:
-                # The change check and the look use the same connection, so a commit between
-                # them is seen by the look, and one after it by the next check.
-                if changes.happened() or time.monotonic() - looked_at >= self.LOOK_AT_LEAST_EVERY:
+                # Woken only by writes that queue nothing (a transfer's progress or result), the
+                # worker goes back to sleep without a query. The change check and the look use
+                # the same connection, so a commit between them is seen by the look, and one
+                # after it by the next check.
+                queued_nothing = rung and TASK_TABLE not in rung
+                if ((not queued_nothing and changes.happened())
+                        or time.monotonic() - looked_at >= self.LOOK_AT_LEAST_EVERY):
                     looked_at = time.monotonic()
                     task_result = self._claim_next()
                     if task_result is LOCKED:
@@ -133,7 +138,7 @@ class QueueWorker(Worker):
                 connection.close()
                 time.sleep(self.LOOK_AT_LEAST_EVERY)
                 continue
-            bell.wait(self.interval)
+            rung = bell.wait(self.interval)
 
     def _claim_next(self):
         """The next ready task, claimed for this worker; None when there is none; LOCKED while another writes."""
