@@ -6,8 +6,9 @@
   transfer network about twice as fast as LiteRT, with the same output to 1e-5
   (docs/engines.md, ``bench/runtimes.py``). On CPUs with native BF16 instructions
   (AVX-512 BF16 or AMX) it runs in bfloat16 by default (``NST_PRECISION=auto``), as
-  OpenVINO itself does, about twice as fast again; ``NST_PRECISION=f32`` gives the
-  exact output.
+  OpenVINO itself does, about twice as fast again; ``NST_PRECISION=f32`` gives
+  float32 output (AdaIN then computes its widest convolutions by Winograd's algorithm,
+  equal up to rounding: :mod:`tfapp.engines.winograd`).
 * ``litert``: Google's LiteRT interpreter (XNNPACK), the reference.
 
 Both are used the same way: :meth:`Runtime.network` takes the flatbuffer's bytes
