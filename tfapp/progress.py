@@ -52,8 +52,7 @@ def progress(transfer, positions=None):
         "steps": transfer.progress_steps or None,
         "preview_url": transfer.preview_image.url if transfer.preview_image else None,
         "eta_seconds": eta_seconds(transfer),
-        "token": _token(transfer.status, queue_position, transfer.attempts, transfer.progress,
-                        transfer.preview_image.name),
+        "token": _token(transfer, queue_position),
     }
 
 
@@ -61,9 +60,11 @@ def _url(field):
     return field.url if field else None
 
 
-def _token(status, queue_position, attempts, fraction, preview):
-    percent = -1 if fraction is None else int(fraction * 100)
-    return f"{status}-{queue_position or 0}-{attempts}-{percent}-{preview or ''}"
+def _token(transfer, queue_position):
+    """What changes whenever anything the page shows of ``transfer`` changes."""
+    percent = -1 if transfer.progress is None else int(transfer.progress * 100)
+    return (f"{transfer.status}-{queue_position or 0}-{transfer.attempts}-{percent}-"
+            f"{transfer.preview_image.name or ''}")
 
 
 def _fraction(transfer):
@@ -250,13 +251,15 @@ class Watcher:
         positions = {}
         if any(transfer.status == Transfer.Status.QUEUED for transfer in transfers.values()):
             positions = Transfer.objects.queue_positions()
+        with self._lock:
+            known = {public_id: self._states[public_id][1:] for public_id in transfers if public_id in self._states}
         read = {public_id: (None, None) for public_id in public_ids}
         for public_id, transfer in transfers.items():
-            token = _token(transfer.status, positions.get(public_id), transfer.attempts, transfer.progress,
-                           transfer.preview_image.name)
-            with self._lock:
-                known = self._states.get(public_id)
-            read[public_id] = known[1:] if known and known[1] == token else (token, progress(transfer, positions))
+            token = _token(transfer, positions.get(public_id))
+            if known.get(public_id, (None,))[0] == token:
+                read[public_id] = known[public_id]
+            else:
+                read[public_id] = (token, progress(transfer, positions))
         return read
 
 
